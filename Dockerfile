@@ -1,0 +1,29 @@
+# The Flipside worker image: docker-compose.yml builds it as the `worker` service.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# A fixed non-root user, and /data owned by it: a named volume mounted there starts with this ownership.
+RUN groupadd --system --gid 10001 flipside \
+    && useradd --system --uid 10001 --gid flipside --home-dir /app --no-create-home --shell /usr/sbin/nologin flipside \
+    && mkdir /data \
+    && chown flipside:flipside /data
+
+COPY pyproject.toml README.md ./
+COPY domain/ domain/
+COPY workflows/ workflows/
+COPY activities/ activities/
+# pyproject.toml also installs these, so `pip install .` needs them in the build context.
+COPY demo/ demo/
+COPY worker.py starter.py settings.py flipside_client.py ./
+
+RUN pip install --no-cache-dir .
+
+USER flipside
+ENV FLIPSIDE_DATA_DIR=/data
+
+CMD ["python", "worker.py"]

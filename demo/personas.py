@@ -1,0 +1,96 @@
+"""Simulated participants: each answers its prompts the way one kind of person would.
+
+The demo shows a varied program (a decline and a rematch, a withdrawal, a pair that stops checking in, a
+mentor whose private pulse is low) and the tests reuse the same people to drive workflows.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+
+from domain.answers import Withdrawal
+from domain.pairing import MENTOR_SKILLS, PairRecord
+from domain.prompts import PendingPrompt, PromptKind
+from flipside_client import Refused, build_answer, cycle_of, prompts_for, send_answer
+
+
+@dataclass
+class Persona:
+    """How one person answers. `silent` kinds are left unanswered; the rest get a sensible answer."""
+
+    email: str
+    decline_match: bool = False
+    silent: set[PromptKind] = field(default_factory=set)
+    stop_checkins_after: int | None = None  # cycle after which the pair no longer meets
+    low_pulse: bool = False
+    withdraw_at_cycle: int | None = None
+    progress: int = 4
+
+    def fields_for(self, prompt: PendingPrompt, record: PairRecord | None) -> dict[str, Any] | None:
+        kind = prompt.kind
+        if kind in self.silent:
+            return None
+        cycle = cycle_of(prompt) or 0
+        if kind == PromptKind.OPT_IN:
+            return {"consent_to_ground_rules": True}
+        if kind == PromptKind.TRAINING:
+            return {"modules": _modules_from(prompt.question)}
+        if kind == PromptKind.APPROVE_MATCHES:
+            return {}
+        if kind == PromptKind.ACCEPT_MATCH:
+            if self.decline_match:
+                return {"accept": False, "reason": "I would prefer someone outside my own team"}
+            return {"accept": True}
+        if kind == PromptKind.PROPOSE_PLAN:
+            return {"goals": ["Get comfortable with the tools the team uses"], "skills": _plan_skills(prompt),
+                    "channel": "video", "accept_ground_rules": True}
+        if kind == PromptKind.AGREE_PLAN:
+            return {"accept_ground_rules": True}
+        if kind == PromptKind.CHECK_IN:
+            met = self.stop_checkins_after is None or cycle <= self.stop_checkins_after
+            return {"met": met, "progress": self.progress if met else 2, "recap": f"Cycle {cycle}: practised together"}
+        if kind == PromptKind.PULSE:
+            return {"safe_and_useful": 1 if self.low_pulse else 5}
+        if kind == PromptKind.MIDPOINT_SURVEY:
+            return {"satisfaction": 4, "usefulness": 4}
+        if kind == PromptKind.CLOSEOUT_SURVEY:
+            skills = MENTOR_SKILLS if "leadership" in prompt.question else (record.plan.skills if record and record.plan else [])
+            return {"satisfaction": 4, "would_recommend": True,
+                    "skill_ratings": [{"skill": s, "before": 2, "after": 4} for s in skills]}
+        return None
+
+
+def _modules_from(question: str) -> list[str]:
+    return [m.strip() for m in question.split(":", 1)[1].split(",")]
+
+
+def _plan_skills(prompt: PendingPrompt) -> list[str]:
+    return ["digital tools"]
+
+
+async def answer_everything(client: Client, program_id: str, personas: dict[str, Persona]) -> list[str]:
+    """One pass: every persona answers every prompt it has. Returns a line per answer, for progress output."""
+    lines = []
+    for email, persona in personas.items():
+        for prompt in await prompts_for(client, program_id, email):
+            if persona.withdraw_at_cycle is not None and (cycle_of(prompt) or 0) >= persona.withdraw_at_cycle:
+                handle = client.get_workflow_handle(prompt.workflow_id)
+                await handle.execute_update("withdraw", Withdrawal(participant=email, reason="workload"), result_type=str)
+                lines.append(f"{email} withdrew")
+                persona.withdraw_at_cycle = None
+                persona.silent = set(PromptKind)
+                break
+            record = None
+            if prompt.kind == PromptKind.CLOSEOUT_SURVEY:
+                record = await client.get_workflow_handle(prompt.workflow_id).query("pair_record", email,
+                                                                                    result_type=PairRecord)
+            fields = persona.fields_for(prompt, record)
+            if fields is None:
+                continue
+            try:
+                reply = await send_answer(client, prompt, build_answer(prompt, email, fields))
+                lines.append(f"{email} answered {prompt.id}: {reply}")
+            except Refused as refusal:
+                lines.append(f"{email} could not answer {prompt.id}: {refusal}")
+    return lines

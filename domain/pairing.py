@@ -1,0 +1,333 @@
+"""One mentor and one mentee: the rules of a pairing from introduction to close-out.
+
+The workflow calls `check_*` from update validators (refusing with a readable Refusal before anything
+reaches the history) and `apply_*` from the handlers. Both are pure.
+"""
+
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from domain.answers import (
+    CheckIn,
+    CloseoutAnswers,
+    MatchAnswer,
+    MidpointAnswers,
+    PlanAgreement,
+    PlanProposal,
+    Pulse,
+    Refusal,
+    check_rating,
+    require,
+)
+from domain.core import WorkflowCore
+from domain.durations import Duration, format_duration
+from domain.metrics import PairingOutcome, PairingSummary
+from domain.people import Participant
+from domain.prompts import PromptKind
+
+MENTOR_SKILLS = ["leadership", "giving feedback"]  # what a reverse mentor rates before/after at close-out
+
+
+class PairingStage(StrEnum):
+    INTRODUCTION = "introduction"
+    PLANNING = "planning"
+    MENTORING = "mentoring"
+    MIDPOINT_REVIEW = "midpoint_review"
+    CLOSE_OUT = "close_out"
+    ENDED = "ended"
+
+
+class PairingTerms(BaseModel):
+    """What the program hands each pairing: its rules and clock, copied so the pairing runs on its own."""
+
+    program_id: str
+    coordinators: list[str]
+    ground_rules: list[str]
+    answer_window: Duration
+    nudge_before: Duration
+    default_cadence: Duration
+    cadence_min: Duration
+    cadence_max: Duration
+    missed_alert_after: int
+    low_answer: int
+    mentoring_length: Duration  # active time from the start of check-ins to close-out
+    midpoint_after: Duration
+    match_score: float = 0.0
+    match_reasons: list[str] = []
+
+
+class Plan(BaseModel):
+    goals: list[str]
+    skills: list[str]
+    meeting_every: Duration
+    channel: str
+    proposed_by: str
+
+
+class CheckInEntry(BaseModel):
+    cycle: int
+    participant: str
+    met: bool
+    progress: int
+    recap: str
+
+
+class PairingState(WorkflowCore):
+    stage: PairingStage = PairingStage.INTRODUCTION
+    accepted: list[str] = []
+    declined_by: str | None = None
+    plan: Plan | None = None
+    plan_agreed_by: list[str] = []
+    plan_by_default: bool = False
+    mentoring_started: timedelta | None = None  # active offset when check-ins began
+    stage_due: timedelta = timedelta(0)  # deadline of the introduction or the plan
+    cycle: int = 0
+    cycle_due: timedelta = timedelta(0)
+    checkins: list[CheckInEntry] = []
+    missed_streak: int = 0
+    midpoint_opened: bool = False
+    midpoint_answered: list[str] = []
+    closeout_answered: list[str] = []
+    summary: PairingSummary
+    withdrawn_by: str | None = None
+    cancel_reason: str | None = None
+
+
+class PairingInput(BaseModel):
+    pairing_id: str
+    mentor: Participant
+    mentee: Participant
+    terms: PairingTerms
+    state: PairingState | None = None  # set when continuing as new
+
+
+class PairingView(BaseModel):
+    """What anyone may read about a pairing: its stage and counts, never its words or the mentor's pulse."""
+
+    pairing_id: str
+    program_id: str
+    mentor: str
+    mentee: str
+    stage: PairingStage
+    paused: bool
+    cycle: int
+    cycles_met: int
+    plan_agreed: bool
+    at_risk: bool
+    outcome: PairingOutcome | None
+
+
+class PairRecord(BaseModel):
+    """What the two people of a pair see of their own pairing: the plan and both sides' check-ins."""
+
+    plan: Plan | None
+    checkins: list[CheckInEntry]
+
+
+class Pairing:
+    """The rules, over one pairing's input and state."""
+
+    def __init__(self, inp: PairingInput, state: PairingState) -> None:
+        self.inp = inp
+        self.state = state
+
+    @property
+    def people(self) -> tuple[str, str]:
+        return self.inp.mentor.email, self.inp.mentee.email
+
+    def partner_of(self, email: str) -> Participant:
+        return self.inp.mentee if email == self.inp.mentor.email else self.inp.mentor
+
+    def person(self, email: str) -> Participant:
+        return self.inp.mentor if email == self.inp.mentor.email else self.inp.mentee
+
+    def require_member(self, email: str) -> None:
+        require(email in self.people, f"{email} is not part of this pairing")
+
+    def require_running(self) -> None:
+        require(self.state.stage != PairingStage.ENDED, "this pairing has ended")
+
+    # Introduction
+    def check_match_answer(self, answer: MatchAnswer) -> None:
+        self.require_member(answer.participant)
+        self.state.prompts.require_pending(answer.participant, "accept-match", "match to accept or decline")
+
+    def apply_match_answer(self, answer: MatchAnswer) -> None:
+        self.state.prompts.close(answer.participant, "accept-match")
+        if answer.accept:
+            self.state.accepted.append(answer.participant)
+        else:
+            self.state.declined_by = answer.participant
+
+    # Plan
+    def check_plan(self, plan: PlanProposal) -> None:
+        self.require_member(plan.participant)
+        if self.state.prompts.get(plan.participant, "agree-plan") is None:
+            self.state.prompts.require_pending(plan.participant, "plan", "mentoring plan")
+        goals = [g for g in plan.goals if g.strip()]
+        require(bool(goals), "the plan needs at least one goal")
+        require(bool([s for s in plan.skills if s.strip()]), "the plan needs at least one skill to work on")
+        require(bool(plan.channel.strip()), "say how you will meet (for example video, in person or chat)")
+        require(plan.accept_ground_rules, "both of you must accept the ground rules to agree a plan")
+        if plan.meeting_every is not None:
+            low, high = self.inp.terms.cadence_min, self.inp.terms.cadence_max
+            require(
+                low <= plan.meeting_every <= high,
+                f"meet every {format_duration(low)} to {format_duration(high)}, "
+                f"not every {format_duration(plan.meeting_every)}",
+            )
+
+    def apply_plan(self, proposal: PlanProposal) -> str:
+        """Record a proposal; the other person is then asked to agree. Returns who must agree next."""
+        self.state.plan = Plan(
+            goals=[g.strip() for g in proposal.goals if g.strip()],
+            skills=[s.strip().lower() for s in proposal.skills if s.strip()],
+            meeting_every=proposal.meeting_every or self.inp.terms.default_cadence,
+            channel=proposal.channel.strip(),
+            proposed_by=proposal.participant,
+        )
+        self.state.plan_agreed_by = [proposal.participant]
+        for email in self.people:
+            self.state.prompts.close(email, "plan")
+            self.state.prompts.close(email, "agree-plan")
+        return self.partner_of(proposal.participant).email
+
+    def check_plan_agreement(self, agreement: PlanAgreement) -> None:
+        self.require_member(agreement.participant)
+        self.state.prompts.require_pending(agreement.participant, "agree-plan", "plan to agree")
+        require(agreement.accept_ground_rules, "accept the ground rules to agree the plan")
+
+    def apply_plan_agreement(self, agreement: PlanAgreement) -> None:
+        self.state.prompts.close(agreement.participant, "agree-plan")
+        self.state.plan_agreed_by.append(agreement.participant)
+
+    @property
+    def plan_agreed(self) -> bool:
+        return self.state.plan is not None and set(self.state.plan_agreed_by) == set(self.people)
+
+    # Check-ins
+    def check_checkin(self, checkin: CheckIn) -> None:
+        self.require_member(checkin.participant)
+        self._require_cycle_prompt(checkin.participant, checkin.cycle, "check-in")
+        check_rating(checkin.progress, "the progress rating")
+        require(len(checkin.recap) <= 4000, "keep the recap under 4,000 characters")
+
+    def apply_checkin(self, checkin: CheckIn) -> None:
+        self.state.prompts.close(checkin.participant, f"check-in-{checkin.cycle}")
+        self.state.checkins.append(
+            CheckInEntry(
+                cycle=checkin.cycle,
+                participant=checkin.participant,
+                met=checkin.met,
+                progress=checkin.progress,
+                recap=checkin.recap,
+            )
+        )
+        self.state.summary.progress_ratings.append(checkin.progress)
+
+    def _require_cycle_prompt(self, email: str, cycle: int, what: str) -> None:
+        if self.state.prompts.get(email, f"{what}-{cycle}") is None:
+            now_open = f"the open one is cycle {self.state.cycle}" if self.state.cycle else "none is open yet"
+            raise Refusal(f"{what} {cycle} is not open for {email}; {now_open}")
+
+    def check_pulse(self, pulse: Pulse) -> None:
+        require(pulse.participant == self.inp.mentor.email, "only the mentor is asked this question")
+        self._require_cycle_prompt(pulse.participant, pulse.cycle, "pulse")
+        check_rating(pulse.safe_and_useful, "the answer")
+
+    def apply_pulse(self, pulse: Pulse) -> bool:
+        """Close the pulse prompt; True when the answer is low and the coordinator must hear of it."""
+        self.state.prompts.close(pulse.participant, f"pulse-{pulse.cycle}")
+        return pulse.safe_and_useful <= self.inp.terms.low_answer
+
+    def close_cycle(self) -> tuple[bool, bool]:
+        """End the current cycle: (met, alert). Alert is True once per streak, when it reaches the limit."""
+        cycle = self.state.cycle
+        met = any(e.met for e in self.state.checkins if e.cycle == cycle)
+        self.state.summary.cycles_run += 1
+        if met:
+            self.state.summary.cycles_met += 1
+            self.state.missed_streak = 0
+            return True, False
+        self.state.missed_streak += 1
+        return False, self.state.missed_streak == self.inp.terms.missed_alert_after
+
+    # Surveys
+    def check_midpoint(self, answers: MidpointAnswers) -> None:
+        self.require_member(answers.participant)
+        self.state.prompts.require_pending(answers.participant, "midpoint-survey", "mid-point survey")
+        check_rating(answers.satisfaction, "satisfaction")
+        check_rating(answers.usefulness, "usefulness")
+
+    def apply_midpoint(self, answers: MidpointAnswers) -> bool:
+        """Record the answer; True when it is low enough to flag the pairing at risk."""
+        self.state.prompts.close(answers.participant, "midpoint-survey")
+        self.state.midpoint_answered.append(answers.participant)
+        low = min(answers.satisfaction, answers.usefulness) <= self.inp.terms.low_answer
+        return low and not self.state.summary.at_risk
+
+    def skills_to_rate(self, email: str) -> list[str]:
+        if email == self.inp.mentor.email:
+            return MENTOR_SKILLS
+        return self.state.plan.skills if self.state.plan else []
+
+    def check_closeout(self, answers: CloseoutAnswers) -> None:
+        self.require_member(answers.participant)
+        self.state.prompts.require_pending(answers.participant, "closeout-survey", "close-out survey")
+        check_rating(answers.satisfaction, "satisfaction")
+        rated = {r.skill.strip().lower(): r for r in answers.skill_ratings}
+        missing = [s for s in self.skills_to_rate(answers.participant) if s not in rated]
+        require(not missing, f"rate each skill before and after: missing {', '.join(missing)}")
+        for skill, rating in rated.items():
+            check_rating(rating.before, f"the 'before' rating of {skill}")
+            check_rating(rating.after, f"the 'after' rating of {skill}")
+
+    def apply_closeout(self, answers: CloseoutAnswers) -> None:
+        self.state.prompts.close(answers.participant, "closeout-survey")
+        self.state.closeout_answered.append(answers.participant)
+        summary = self.state.summary
+        summary.satisfaction.append(answers.satisfaction)
+        gains = [r.after - r.before for r in answers.skill_ratings]
+        if answers.participant == self.inp.mentor.email:
+            summary.mentor_skill_gains.extend(gains)
+        else:
+            summary.mentee_skill_gains.extend(gains)
+        summary.closeout_answered_by.append(answers.participant)
+
+    # Views
+    def view(self) -> PairingView:
+        return PairingView(
+            pairing_id=self.inp.pairing_id,
+            program_id=self.inp.terms.program_id,
+            mentor=self.inp.mentor.email,
+            mentee=self.inp.mentee.email,
+            stage=self.state.stage,
+            paused=self.state.clock.paused,
+            cycle=self.state.cycle,
+            cycles_met=self.state.summary.cycles_met,
+            plan_agreed=self.plan_agreed,
+            at_risk=self.state.summary.at_risk,
+            outcome=self.state.summary.outcome,
+        )
+
+    def record_for(self, email: str) -> PairRecord:
+        self.require_member(email)
+        return PairRecord(plan=self.state.plan, checkins=list(self.state.checkins))
+
+
+def new_pairing_state(inp: PairingInput) -> PairingState:
+    summary = PairingSummary(pairing_id=inp.pairing_id, mentor=inp.mentor.email, mentee=inp.mentee.email)
+    return PairingState(summary=summary)
+
+
+PROMPT_UPDATES = {
+    PromptKind.ACCEPT_MATCH: "answer_match",
+    PromptKind.PROPOSE_PLAN: "propose_plan",
+    PromptKind.AGREE_PLAN: "agree_plan",
+    PromptKind.CHECK_IN: "log_checkin",
+    PromptKind.PULSE: "answer_pulse",
+    PromptKind.MIDPOINT_SURVEY: "answer_midpoint_survey",
+    PromptKind.CLOSEOUT_SURVEY: "answer_closeout_survey",
+}

@@ -1,0 +1,389 @@
+"""A program run: its members, phases and the rules of each coordinator and participant action.
+
+Like `domain.pairing`, `check_*` refuses bad input without touching state and `apply_*` changes it.
+"""
+
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from domain.answers import (
+    Approval,
+    CoordinatorAction,
+    NewParticipant,
+    OptIn,
+    Preferences,
+    RematchRequest,
+    TrainingCompleted,
+    Withdrawal,
+    require,
+)
+from domain.core import WorkflowCore
+from domain.matching import MatchContext, MatchProposal, ProposedPair, check_edited_pairs
+from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
+from domain.people import Participant, handle
+from domain.spec import MatchingMode, ProgramSpec
+
+MAX_PREFERENCES = 5
+
+
+class ProgramPhase(StrEnum):
+    RECRUITMENT = "recruitment"
+    TRAINING = "training"
+    MATCHING = "matching"
+    KICKOFF = "kickoff"
+    MENTORING = "mentoring"
+    MIDPOINT_REVIEW = "midpoint_review"
+    CLOSE_OUT = "close_out"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = {ProgramPhase.COMPLETED, ProgramPhase.CANCELLED}
+
+
+class MemberStatus(StrEnum):
+    INVITED = "invited"
+    OPTED_IN = "opted_in"
+    TRAINED = "trained"
+    NOT_JOINED = "not_joined"  # did not opt in before recruitment closed
+    EXCLUDED = "excluded"  # training not finished in time: left out of matching, not deleted
+    UNMATCHED = "unmatched"
+    PAIRED = "paired"
+    INACTIVE = "inactive"  # did not answer a match in time
+    WITHDRAWN = "withdrawn"
+    COMPLETED = "completed"
+
+
+class Member(BaseModel):
+    person: Participant
+    status: MemberStatus = MemberStatus.INVITED
+    modules_done: list[str] = []
+    preferences: list[str] = []
+    pairing_id: str | None = None
+    opted_in: bool = False
+    trained: bool = False
+    matched: bool = False
+    unmatched_reason: str | None = None
+
+
+class PairingRecord(BaseModel):
+    pairing_id: str
+    mentor: str
+    mentee: str
+    score: float
+    reasons: list[str]
+    started: bool = False
+    summary: PairingSummary | None = None  # set when the pairing reports its end
+    rematch_requested: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.started and self.summary is None
+
+
+class ProgramState(WorkflowCore):
+    phase: ProgramPhase = ProgramPhase.RECRUITMENT
+    phase_opened: bool = False  # prompts of the current phase were sent (survives continue-as-new)
+    phase_due: timedelta = timedelta(0)
+    members: dict[str, Member] = {}
+    recruitment_closed: bool = False
+    proposal: MatchProposal | None = None
+    approved: bool = False
+    pairings: dict[str, PairingRecord] = {}
+    excluded_pairs: list[tuple[str, str]] = []
+    rematch_pool: list[str] = []  # unmatched people a rematch may pair
+    rematch_pending: bool = False  # someone came back to the pool since the last rematch
+    kickoff_at: timedelta | None = None
+    midpoint_done: bool = False
+    snapshots: dict[str, ProgramMetrics] = {}
+    cancel_reason: str | None = None
+
+
+class ProgramInput(BaseModel):
+    spec: ProgramSpec
+    roster: list[Participant]
+    state: ProgramState | None = None  # set when continuing as new
+
+
+class ProgramResult(BaseModel):
+    program_id: str
+    outcome: str
+    cancelled: bool
+    kpis: list[KpiResult]
+    metrics: ProgramMetrics
+
+
+class ProgramStatus(BaseModel):
+    """The coordinator's view: phase, counts and proposals; never what a pair wrote."""
+
+    program_id: str
+    name: str
+    phase: ProgramPhase
+    paused: bool
+    funnel: FunnelCounts
+    members_by_status: dict[str, int]
+    pairings_running: int
+    pairings_by_outcome: dict[str, int]
+    proposal: MatchProposal | None
+    awaiting_approval: bool
+    snapshots: dict[str, ProgramMetrics]
+
+
+class MemberView(BaseModel):
+    """What one participant may see of their place in the program."""
+
+    email: str
+    name: str
+    status: MemberStatus
+    pairing_id: str | None
+    modules_done: list[str]
+    unmatched_reason: str | None
+
+
+class Program:
+    """The rules, over one program's spec and state."""
+
+    def __init__(self, spec: ProgramSpec, state: ProgramState) -> None:
+        self.spec = spec
+        self.state = state
+
+    def member(self, email: str) -> Member:
+        found = self.state.members.get(email.strip().lower())
+        require(found is not None, f"{email} is not a participant of {self.spec.name}")
+        assert found is not None
+        return found
+
+    def require_coordinator(self, email: str) -> None:
+        require(email.strip().lower() in self.spec.coordinators, f"{email} is not a coordinator of {self.spec.name}")
+
+    def require_not_finished(self) -> None:
+        require(self.state.phase not in FINISHED, f"{self.spec.name} has already {self.state.phase.value}")
+
+    def status_count(self, *statuses: MemberStatus) -> int:
+        return sum(1 for m in self.state.members.values() if m.status in statuses)
+
+    def with_status(self, *statuses: MemberStatus) -> list[Member]:
+        return [m for m in self.state.members.values() if m.status in statuses]
+
+    # Recruitment
+    def check_opt_in(self, answer: OptIn) -> None:
+        self.require_not_finished()
+        member = self.member(answer.participant)
+        require(
+            self.state.phase == ProgramPhase.RECRUITMENT and not self.state.recruitment_closed,
+            f"recruitment for {self.spec.name} has closed; ask a coordinator about the next run",
+        )
+        require(member.status == MemberStatus.INVITED, f"{member.person.email} has already answered the invitation")
+        require(answer.consent_to_ground_rules, "to opt in, you must consent to the ground rules")
+
+    def apply_opt_in(self, answer: OptIn) -> None:
+        member = self.member(answer.participant)
+        member.status, member.opted_in = MemberStatus.OPTED_IN, True
+        self.state.prompts.close(member.person.email, "opt-in")
+
+    def check_new_participant(self, action: NewParticipant) -> None:
+        self.require_coordinator(action.coordinator)
+        require(
+            self.state.phase == ProgramPhase.RECRUITMENT and not self.state.recruitment_closed,
+            "participants can only be added while recruitment is open",
+        )
+        require(action.participant.email not in self.state.members, f"{action.participant.email} is already invited")
+
+    def check_close_recruitment(self, action: CoordinatorAction) -> None:
+        self.require_coordinator(action.coordinator)
+        require(
+            self.state.phase == ProgramPhase.RECRUITMENT and not self.state.recruitment_closed,
+            "recruitment is not open",
+        )
+
+    # Training and preferences
+    def check_training(self, done: TrainingCompleted) -> None:
+        self.require_not_finished()
+        member = self.member(done.participant)
+        require(self.state.phase == ProgramPhase.TRAINING, "training is not open now")
+        require(member.status == MemberStatus.OPTED_IN, f"{member.person.email} has no training to complete")
+        unknown = [m for m in done.modules if m not in self.spec.training_modules]
+        require(not unknown, f"unknown module {', '.join(unknown)}; the modules are {', '.join(self.spec.training_modules)}")
+        require(bool(done.modules), "name at least one module you completed")
+
+    def apply_training(self, done: TrainingCompleted) -> bool:
+        """Record modules; True once the participant has finished them all."""
+        member = self.member(done.participant)
+        member.modules_done = sorted(set(member.modules_done) | set(done.modules))
+        if set(member.modules_done) >= set(self.spec.training_modules):
+            member.status, member.trained = MemberStatus.TRAINED, True
+            self.state.prompts.close(member.person.email, "training")
+            return True
+        return False
+
+    def check_preferences(self, choice: Preferences) -> None:
+        self.require_not_finished()
+        member = self.member(choice.participant)
+        require(self.spec.matching.mode != MatchingMode.ALGORITHM, "this program matches people by algorithm")
+        self.state.prompts.require_pending(member.person.email, "preferences", "list of preferred partners")
+        ranked = [e.strip().lower() for e in choice.ranked]
+        require(bool(ranked), "name at least one person you would like to work with")
+        require(len(ranked) <= MAX_PREFERENCES, f"name at most {MAX_PREFERENCES} people")
+        require(len(set(ranked)) == len(ranked), "name each person once")
+        require(member.person.email not in ranked, "you cannot choose yourself")
+        strangers = [e for e in ranked if e not in self.state.members]
+        require(not strangers, f"not in this program: {', '.join(strangers)}")
+
+    def apply_preferences(self, choice: Preferences) -> None:
+        member = self.member(choice.participant)
+        member.preferences = [e.strip().lower() for e in choice.ranked]
+        self.state.prompts.close(member.person.email, "preferences")
+
+    # Matching
+    def match_context(self) -> MatchContext:
+        return MatchContext(
+            managers={e: m.person.manager_email for e, m in self.state.members.items() if m.person.manager_email},
+            excluded_pairs=list(self.state.excluded_pairs),
+            preferences={e: m.preferences for e, m in self.state.members.items() if m.preferences},
+            prefer_cross_department=self.spec.matching.prefer_cross_department,
+        )
+
+    def check_approval(self, approval: Approval) -> None:
+        self.require_coordinator(approval.coordinator)
+        require(
+            self.state.phase == ProgramPhase.MATCHING and self.state.proposal is not None and not self.state.approved,
+            "there is no proposal waiting for approval",
+        )
+        if approval.pairs is not None:
+            require(bool(approval.pairs), "an edited proposal needs at least one pair")
+            available = {m.person.email: m.person for m in self.with_status(MemberStatus.TRAINED)}
+            problems = check_edited_pairs(
+                [(p.mentor.lower(), p.mentee.lower()) for p in approval.pairs], available, self.match_context()
+            )
+            require(not problems, "; ".join(problems))
+
+    def apply_approval(self, approval: Approval) -> list[ProposedPair]:
+        assert self.state.proposal is not None
+        pairs = self.state.proposal.pairs
+        if approval.pairs is not None:
+            proposed = {(p.mentor, p.mentee): p for p in pairs}
+            pairs = [
+                proposed.get((c.mentor.lower(), c.mentee.lower()))
+                or ProposedPair(mentor=c.mentor.lower(), mentee=c.mentee.lower(), score=0.0,
+                                reasons=["chosen by the coordinator"])
+                for c in approval.pairs
+            ]
+        self.state.approved = True
+        return pairs
+
+    def pairing_id(self, mentor: str, mentee: str) -> str:
+        base = f"pairing-{self.spec.slug}-{handle(mentor)}-{handle(mentee)}"
+        candidate, n = base, 2
+        while candidate in self.state.pairings:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    def add_pairing(self, pair: ProposedPair) -> PairingRecord:
+        record = PairingRecord(
+            pairing_id=self.pairing_id(pair.mentor, pair.mentee),
+            mentor=pair.mentor,
+            mentee=pair.mentee,
+            score=pair.score,
+            reasons=pair.reasons,
+        )
+        self.state.pairings[record.pairing_id] = record
+        self.state.excluded_pairs.append((pair.mentor, pair.mentee))
+        for email in (pair.mentor, pair.mentee):
+            member = self.member(email)
+            member.status, member.matched, member.pairing_id = MemberStatus.PAIRED, True, record.pairing_id
+            member.unmatched_reason = None
+            if email in self.state.rematch_pool:
+                self.state.rematch_pool.remove(email)
+        return record
+
+    # Any time
+    def check_withdrawal(self, withdrawal: Withdrawal) -> None:
+        self.require_not_finished()
+        member = self.member(withdrawal.participant)
+        require(
+            member.status not in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED),
+            f"{member.person.email} has already {member.status.value}",
+        )
+
+    def check_rematch(self, request: RematchRequest) -> None:
+        self.require_coordinator(request.coordinator)
+        record = self.state.pairings.get(request.pairing_id)
+        require(record is not None, f"there is no pairing {request.pairing_id}")
+        assert record is not None
+        require(record.running, f"{request.pairing_id} is not running")
+
+    def check_pause(self, action: CoordinatorAction, pause: bool) -> None:
+        self.require_coordinator(action.coordinator)
+        self.require_not_finished()
+        if pause:
+            require(not self.state.clock.paused, "the program is already paused")
+        else:
+            require(self.state.clock.paused, "the program is not paused")
+
+    def check_cancel(self, action: CoordinatorAction) -> None:
+        self.require_coordinator(action.coordinator)
+        self.require_not_finished()
+        require(self.state.cancel_reason is None, "the program is already being cancelled")
+
+    # Pairings reporting back
+    def return_to_pool(self, email: str, reason: str) -> None:
+        member = self.member(email)
+        if member.status in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED):
+            return
+        member.status, member.pairing_id, member.unmatched_reason = MemberStatus.UNMATCHED, None, reason
+        if email not in self.state.rematch_pool:
+            self.state.rematch_pool.append(email)
+        self.state.rematch_pending = True
+
+    def funnel(self) -> FunnelCounts:
+        members = self.state.members.values()
+        return FunnelCounts(
+            invited=len(self.state.members),
+            opted_in=sum(1 for m in members if m.opted_in),
+            trained=sum(1 for m in members if m.trained),
+            excluded=sum(1 for m in members if m.status == MemberStatus.EXCLUDED),
+            matched=sum(1 for m in members if m.matched),
+            withdrawn=sum(1 for m in members if m.status == MemberStatus.WITHDRAWN),
+        )
+
+    def finished_summaries(self) -> list[PairingSummary]:
+        return [r.summary for r in self.state.pairings.values() if r.summary is not None]
+
+    def status(self) -> ProgramStatus:
+        by_status: dict[str, int] = {}
+        for m in self.state.members.values():
+            by_status[m.status.value] = by_status.get(m.status.value, 0) + 1
+        by_outcome: dict[str, int] = {}
+        for summary in self.finished_summaries():
+            key = (summary.outcome or PairingOutcome.CANCELLED).value
+            by_outcome[key] = by_outcome.get(key, 0) + 1
+        return ProgramStatus(
+            program_id=self.spec.program_id,
+            name=self.spec.name,
+            phase=self.state.phase,
+            paused=self.state.clock.paused,
+            funnel=self.funnel(),
+            members_by_status=by_status,
+            pairings_running=sum(1 for r in self.state.pairings.values() if r.running),
+            pairings_by_outcome=by_outcome,
+            proposal=self.state.proposal,
+            awaiting_approval=self.state.phase == ProgramPhase.MATCHING and not self.state.approved,
+            snapshots=self.state.snapshots,
+        )
+
+    def member_view(self, email: str) -> MemberView:
+        member = self.member(email)
+        return MemberView(
+            email=member.person.email,
+            name=member.person.name,
+            status=member.status,
+            pairing_id=member.pairing_id,
+            modules_done=member.modules_done,
+            unmatched_reason=member.unmatched_reason,
+        )
+
+
+def new_program_state(inp: ProgramInput) -> ProgramState:
+    return ProgramState(members={p.email: Member(person=p) for p in inp.roster})

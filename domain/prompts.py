@@ -1,0 +1,115 @@
+"""Prompts: what a workflow is waiting for a person to answer, and by when."""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from domain.answers import Refusal
+from domain.clock import ActiveClock
+
+
+class PromptKind(StrEnum):
+    OPT_IN = "opt_in"
+    TRAINING = "training"
+    PREFERENCES = "preferences"
+    APPROVE_MATCHES = "approve_matches"
+    ACCEPT_MATCH = "accept_match"
+    PROPOSE_PLAN = "propose_plan"
+    AGREE_PLAN = "agree_plan"
+    CHECK_IN = "check_in"
+    PULSE = "pulse"
+    MIDPOINT_SURVEY = "midpoint_survey"
+    CLOSEOUT_SURVEY = "closeout_survey"
+
+
+class Prompt(BaseModel):
+    id: str  # unique per participant within a workflow, e.g. "check-in-3"
+    kind: PromptKind
+    participant: str
+    question: str
+    workflow_id: str
+    update: str  # the workflow update that answers it
+    opened: timedelta  # active-clock offsets
+    due: timedelta
+    reminded: bool = False
+
+
+class PendingPrompt(BaseModel):
+    """A prompt as a person sees it: the due date on the wall clock (None while the program is paused)."""
+
+    id: str
+    kind: PromptKind
+    participant: str
+    question: str
+    workflow_id: str
+    update: str
+    due_at: datetime | None
+    paused: bool
+
+
+class PromptBook(BaseModel):
+    prompts: dict[str, Prompt] = {}
+
+    @staticmethod
+    def _key(participant: str, prompt_id: str) -> str:
+        return f"{participant}|{prompt_id}"
+
+    def open(self, prompt: Prompt) -> None:
+        self.prompts[self._key(prompt.participant, prompt.id)] = prompt
+
+    def get(self, participant: str, prompt_id: str) -> Prompt | None:
+        return self.prompts.get(self._key(participant, prompt_id))
+
+    def require_pending(self, participant: str, prompt_id: str, what: str) -> Prompt:
+        prompt = self.get(participant, prompt_id)
+        if prompt is None:
+            open_ids = ", ".join(sorted(p.id for p in self.for_participant(participant))) or "none"
+            raise Refusal(f"{participant} has no pending {what} to answer (open prompts: {open_ids})")
+        return prompt
+
+    def close(self, participant: str, prompt_id: str) -> Prompt | None:
+        return self.prompts.pop(self._key(participant, prompt_id), None)
+
+    def close_all(self, participant: str | None = None) -> list[Prompt]:
+        keys = [k for k, p in self.prompts.items() if participant is None or p.participant == participant]
+        return [self.prompts.pop(k) for k in keys]
+
+    def for_participant(self, participant: str) -> list[Prompt]:
+        return [p for p in self.prompts.values() if p.participant == participant]
+
+    def of_kind(self, kind: PromptKind) -> list[Prompt]:
+        return [p for p in self.prompts.values() if p.kind == kind]
+
+    def due_for_reminder(self, elapsed: timedelta, nudge_before: timedelta) -> list[Prompt]:
+        """Prompts whose reminder time has come; each is reminded once, `nudge_before` ahead of its due time."""
+        return [p for p in self.prompts.values() if not p.reminded and self._remind_at(p, nudge_before) <= elapsed]
+
+    def expire(self, elapsed: timedelta) -> list[Prompt]:
+        keys = [k for k, p in self.prompts.items() if p.due <= elapsed]
+        return [self.prompts.pop(k) for k in keys]
+
+    def next_deadline(self, nudge_before: timedelta) -> timedelta | None:
+        times = [p.due for p in self.prompts.values()]
+        times += [self._remind_at(p, nudge_before) for p in self.prompts.values() if not p.reminded]
+        return min(times, default=None)
+
+    @staticmethod
+    def _remind_at(prompt: Prompt, nudge_before: timedelta) -> timedelta:
+        # A prompt whose whole window is shorter than the nudge is reminded halfway, not at once.
+        return max(prompt.due - nudge_before, prompt.opened + (prompt.due - prompt.opened) / 2)
+
+    def pending(self, participant: str, clock: ActiveClock, now: datetime) -> list[PendingPrompt]:
+        return [
+            PendingPrompt(
+                id=p.id,
+                kind=p.kind,
+                participant=p.participant,
+                question=p.question,
+                workflow_id=p.workflow_id,
+                update=p.update,
+                due_at=clock.wall_time(p.due, now),
+                paused=clock.paused,
+            )
+            for p in sorted(self.for_participant(participant), key=lambda p: (p.due, p.id))
+        ]

@@ -1,0 +1,145 @@
+"""The program spec a coordinator writes in TOML: purpose, goals and KPIs, rules, durations, matching."""
+
+import re
+import tomllib
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from domain.durations import Duration
+from domain.people import describe_validation_error, normalise_email
+
+
+class Kpi(StrEnum):
+    """What a business goal is measured by; each is computed from the program's own record."""
+
+    ENROLMENT_RATE = "enrolment_rate"  # opted in / invited
+    TRAINING_COMPLETION = "training_completion"  # trained / opted in
+    MATCH_RATE = "match_rate"  # matched / trained
+    CHECKIN_ADHERENCE = "checkin_adherence"  # check-in cycles where the pair met / cycles run
+    COMPLETION_RATE = "completion_rate"  # pairings that completed / pairings kicked off
+    AVERAGE_PROGRESS = "average_progress"  # mean 1-5 progress rating from check-ins
+    SATISFACTION = "satisfaction"  # mean 1-5 close-out satisfaction
+    SKILL_GAIN = "skill_gain"  # mean after-minus-before self-rating of the mentees' plan skills
+    RETENTION = "retention"  # matched people who did not withdraw / matched people
+
+
+RATE_KPIS = {Kpi.ENROLMENT_RATE, Kpi.TRAINING_COMPLETION, Kpi.MATCH_RATE, Kpi.CHECKIN_ADHERENCE}
+RATE_KPIS |= {Kpi.COMPLETION_RATE, Kpi.RETENTION}
+SCALE_KPIS = {Kpi.AVERAGE_PROGRESS, Kpi.SATISFACTION}
+
+
+class BusinessGoal(BaseModel):
+    goal: str = Field(min_length=1, description="What the business wants, in words.")
+    kpi: Kpi
+    target: float = Field(description="The goal is met when the KPI is at least this value.")
+
+    @model_validator(mode="after")
+    def _target_in_range(self) -> Self:
+        if self.kpi in RATE_KPIS and not 0 <= self.target <= 1:
+            raise ValueError(f"the target of {self.kpi} is a share between 0 and 1, got {self.target}")
+        if self.kpi in SCALE_KPIS and not 1 <= self.target <= 5:
+            raise ValueError(f"the target of {self.kpi} is on the 1-5 scale, got {self.target}")
+        if self.kpi == Kpi.SKILL_GAIN and not -4 <= self.target <= 4:
+            raise ValueError(f"the target of skill_gain is between -4 and 4 points, got {self.target}")
+        return self
+
+
+class Durations(BaseModel):
+    recruitment: Duration = Field(description="How long invitations stay open.")
+    training: Duration = Field(description="How long participants have to finish the training modules.")
+    answer_window: Duration = Field(description="How long a person has to answer a prompt (a match, a survey).")
+    checkin_cadence: Duration = Field(description="Default time between check-ins; a pair may agree another.")
+    program_length: Duration = Field(description="Length of the mentoring period from kick-off to close-out.")
+    cadence_min: Duration | None = Field(default=None, description="Shortest cadence a plan may agree.")
+    cadence_max: Duration | None = Field(default=None, description="Longest cadence a plan may agree.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.program_length < 2 * self.checkin_cadence:
+            raise ValueError("program_length must allow at least two check-ins (twice checkin_cadence)")
+        if self.answer_window >= self.program_length:
+            raise ValueError("answer_window must be shorter than program_length")
+        if self.shortest_cadence > self.longest_cadence:
+            raise ValueError("cadence_min must not be longer than cadence_max")
+        return self
+
+    @property
+    def midpoint(self) -> timedelta:
+        return self.program_length / 2
+
+    @property
+    def shortest_cadence(self) -> timedelta:
+        return self.cadence_min or self.checkin_cadence / 2
+
+    @property
+    def longest_cadence(self) -> timedelta:
+        return self.cadence_max or min(self.checkin_cadence * 2, self.program_length / 2)
+
+
+class ReminderPolicy(BaseModel):
+    nudge_before: Duration = Field(description="Send a reminder this long before a prompt is due.")
+    missed_checkins_alert: int = Field(default=2, ge=1, description="Consecutive missed check-ins that alert.")
+    low_answer: int = Field(default=2, ge=1, le=4, description="A 1-5 answer at or below this is low.")
+
+
+class MatchingMode(StrEnum):
+    ALGORITHM = "algorithm"
+    SELF_SELECT = "self_select"
+    HYBRID = "hybrid"
+
+
+class MatchingPolicy(BaseModel):
+    mode: MatchingMode = MatchingMode.ALGORITHM
+    auto_approve: bool = Field(default=False, description="Approve proposed pairs without a coordinator.")
+    prefer_cross_department: bool = True
+
+
+class ProgramSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    slug: str = Field(default="", description="Used in workflow ids; derived from the name when empty.")
+    purpose: str = Field(min_length=1)
+    coordinators: list[str] = Field(min_length=1, description="Emails of the people who run the program.")
+    business_goals: list[BusinessGoal] = Field(min_length=1)
+    ground_rules: list[str] = Field(min_length=1)
+    training_modules: list[str] = []
+    durations: Durations
+    reminders: ReminderPolicy
+    matching: MatchingPolicy = MatchingPolicy()
+    keep_survey_comments: bool = Field(default=False, description="Keep survey free text in the record.")
+
+    @field_validator("coordinators")
+    @classmethod
+    def _emails(cls, values: list[str]) -> list[str]:
+        return [normalise_email(v) for v in values]
+
+    @model_validator(mode="after")
+    def _derive_slug(self) -> Self:
+        slug = self.slug or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug):
+            raise ValueError(f"slug {slug!r} must be lowercase letters, digits and hyphens")
+        self.slug = slug
+        return self
+
+    @property
+    def program_id(self) -> str:
+        return f"program-{self.slug}"
+
+
+class SpecError(ValueError):
+    """A spec that cannot run, with one line per problem naming the field."""
+
+
+def load_spec(text: str) -> ProgramSpec:
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"not valid TOML: {error}") from error
+    try:
+        return ProgramSpec.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(describe_validation_error(error).replace("; ", "\n")) from error

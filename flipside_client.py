@@ -1,0 +1,91 @@
+"""What a client of Flipside does: find a person's pending prompts across workflows and answer them.
+
+Used by the coordinator CLI, the demo and the tests; the web portal of a later release uses it too.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from domain.answers import (
+    Approval,
+    CheckIn,
+    CloseoutAnswers,
+    MatchAnswer,
+    MidpointAnswers,
+    OptIn,
+    PlanAgreement,
+    PlanProposal,
+    Preferences,
+    Pulse,
+    TrainingCompleted,
+)
+from domain.program import MemberView, ProgramStatus
+from domain.prompts import PendingPrompt, PromptKind
+
+ANSWER_TYPES: dict[PromptKind, type[BaseModel]] = {
+    PromptKind.OPT_IN: OptIn,
+    PromptKind.TRAINING: TrainingCompleted,
+    PromptKind.PREFERENCES: Preferences,
+    PromptKind.APPROVE_MATCHES: Approval,
+    PromptKind.ACCEPT_MATCH: MatchAnswer,
+    PromptKind.PROPOSE_PLAN: PlanProposal,
+    PromptKind.AGREE_PLAN: PlanAgreement,
+    PromptKind.CHECK_IN: CheckIn,
+    PromptKind.PULSE: Pulse,
+    PromptKind.MIDPOINT_SURVEY: MidpointAnswers,
+    PromptKind.CLOSEOUT_SURVEY: CloseoutAnswers,
+}
+
+
+class Refused(Exception):
+    """An answer the workflow refused; str() is the sentence to show the person."""
+
+
+def cycle_of(prompt: PendingPrompt) -> int | None:
+    """The check-in cycle a prompt belongs to ("check-in-3" -> 3)."""
+    tail = prompt.id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def build_answer(prompt: PendingPrompt, person: str, fields: dict[str, Any]) -> BaseModel:
+    """An answer model for a prompt from loose fields; who answers and the cycle come from the prompt."""
+    model = ANSWER_TYPES[prompt.kind]
+    data = dict(fields)
+    key = "coordinator" if prompt.kind == PromptKind.APPROVE_MATCHES else "participant"
+    data.setdefault(key, person)
+    if "cycle" in model.model_fields and cycle_of(prompt) is not None:
+        data.setdefault("cycle", cycle_of(prompt))
+    return model.model_validate(data)
+
+
+async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel) -> str:
+    handle = client.get_workflow_handle(prompt.workflow_id)
+    try:
+        result: str = await handle.execute_update(prompt.update, answer, result_type=str)
+        return result
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == "Refused":
+            raise Refused(cause.message) from error
+        raise
+
+
+async def program_status(client: Client, program_id: str) -> ProgramStatus:
+    return await client.get_workflow_handle(program_id).query("status", result_type=ProgramStatus)
+
+
+async def prompts_for(client: Client, program_id: str, person: str) -> list[PendingPrompt]:
+    """Every prompt waiting for a person: the program's, and their pairing's if they have one."""
+    program = client.get_workflow_handle(program_id)
+    prompts: list[PendingPrompt] = await program.query("pending_prompts", person, result_type=list[PendingPrompt])
+    try:
+        member = await program.query("member", person, result_type=MemberView)
+    except Exception:  # coordinators are not members; their prompts are all on the program
+        return prompts
+    if member.pairing_id:
+        pairing = client.get_workflow_handle(member.pairing_id)
+        prompts += await pairing.query("pending_prompts", person, result_type=list[PendingPrompt])
+    return prompts

@@ -1,0 +1,59 @@
+"""Programs and rosters for tests: short, readable, and varied enough to exercise matching."""
+
+from typing import Any
+
+from domain.people import Participant, Role
+from domain.spec import ProgramSpec
+
+COORDINATOR = "coach@example.com"
+
+
+def spec(**overrides: Any) -> ProgramSpec:
+    data: dict[str, Any] = {
+        "name": "Digital Fluency 2026",
+        "purpose": "Newer colleagues teach senior leaders digital practice, and learn how the business runs.",
+        "coordinators": [COORDINATOR],
+        "business_goals": [
+            {"goal": "Pairs keep meeting", "kpi": "checkin_adherence", "target": 0.6},
+            {"goal": "Senior leaders gain digital skills", "kpi": "skill_gain", "target": 1.0},
+        ],
+        "ground_rules": ["Taking part is voluntary", "What we say stays between us", "Stay positive"],
+        "training_modules": ["reverse-mentoring-101", "giving-candid-feedback"],
+        "durations": {
+            "recruitment": "2d",
+            "training": "2d",
+            "answer_window": "2d",
+            "checkin_cadence": "1w",
+            "program_length": "8w",
+        },
+        "reminders": {"nudge_before": "1d", "missed_checkins_alert": 2},
+        "matching": {"mode": "algorithm", "auto_approve": False},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return ProgramSpec.model_validate(data)
+
+
+DEPARTMENTS = ["engineering", "sales", "finance", "people", "operations"]
+JUNIOR_SKILLS = ["social media", "ai tools", "data dashboards", "collaboration apps", "video editing"]
+
+
+def roster(pairs: int = 10) -> list[Participant]:
+    """`pairs` newer colleagues (mentors) and as many senior ones (mentees), with overlapping skills."""
+    people = []
+    for i in range(pairs):
+        skill = JUNIOR_SKILLS[i % len(JUNIOR_SKILLS)]
+        people.append(Participant(
+            email=f"junior{i:02d}@example.com", name=f"Jun {i:02d}", role=Role.MENTOR, seniority=1 + i % 2,
+            department=DEPARTMENTS[i % 5], skills_offered=[skill, "remote work"], skills_wanted=["strategy"],
+            interests=["music" if i % 2 else "hiking"], timezone="Europe/London",
+        ))
+        people.append(Participant(
+            email=f"senior{i:02d}@example.com", name=f"Sen {i:02d}", role=Role.MENTEE, seniority=6 + i % 3,
+            department=DEPARTMENTS[(i + 1) % 5], skills_offered=["strategy"], skills_wanted=[skill],
+            interests=["hiking" if i % 2 else "music"], timezone="America/New_York",
+        ))
+    return people

@@ -1,0 +1,29 @@
+"""A whole program on the time-skipping server: recruitment to close-out with twenty people."""
+
+from collections import Counter
+
+from domain.metrics import PairingOutcome
+from domain.program import ProgramPhase
+from tests.conftest import Harness
+from tests.driving import drive, personas_for, result, start_program, status
+from tests.factories import COORDINATOR, roster, spec
+
+
+async def test_twenty_people_run_from_recruitment_to_close_out(harness: Harness) -> None:
+    people = roster(10)
+    handle = await start_program(harness, spec(), people)
+
+    await drive(harness, handle, personas_for(people))
+    outcome = await result(handle)
+
+    final = await status(handle)
+    assert final.phase == ProgramPhase.COMPLETED
+    assert final.funnel.invited == 20 and final.funnel.opted_in == 20 and final.funnel.trained == 20
+    assert final.pairings_by_outcome == {PairingOutcome.COMPLETED.value: 10}
+    assert outcome.metrics.checkin_adherence == 1.0
+    assert outcome.metrics.skill_gain == 2.0
+    assert [k.met for k in outcome.kpis] == [True, True]
+    assert outcome.outcome == "all business goals met"
+    kinds = Counter(n["kind"] for n in harness.notices())
+    assert kinds["recognition"] == 20
+    assert any(n["to"] == COORDINATOR and n["kind"] == "report" for n in harness.notices())

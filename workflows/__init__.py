@@ -1,0 +1,1 @@
+"""Deterministic orchestration: one ProgramWorkflow per program run, one PairingWorkflow per pairing."""

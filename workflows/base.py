@@ -1,0 +1,141 @@
+"""What both workflows share: a pausable clock, prompts with reminders, and the outbox of notices and events."""
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.answers import Refusal
+    from domain.core import WorkflowCore
+    from domain.events import EventKind, Fact
+    from domain.notices import Notice, NoticeKind
+    from domain.prompts import Prompt, PromptKind
+    from workflows import calls
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a domain Refusal into an update rejection whose message a person can read."""
+    try:
+        yield
+    except Refusal as error:
+        raise ApplicationError(str(error), type="Refused", non_retryable=True) from error
+
+
+class PromptingWorkflow:
+    """Base of the workflows: subclasses set `core`, `program_id`, `pairing_id` and `nudge_before`."""
+
+    core: WorkflowCore
+    program_id: str
+    pairing_id: str | None = None
+    nudge_before: timedelta
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow.info().workflow_id
+
+    @property
+    def elapsed(self) -> timedelta:
+        return self.core.clock.elapsed(workflow.now())
+
+    # Notices and events
+    def notify(self, to: str, kind: NoticeKind, key: str, subject: str, body: str, prompt_id: str | None = None) -> None:
+        self.core.outbox.append(
+            Notice(
+                key=f"{self.workflow_id}/{key}/{to}",
+                to=to,
+                kind=kind,
+                subject=subject,
+                body=body,
+                program_id=self.program_id,
+                pairing_id=self.pairing_id,
+                prompt_id=prompt_id,
+            )
+        )
+
+    def record(self, kind: EventKind, participant: str | None = None, **facts: Fact) -> None:
+        self.core.journal.record(
+            kind,
+            workflow_id=self.workflow_id,
+            program_id=self.program_id,
+            pairing_id=self.pairing_id,
+            at=workflow.now(),
+            participant=participant,
+            **facts,
+        )
+
+    async def send_outbox(self) -> None:
+        while self.core.outbox:
+            batch, self.core.outbox = self.core.outbox, []
+            await calls.send_notices(batch)
+
+    async def flush_events(self) -> None:
+        while self.core.journal.unsent:
+            await calls.append_events(self.core.journal.take())
+
+    # Prompts
+    def ask(self, prompt_id: str, kind: PromptKind, to: str, question: str, update: str, due: timedelta) -> None:
+        prompt = Prompt(
+            id=prompt_id,
+            kind=kind,
+            participant=to,
+            question=question,
+            workflow_id=self.workflow_id,
+            update=update,
+            opened=self.elapsed,
+            due=due,
+        )
+        self.core.prompts.open(prompt)
+        self.notify(to, NoticeKind.PROMPT, prompt_id, question, self._by_when(prompt), prompt_id=prompt_id)
+
+    def _by_when(self, prompt: Prompt) -> str:
+        due_at = self.core.clock.wall_time(prompt.due, workflow.now())
+        when = due_at.strftime("%Y-%m-%d %H:%M:%S UTC") if due_at else "when the program resumes"
+        return f"{prompt.question}\nPlease answer by {when}. Prompt: {prompt.id}."
+
+    def _queue_reminders(self) -> None:
+        for prompt in self.core.prompts.due_for_reminder(self.elapsed, self.nudge_before):
+            prompt.reminded = True
+            subject = f"Reminder: {prompt.question}"
+            self.notify(prompt.participant, NoticeKind.REMINDER, f"{prompt.id}/reminder", subject, self._by_when(prompt))
+
+    def on_expired(self, prompt: Prompt) -> None:
+        """Hook for a prompt whose time ran out; stages read what was answered, so the default does nothing."""
+
+    # Waiting
+    async def wait_until(self, offset: timedelta, until: Callable[[], bool] = lambda: False) -> None:
+        """Wait until the active clock reaches `offset` or `until()` holds, reminding people on the way.
+
+        Time paused by a coordinator does not count. Notices queued by update handlers go out as they come.
+        """
+        while True:
+            await self.send_outbox()
+            for prompt in self.core.prompts.expire(self.elapsed):
+                self.on_expired(prompt)
+            self._queue_reminders()
+            await self.send_outbox()
+            if until() or self.elapsed >= offset:
+                return
+            if self.core.clock.paused:
+                await workflow.wait_condition(lambda: not self.core.clock.paused or bool(self.core.outbox) or until())
+                continue
+            next_deadline = self.core.prompts.next_deadline(self.nudge_before)
+            wake_at = offset if next_deadline is None else min(offset, next_deadline)
+            try:
+                await workflow.wait_condition(
+                    lambda: self.core.clock.paused or bool(self.core.outbox) or until(),
+                    timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
+                )
+            except asyncio.TimeoutError:
+                pass
+
+    # Pause
+    def pause_clock(self) -> None:
+        self.core.clock.pause(workflow.now())
+
+    def resume_clock(self) -> None:
+        self.core.clock.resume(workflow.now())

@@ -1,0 +1,65 @@
+"""Activity calls with their timeouts and retry policies, in one place.
+
+Notices and events retry without limit: a mail provider or database outage must delay the program, never
+lose a message or a fact. Matching and snapshots are bounded, since a bug there should surface.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.events import DomainEvent
+    from domain.matching import MatchProposal
+    from domain.metrics import ProgramMetrics
+    from domain.notices import Notice
+    from activities.messages import EventBatch, MatchRequest, NoticeBatch, SnapshotRequest
+
+PATIENT = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["InvalidNotice"],
+)
+BOUNDED = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+BATCH = 100  # notices per activity: well under the 2 MB payload limit, few activities for a large program
+
+
+async def send_notices(notices: list[Notice]) -> None:
+    for start in range(0, len(notices), BATCH):
+        await workflow.execute_activity(
+            "send_notices",
+            NoticeBatch(notices=notices[start : start + BATCH]),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=PATIENT,
+        )
+
+
+async def append_events(events: list[DomainEvent]) -> None:
+    await workflow.execute_activity(
+        "append_events",
+        EventBatch(events=events),
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=PATIENT,
+    )
+
+
+async def propose_matches(request: MatchRequest) -> MatchProposal:
+    return await workflow.execute_activity(
+        "propose_matches",
+        request,
+        result_type=MatchProposal,
+        start_to_close_timeout=timedelta(minutes=5),
+        retry_policy=BOUNDED,
+    )
+
+
+async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
+    return await workflow.execute_activity(
+        "snapshot_metrics",
+        request,
+        result_type=ProgramMetrics,
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=BOUNDED,
+    )

@@ -1,0 +1,415 @@
+"""PairingWorkflow: one mentor and one mentee, from introduction to close-out.
+
+Stages run in order (introduction, planning, mentoring with a mid-point review, close-out); a withdrawal, a
+decline, silence past a deadline or an end requested by the program stops it early, and the pairing always
+reports its summary back to the program.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.answers import (
+        CheckIn,
+        CloseoutAnswers,
+        MatchAnswer,
+        MidpointAnswers,
+        PlanAgreement,
+        PlanProposal,
+        Pulse,
+        Withdrawal,
+        require,
+    )
+    from domain.events import EventKind
+    from domain.metrics import PairingOutcome, PairingSummary
+    from domain.notices import NoticeKind
+    from domain.pairing import (
+        Pairing,
+        PairingInput,
+        PairingStage,
+        PairingView,
+        PairRecord,
+        Plan,
+        new_pairing_state,
+    )
+    from domain.prompts import PendingPrompt, Prompt, PromptKind
+    from workflows import search
+    from workflows.base import PromptingWorkflow, refusals
+
+
+@workflow.defn
+class PairingWorkflow(PromptingWorkflow):
+    @workflow.init
+    def __init__(self, inp: PairingInput) -> None:
+        self.inp = inp
+        self.state = inp.state or new_pairing_state(inp)
+        self.core = self.state
+        self.rules = Pairing(inp, self.state)
+        self.program_id = inp.terms.program_id
+        self.pairing_id = inp.pairing_id
+        self.nudge_before = inp.terms.nudge_before
+        self.terms = inp.terms
+
+    @workflow.run
+    async def run(self, inp: PairingInput) -> PairingSummary:
+        if self.state.clock.running_since is None and self.state.clock.elapsed_before == timedelta(0):
+            self.resume_clock()
+        stages = {
+            PairingStage.INTRODUCTION: self._introduction,
+            PairingStage.PLANNING: self._planning,
+            PairingStage.MENTORING: self._mentoring,
+            PairingStage.MIDPOINT_REVIEW: self._mentoring,
+            PairingStage.CLOSE_OUT: self._close_out,
+        }
+        while self.state.summary.outcome is None:
+            await stages[self.state.stage]()
+        await self._finish()
+        return self.state.summary
+
+    # Stages
+    @property
+    def ended(self) -> bool:
+        return self.state.summary.outcome is not None
+
+    def _set_stage(self, stage: PairingStage) -> None:
+        self.state.stage = stage
+        workflow.upsert_search_attributes([search.PHASE.value_set(stage.value)])
+
+    async def _introduction(self) -> None:
+        due = self.elapsed + self.terms.answer_window
+        reasons = "; ".join(self.terms.match_reasons)
+        for email in self.rules.people:
+            partner = self.rules.partner_of(email)
+            side = "mentor" if email == self.inp.mentor.email else "mentee"
+            if side == "mentor":
+                question = f"Meet {partner.name}: will you be their reverse mentor? Why you two: {reasons}"
+            else:
+                question = f"Meet {partner.name}, your reverse mentor: will you work together? Why you two: {reasons}"
+            self.ask("accept-match", PromptKind.ACCEPT_MATCH, email, question, "answer_match", due)
+        both = set(self.rules.people)
+        await self.wait_until(due, lambda: self.ended or self.state.declined_by is not None or set(self.state.accepted) == both)
+        if self.ended:
+            return
+        if self.state.declined_by is not None:
+            self._end(PairingOutcome.DECLINED, [self.state.declined_by])
+            partner = self.rules.partner_of(self.state.declined_by)
+            self.notify(partner.email, NoticeKind.INFO, "declined", "Your match will not go ahead",
+                        "This match will not go ahead. That is fine and nobody is at fault; "
+                        "the program will look for another partner for you.")
+            return
+        silent = [e for e in self.rules.people if e not in self.state.accepted]
+        if silent:
+            self.state.prompts.close_all()
+            self._end(PairingOutcome.UNANSWERED, silent)
+            for email in self.rules.people:
+                body = ("We did not hear from you in time, so this match is closed. Tell your coordinator if you "
+                        "would still like to take part." if email in silent else
+                        "Your partner did not answer in time, so the program will look for another partner for you.")
+                self.notify(email, NoticeKind.INFO, "unanswered", "Your match is closed", body)
+            return
+        for email in self.rules.people:
+            self.record(EventKind.ACCEPTED, email)
+        self._set_stage(PairingStage.PLANNING)
+
+    async def _planning(self) -> None:
+        due = self.elapsed + self.terms.answer_window
+        self.state.stage_due = due  # the agree-plan prompt opened by a proposal shares this deadline
+        rules = "; ".join(self.terms.ground_rules)
+        for email in self.rules.people:
+            question = ("Agree your mentoring plan: goals, skills to work on, how often and how you will meet. "
+                        f"Ground rules: {rules}")
+            self.ask("plan", PromptKind.PROPOSE_PLAN, email, question, "propose_plan", due)
+        await self.wait_until(due, lambda: self.ended or self.rules.plan_agreed)
+        if self.ended:
+            return
+        if not self.rules.plan_agreed:
+            self.state.prompts.close_all()
+            self.state.plan = self.state.plan or self._default_plan()
+            self.state.plan_by_default = True
+            for coordinator in self.terms.coordinators:
+                self.notify(coordinator, NoticeKind.ALERT, "plan-missing", f"{self.pairing_id}: no plan agreed",
+                            "The pair did not agree a plan in time; check-ins start on the program's default plan.")
+        self.record(EventKind.PLAN_AGREED, by_default=self.state.plan_by_default,
+                    goals=len(self.state.plan.goals if self.state.plan else []))
+        self.state.mentoring_started = self.elapsed
+        self._set_stage(PairingStage.MENTORING)
+
+    def _default_plan(self) -> Plan:
+        mentor, mentee = self.inp.mentor, self.inp.mentee
+        skills = sorted(set(mentor.skills_offered) & set(mentee.skills_wanted)) or mentee.skills_wanted[:2]
+        return Plan(goals=["Learn from each other"], skills=skills or ["digital practice"],
+                    meeting_every=self.terms.default_cadence, channel="to be agreed", proposed_by="program")
+
+    async def _mentoring(self) -> None:
+        assert self.state.plan is not None and self.state.mentoring_started is not None
+        start = self.state.mentoring_started
+        end, midpoint = start + self.terms.mentoring_length, start + self.terms.midpoint_after
+        while not self.ended and self.elapsed < end:
+            if self.state.cycle_due <= self.elapsed:  # not resuming a cycle after continue-as-new
+                self._open_cycle(min(self.elapsed + self.state.plan.meeting_every, end))
+                if not self.state.midpoint_opened and self.elapsed >= midpoint:
+                    self._open_midpoint()
+            await self.wait_until(self.state.cycle_due, lambda: self.ended)
+            if self.ended:
+                return
+            self._close_cycle()
+            await self.flush_events()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
+        if not self.ended:
+            self._set_stage(PairingStage.CLOSE_OUT)
+
+    def _open_cycle(self, due: timedelta) -> None:
+        self.state.cycle += 1
+        self.state.cycle_due = due
+        cycle = self.state.cycle
+        for email in self.rules.people:
+            self.ask(f"check-in-{cycle}", PromptKind.CHECK_IN, email,
+                     f"Check-in {cycle}: did you meet, how is it going (1-5), and a short recap for the two of you",
+                     "log_checkin", due)
+        self.ask(f"pulse-{cycle}", PromptKind.PULSE, self.inp.mentor.email,
+                 "Just for you: is this pairing safe and useful for you? (1-5; your partner never sees this)",
+                 "answer_pulse", due)
+
+    def _close_cycle(self) -> None:
+        met, alert = self.rules.close_cycle()
+        kind = EventKind.CHECKIN_LOGGED if met else EventKind.CHECKIN_MISSED
+        self.record(kind, cycle=self.state.cycle, streak=self.state.missed_streak)
+        if alert:
+            self._alert_coordinators(f"missed-{self.state.cycle}", f"{self.pairing_id}: check-ins missed",
+                                     f"This pair has missed {self.state.missed_streak} check-ins in a row.")
+
+    def _open_midpoint(self) -> None:
+        self.state.midpoint_opened = True
+        self._set_stage(PairingStage.MIDPOINT_REVIEW)
+        due = self.elapsed + self.terms.answer_window
+        for email in self.rules.people:
+            self.ask("midpoint-survey", PromptKind.MIDPOINT_SURVEY, email,
+                     "Mid-point survey: how satisfied are you (1-5) and how useful is it (1-5)?",
+                     "answer_midpoint_survey", due)
+
+    def _midpoint_done_check(self) -> None:
+        if self.state.stage == PairingStage.MIDPOINT_REVIEW and not self.state.prompts.of_kind(
+            PromptKind.MIDPOINT_SURVEY
+        ):
+            self._set_stage(PairingStage.MENTORING)
+
+    def on_expired(self, prompt: Prompt) -> None:
+        if prompt.kind == PromptKind.MIDPOINT_SURVEY:
+            self._midpoint_done_check()
+
+    async def _close_out(self) -> None:
+        self.state.prompts.close_all()
+        due = self.elapsed + self.terms.answer_window
+        for email in self.rules.people:
+            skills = ", ".join(self.rules.skills_to_rate(email))
+            self.ask("closeout-survey", PromptKind.CLOSEOUT_SURVEY, email,
+                     f"Close-out: how satisfied are you (1-5), would you recommend it, and rate {skills} "
+                     "before and after (1-5)", "answer_closeout_survey", due)
+        both = set(self.rules.people)
+        await self.wait_until(due, lambda: self.ended or set(self.state.closeout_answered) == both)
+        if not self.ended:
+            self._end(PairingOutcome.COMPLETED, [])
+
+    def _end(self, outcome: PairingOutcome, ended_by: list[str]) -> None:
+        self.state.summary.outcome = outcome
+        self.state.summary.ended_by = ended_by
+
+    async def _finish(self) -> None:
+        self.state.prompts.close_all()
+        self._set_stage(PairingStage.ENDED)
+        outcome = self.state.summary.outcome
+        kind = {
+            PairingOutcome.COMPLETED: EventKind.COMPLETED,
+            PairingOutcome.DECLINED: EventKind.DECLINED,
+            PairingOutcome.WITHDRAWN: EventKind.WITHDRAWN,
+            PairingOutcome.CANCELLED: EventKind.CANCELLED,
+        }.get(outcome or PairingOutcome.CANCELLED, EventKind.DECLINED)
+        self.record(kind, outcome=str(outcome), ended_by=",".join(self.state.summary.ended_by))
+        await self.send_outbox()
+        await self.flush_events()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._report_to_program()
+
+    async def _report_to_program(self) -> None:
+        program = workflow.get_external_workflow_handle(self.program_id)
+        try:
+            await program.signal("pairing_finished", self.state.summary)
+        except Exception:  # the program may have finished already (cancelled); the summary is our result
+            workflow.logger.info("program %s did not take the summary", self.program_id)
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.send_outbox()
+        await self.flush_events()
+        workflow.continue_as_new(PairingInput(pairing_id=self.inp.pairing_id, mentor=self.inp.mentor,
+                                              mentee=self.inp.mentee, terms=self.terms, state=self.state))
+
+    def _alert_coordinators(self, key: str, subject: str, body: str) -> None:
+        self.record(EventKind.ALERT_RAISED, reason=key.split("-")[0])
+        for coordinator in self.terms.coordinators:
+            self.notify(coordinator, NoticeKind.ALERT, key, subject, body)
+
+    # Updates: each validator refuses before anything reaches the history
+    @workflow.update
+    def answer_match(self, answer: MatchAnswer) -> str:
+        self.rules.apply_match_answer(answer)
+        if not answer.accept:
+            reason = answer.reason.strip() or "no reason given"
+            for coordinator in self.terms.coordinators:
+                self.notify(coordinator, NoticeKind.ALERT, "decline-reason", f"{self.pairing_id}: match declined",
+                            f"{answer.participant} declined this match. Their reason (for you only): {reason}")
+            return "Thank you for saying so. The program will look for another partner for you."
+        if set(self.state.accepted) == set(self.rules.people):
+            return "You have both accepted. Next: agree your mentoring plan."
+        return "Thank you. We are waiting for your partner's answer."
+
+    @answer_match.validator
+    def _check_answer_match(self, answer: MatchAnswer) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_match_answer(answer)
+
+    @workflow.update
+    def propose_plan(self, proposal: PlanProposal) -> str:
+        partner = self.rules.apply_plan(proposal)
+        self.ask("agree-plan", PromptKind.AGREE_PLAN, partner,
+                 f"{self.rules.person(proposal.participant).name} proposed your mentoring plan: do you agree?",
+                 "agree_plan", self.state.stage_due)
+        return f"Plan saved. {self.rules.person(partner).name} is asked to agree it."
+
+    @propose_plan.validator
+    def _check_propose_plan(self, proposal: PlanProposal) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_plan(proposal)
+
+    @workflow.update
+    def agree_plan(self, agreement: PlanAgreement) -> str:
+        self.rules.apply_plan_agreement(agreement)
+        return "Plan agreed. Check-ins start now."
+
+    @agree_plan.validator
+    def _check_agree_plan(self, agreement: PlanAgreement) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_plan_agreement(agreement)
+
+    @workflow.update
+    def log_checkin(self, checkin: CheckIn) -> str:
+        self.rules.apply_checkin(checkin)
+        return f"Check-in {checkin.cycle} logged. Thank you."
+
+    @log_checkin.validator
+    def _check_log_checkin(self, checkin: CheckIn) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_checkin(checkin)
+
+    @workflow.update
+    def answer_pulse(self, pulse: Pulse) -> str:
+        if self.rules.apply_pulse(pulse):
+            # The mentee is never told: the alert names the pairing, not who raised it, and no state changes.
+            self._alert_coordinators(f"pulse-{pulse.cycle}", f"{self.pairing_id}: a private check needs you",
+                                     "A private pulse answer in this pairing was low. Please reach out gently.")
+        return "Thank you. Only your coordinator can act on this answer."
+
+    @answer_pulse.validator
+    def _check_answer_pulse(self, pulse: Pulse) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_pulse(pulse)
+
+    @workflow.update
+    def answer_midpoint_survey(self, answers: MidpointAnswers) -> str:
+        if self.rules.apply_midpoint(answers):
+            self.state.summary.at_risk = True
+            self.record(EventKind.FLAGGED_AT_RISK)
+            self._alert_coordinators("at-risk", f"{self.pairing_id}: at risk at mid-point",
+                                     "A mid-point answer was low; the pairing may need support.")
+        self.record(EventKind.SURVEY_ANSWERED, answers.participant, survey="midpoint",
+                    satisfaction=answers.satisfaction, usefulness=answers.usefulness)
+        self._midpoint_done_check()
+        return "Thank you for your mid-point answers."
+
+    @answer_midpoint_survey.validator
+    def _check_midpoint(self, answers: MidpointAnswers) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_midpoint(answers)
+
+    @workflow.update
+    def answer_closeout_survey(self, answers: CloseoutAnswers) -> str:
+        self.rules.apply_closeout(answers)
+        self.record(EventKind.SURVEY_ANSWERED, answers.participant, survey="closeout",
+                    satisfaction=answers.satisfaction, would_recommend=answers.would_recommend)
+        return "Thank you. Your answers help the next program."
+
+    @answer_closeout_survey.validator
+    def _check_closeout(self, answers: CloseoutAnswers) -> None:
+        with refusals():
+            self.rules.require_running()
+            self.rules.check_closeout(answers)
+
+    @workflow.update
+    def withdraw(self, withdrawal: Withdrawal) -> str:
+        self._withdraw(withdrawal)
+        return "You have left the pairing. Nothing you wrote is lost, and thank you for taking part."
+
+    @withdraw.validator
+    def _check_withdraw(self, withdrawal: Withdrawal) -> None:
+        with refusals():
+            self.rules.require_member(withdrawal.participant)
+            require(not self.ended, "this pairing has already ended")
+
+    def _withdraw(self, withdrawal: Withdrawal) -> None:
+        self.state.prompts.close_all()
+        self._end(PairingOutcome.WITHDRAWN, [withdrawal.participant])
+        partner = self.rules.partner_of(withdrawal.participant)
+        self.notify(partner.email, NoticeKind.INFO, "withdrawn", "Your partner has stepped back",
+                    f"{self.rules.person(withdrawal.participant).first_name} has stepped back from your pairing. "
+                    "Nothing you wrote is lost; the program will look for another partner if time allows.")
+        for coordinator in self.terms.coordinators:
+            self.notify(coordinator, NoticeKind.INFO, "withdrawn", f"{self.pairing_id}: a participant withdrew",
+                        "One side of this pairing withdrew.")
+
+    # Signals: fire-and-forget controls from the program
+    @workflow.signal
+    def participant_withdrew(self, withdrawal: Withdrawal) -> None:
+        if not self.ended and withdrawal.participant in self.rules.people:
+            self._withdraw(withdrawal)
+
+    @workflow.signal
+    def end_pairing(self, reason: str) -> None:
+        if not self.ended:
+            self.state.prompts.close_all()
+            self.state.cancel_reason = reason
+            self._end(PairingOutcome.CANCELLED, [])
+
+    @workflow.signal
+    def pause(self) -> None:
+        self.pause_clock()
+
+    @workflow.signal
+    def resume(self) -> None:
+        self.resume_clock()
+
+    # Queries
+    @workflow.query
+    def view(self) -> PairingView:
+        return self.rules.view()
+
+    @workflow.query
+    def pending_prompts(self, participant: str) -> list[PendingPrompt]:
+        return self.state.prompts.pending(participant, self.state.clock, workflow.now())
+
+    @workflow.query
+    def pair_record(self, participant: str) -> PairRecord:
+        with refusals():
+            return self.rules.record_for(participant)
+
+    @workflow.query
+    def summary(self) -> PairingSummary:
+        return self.state.summary
+

@@ -1,0 +1,587 @@
+"""ProgramWorkflow: one run of a reverse mentoring program, from invitations to the close-out report.
+
+Phases run in order: recruitment, training, matching, kick-off, mentoring (with a mid-point review),
+close-out. Each phase method is re-entrant: `phase_opened` says whether its prompts went out, so a run that
+continued as new picks up where the last one stopped.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import MatchRequest, SnapshotRequest
+    from domain.answers import (
+        Approval,
+        CoordinatorAction,
+        NewParticipant,
+        OptIn,
+        Preferences,
+        RematchRequest,
+        TrainingCompleted,
+        Withdrawal,
+    )
+    from domain.events import EventKind
+    from domain.matching import MatchProposal
+    from domain.metrics import (
+        PairingOutcome,
+        PairingSummary,
+        compute_metrics,
+        describe_kpi,
+        evaluate_goals,
+        overall_outcome,
+    )
+    from domain.notices import NoticeKind
+    from domain.pairing import PairingInput, PairingTerms
+    from domain.program import (
+        FINISHED,
+        Member,
+        MemberStatus,
+        MemberView,
+        PairingRecord,
+        Program,
+        ProgramInput,
+        ProgramPhase,
+        ProgramResult,
+        ProgramStatus,
+        new_program_state,
+    )
+    from domain.prompts import PendingPrompt, PromptKind
+    from domain.spec import MatchingMode
+    from workflows import calls, search
+    from workflows.base import PromptingWorkflow, refusals
+    from workflows.pairing import PairingWorkflow
+
+KICKOFF_BATCH = 50  # children started at once: keeps pending starts far below the server's limits
+MAX_UPDATES_PER_RUN = 1500  # the server refuses updates past 2,000 per run
+MAX_CHILDREN_PER_RUN = 500
+SIGNAL_BATCH = 100
+
+
+@workflow.defn
+class ProgramWorkflow(PromptingWorkflow):
+    @workflow.init
+    def __init__(self, inp: ProgramInput) -> None:
+        self.spec = inp.spec
+        self.state = inp.state or new_program_state(inp)
+        self.core = self.state
+        self.rules = Program(inp.spec, self.state)
+        self.program_id = workflow.info().workflow_id  # normally spec.program_id; pairings report here
+        self.nudge_before = inp.spec.reminders.nudge_before
+        self.updates_this_run = 0
+        self.children_this_run = 0
+        self.result: ProgramResult | None = None
+
+    @workflow.run
+    async def run(self, inp: ProgramInput) -> ProgramResult:
+        if inp.state is None:
+            self.resume_clock()
+        phases = {
+            ProgramPhase.RECRUITMENT: self._recruitment,
+            ProgramPhase.TRAINING: self._training,
+            ProgramPhase.MATCHING: self._matching,
+            ProgramPhase.KICKOFF: self._kickoff,
+            ProgramPhase.MENTORING: self._mentoring,
+            ProgramPhase.MIDPOINT_REVIEW: self._mentoring,
+            ProgramPhase.CLOSE_OUT: self._close_out,
+        }
+        while self.state.phase not in FINISHED:
+            if self.cancelling:
+                await self._cancel()
+                break
+            await phases[self.state.phase]()
+            await self.flush_events()
+            await self._continue_as_new_if_due()
+        await self.send_outbox()
+        await self.flush_events()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self.result is not None
+        return self.result
+
+    @property
+    def cancelling(self) -> bool:
+        return self.state.cancel_reason is not None
+
+    def _enter(self, phase: ProgramPhase) -> None:
+        self.state.phase, self.state.phase_opened = phase, False
+        workflow.upsert_search_attributes([search.PHASE.value_set(phase.value)])
+        self.record(EventKind.PHASE_CHANGED, phase=phase.value)
+
+    def _open_phase(self, length: timedelta) -> bool:
+        """Start the phase's deadline once; False when resuming a phase already opened."""
+        if self.state.phase_opened:
+            return False
+        self.state.phase_opened = True
+        self.state.phase_due = self.elapsed + length
+        return True
+
+    # Phases
+    async def _recruitment(self) -> None:
+        if self._open_phase(self.spec.durations.recruitment):
+            for member in self.state.members.values():
+                self._invite(member)
+        await self.wait_until(self.state.phase_due, lambda: self.state.recruitment_closed or self.cancelling)
+        if self.cancelling:
+            return
+        self.state.recruitment_closed = True
+        for member in self.rules.with_status(MemberStatus.INVITED):
+            member.status = MemberStatus.NOT_JOINED
+            self.state.prompts.close(member.person.email, "opt-in")
+            self.notify(member.person.email, NoticeKind.INFO, "recruitment-closed", f"{self.spec.name} is under way",
+                        "Recruitment has closed. Thank you for considering it; you are welcome in a later run.")
+        self._enter(ProgramPhase.TRAINING)
+
+    def _invite(self, member: Member) -> None:
+        rules = "; ".join(self.spec.ground_rules)
+        self.ask("opt-in", PromptKind.OPT_IN, member.person.email,
+                 f"You are invited to {self.spec.name}: {self.spec.purpose} Taking part is voluntary. "
+                 f"Opt in by agreeing to the ground rules: {rules}", "opt_in", self.state.phase_due)
+        self.record(EventKind.INVITED, member.person.email)
+
+    async def _training(self) -> None:
+        self_select = self.spec.matching.mode != MatchingMode.ALGORITHM
+        if self._open_phase(self.spec.durations.training):
+            modules = ", ".join(self.spec.training_modules)
+            for member in self.rules.with_status(MemberStatus.OPTED_IN):
+                email = member.person.email
+                if self.spec.training_modules:
+                    self.ask("training", PromptKind.TRAINING, email, f"Complete your training: {modules}",
+                             "complete_training", self.state.phase_due)
+                else:
+                    member.status, member.trained = MemberStatus.TRAINED, True
+                if self_select:
+                    self.ask("preferences", PromptKind.PREFERENCES, email,
+                             "After the kick-off workshop: whom would you like to work with? Rank up to 5 people.",
+                             "submit_preferences", self.state.phase_due)
+        await self.wait_until(self.state.phase_due, lambda: self.cancelling or not self.state.prompts.prompts)
+        if self.cancelling:
+            return
+        for member in self.rules.with_status(MemberStatus.OPTED_IN):
+            member.status = MemberStatus.EXCLUDED
+            self.record(EventKind.EXCLUDED, member.person.email, reason="training not finished")
+            self.notify(member.person.email, NoticeKind.INFO, "excluded", "Training not finished in time",
+                        "Your training was not finished by the deadline, so you are not in this round of matching. "
+                        "Nothing is lost: your progress is kept for the next run.")
+        self.state.prompts.close_all()
+        self._enter(ProgramPhase.MATCHING)
+
+    async def _matching(self) -> None:
+        if self._open_phase(self.spec.durations.answer_window):
+            pool = [m.person for m in self.rules.with_status(MemberStatus.TRAINED)]
+            self.state.proposal = await self._propose(pool)
+            if self.spec.matching.auto_approve:
+                self._approve(Approval(coordinator=self.spec.coordinators[0]))
+            else:
+                self._ask_for_approval(self.state.proposal)
+        while not self.state.approved and not self.cancelling:
+            await self.wait_until(self.state.phase_due, lambda: self.state.approved or self.cancelling)
+            if not self.state.approved and not self.cancelling:  # overdue: ask again, nothing is decided for them
+                self.state.phase_due = self.elapsed + self.spec.durations.answer_window
+                assert self.state.proposal is not None
+                self._ask_for_approval(self.state.proposal)
+        if not self.cancelling:
+            self._enter(ProgramPhase.KICKOFF)
+
+    async def _propose(self, pool: list) -> MatchProposal:  # type: ignore[type-arg]
+        request = MatchRequest(program_id=self.program_id, people=pool, mode=self.spec.matching.mode,
+                               context=self.rules.match_context())
+        return await calls.propose_matches(request)
+
+    def _ask_for_approval(self, proposal: MatchProposal) -> None:
+        lines = [f"{p.mentor} mentors {p.mentee} (score {p.score:g}): {'; '.join(p.reasons)}" for p in proposal.pairs]
+        lines += [f"unmatched {u.email}: {u.reason}" for u in proposal.unmatched]
+        for coordinator in self.spec.coordinators:
+            self.ask("approve-matches", PromptKind.APPROVE_MATCHES, coordinator,
+                     f"Approve {len(proposal.pairs)} proposed pairs for {self.spec.name}:\n" + "\n".join(lines),
+                     "approve_matches", self.state.phase_due)
+
+    def _approve(self, approval: Approval) -> None:
+        pairs = self.rules.apply_approval(approval)
+        for coordinator in self.spec.coordinators:
+            self.state.prompts.close(coordinator, "approve-matches")
+        for pair in pairs:
+            record = self.rules.add_pairing(pair)
+            self.record(EventKind.MATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee,
+                        score=pair.score)
+        self.record(EventKind.APPROVED, pairs=len(pairs), edited=approval.pairs is not None)
+        for member in self.rules.with_status(MemberStatus.TRAINED):
+            reason = self._unmatched_reason(member.person.email)
+            member.status, member.unmatched_reason = MemberStatus.UNMATCHED, reason
+            self.notify(member.person.email, NoticeKind.INFO, "unmatched", "No partner this round",
+                        f"We could not find you a partner this round: {reason}. If someone becomes free, "
+                        "you will be considered first.")
+            self.state.rematch_pool.append(member.person.email)
+
+    def _unmatched_reason(self, email: str) -> str:
+        proposal = self.state.proposal
+        found = [u.reason for u in proposal.unmatched if u.email == email] if proposal else []
+        return found[0] if found else "the coordinator paired your proposed partner differently"
+
+    async def _kickoff(self) -> None:
+        if self._open_phase(timedelta(0)):
+            self.state.kickoff_at = self.elapsed
+        waiting = [r for r in self.state.pairings.values() if not r.started]
+        for start in range(0, len(waiting), KICKOFF_BATCH):
+            await asyncio.gather(*(self._start_pairing(r) for r in waiting[start : start + KICKOFF_BATCH]))
+            await self._continue_as_new_if_due()
+        self._enter(ProgramPhase.MENTORING)
+
+    def _terms(self, record: PairingRecord) -> PairingTerms:
+        d = self.spec.durations
+        assert self.state.kickoff_at is not None
+        remaining = self.state.kickoff_at + d.program_length - self.elapsed
+        return PairingTerms(
+            program_id=self.program_id,
+            coordinators=self.spec.coordinators,
+            ground_rules=self.spec.ground_rules,
+            answer_window=d.answer_window,
+            nudge_before=self.spec.reminders.nudge_before,
+            default_cadence=d.checkin_cadence,
+            cadence_min=d.shortest_cadence,
+            cadence_max=d.longest_cadence,
+            missed_alert_after=self.spec.reminders.missed_checkins_alert,
+            low_answer=self.spec.reminders.low_answer,
+            # The introduction and plan take time out of the mentoring period, never extend the program.
+            mentoring_length=max(remaining - 2 * d.answer_window, d.checkin_cadence),
+            midpoint_after=max(self.state.kickoff_at + d.midpoint - self.elapsed - 2 * d.answer_window,
+                               timedelta(0)),
+            match_score=record.score,
+            match_reasons=record.reasons,
+        )
+
+    async def _start_pairing(self, record: PairingRecord) -> None:
+        inp = PairingInput(pairing_id=record.pairing_id, mentor=self.state.members[record.mentor].person,
+                           mentee=self.state.members[record.mentee].person, terms=self._terms(record))
+        await workflow.start_child_workflow(
+            PairingWorkflow.run,
+            inp,
+            id=record.pairing_id,
+            parent_close_policy=ParentClosePolicy.ABANDON,  # pairings outlive a continue-as-new of the program
+            search_attributes=search.initial(self.program_id, "introduction", "pairing"),
+        )
+        record.started = True
+        self.children_this_run += 1
+        if self.state.clock.paused:
+            await workflow.get_external_workflow_handle(record.pairing_id).signal("pause")
+
+    async def _mentoring(self) -> None:
+        assert self.state.kickoff_at is not None
+        d = self.spec.durations
+        end, midpoint = self.state.kickoff_at + d.program_length, self.state.kickoff_at + d.midpoint
+        while not self.cancelling and self.elapsed < end:
+            target = end if self.state.midpoint_done else midpoint
+            await self.wait_until(target, lambda: self.cancelling or self._rematch_due)
+            if self.cancelling:
+                return
+            if self._rematch_due:
+                await self._rematch()
+            elif not self.state.midpoint_done and self.elapsed >= midpoint:
+                await self._midpoint_review()
+            await self.flush_events()
+            await self._continue_as_new_if_due()
+        self._enter(ProgramPhase.CLOSE_OUT)
+
+    @property
+    def _rematch_due(self) -> bool:
+        return self.state.rematch_pending and len(self.state.rematch_pool) >= 2
+
+    async def _rematch(self) -> None:
+        """Pair people who came back to the pool (after a decline, silence, withdrawal or a coordinator's call)."""
+        self.state.rematch_pending = False
+        pool = [self.state.members[e].person for e in self.state.rematch_pool]
+        proposal = await self._propose(pool)
+        for pair in proposal.pairs:
+            record = self.rules.add_pairing(pair)
+            self.record(EventKind.REMATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee)
+            for coordinator in self.spec.coordinators:
+                self.notify(coordinator, NoticeKind.INFO, f"rematch/{record.pairing_id}", "A new pair was formed",
+                            f"{pair.mentor} and {pair.mentee} were rematched: {'; '.join(pair.reasons)}")
+            await self._start_pairing(record)
+
+    async def _midpoint_review(self) -> None:
+        self._enter(ProgramPhase.MIDPOINT_REVIEW)
+        running = [r.pairing_id for r in self.state.pairings.values() if r.running]
+        metrics = await calls.snapshot_metrics(SnapshotRequest(
+            program_id=self.program_id, label="mid-point", funnel=self.rules.funnel(),
+            finished=self.rules.finished_summaries(), running=running))
+        self.state.snapshots["mid-point"] = metrics
+        self.record(EventKind.METRICS_SNAPSHOT, label="mid-point", pairings_running=metrics.pairings_running,
+                    checkin_adherence=metrics.checkin_adherence, at_risk=metrics.pairings_at_risk)
+        adherence = "not enough data" if metrics.checkin_adherence is None else f"{metrics.checkin_adherence:.0%}"
+        for coordinator in self.spec.coordinators:
+            self.notify(coordinator, NoticeKind.REPORT, "midpoint-summary", f"{self.spec.name}: mid-point summary",
+                        f"{metrics.pairings_running} pairings running, {metrics.pairings_completed} finished, "
+                        f"check-in adherence {adherence}, {metrics.pairings_at_risk} at risk, "
+                        f"{metrics.funnel.withdrawn} withdrawn.")
+        self.state.midpoint_done = True
+        self._enter(ProgramPhase.MENTORING)
+
+    async def _close_out(self) -> None:
+        d = self.spec.durations
+        if self._open_phase(2 * d.answer_window + d.checkin_cadence):
+            pass
+        await self.wait_until(self.state.phase_due, lambda: self.cancelling or not self._running_pairings())
+        if self.cancelling:
+            return
+        for record in self._running_pairings():  # a pairing that overran its close-out is closed now
+            await workflow.get_external_workflow_handle(record.pairing_id).signal("end_pairing", "program closed")
+        summaries = self.rules.finished_summaries()
+        metrics = compute_metrics(self.rules.funnel(), summaries)
+        self.state.snapshots["close-out"] = metrics
+        kpis = evaluate_goals(self.spec.business_goals, metrics)
+        for kpi in kpis:
+            self.record(EventKind.KPI_EVALUATED, kpi=kpi.kpi.value, value=kpi.value, target=kpi.target, met=kpi.met)
+        outcome = overall_outcome(kpis)
+        report = "\n".join([f"{self.spec.name}: {outcome}.", *[describe_kpi(k) for k in kpis]])
+        for coordinator in self.spec.coordinators:
+            self.notify(coordinator, NoticeKind.REPORT, "final-report", f"{self.spec.name}: evaluation", report)
+        self._recognise(summaries)
+        self.result = ProgramResult(program_id=self.program_id, outcome=outcome, cancelled=False, kpis=kpis,
+                                    metrics=metrics)
+        self._enter(ProgramPhase.COMPLETED)
+
+    def _running_pairings(self) -> list[PairingRecord]:
+        return [r for r in self.state.pairings.values() if r.running]
+
+    def _recognise(self, summaries: list[PairingSummary]) -> None:
+        for summary in summaries:
+            if summary.outcome != PairingOutcome.COMPLETED:
+                continue
+            for email in (summary.mentor, summary.mentee):
+                self.state.members[email].status = MemberStatus.COMPLETED
+                partner = summary.mentee if email == summary.mentor else summary.mentor
+                self.notify(email, NoticeKind.RECOGNITION, "recognition", f"Thank you from {self.spec.name}",
+                            f"You completed {self.spec.name} with {self.state.members[partner].person.name}. "
+                            "Thank you for learning in both directions.")
+
+    async def _cancel(self) -> None:
+        reason = self.state.cancel_reason or "no reason given"
+        await self._signal_running("end_pairing", f"program cancelled: {reason}")
+        self.state.prompts.close_all()
+        everyone = [*self.state.members, *self.spec.coordinators]
+        for email in everyone:
+            self.notify(email, NoticeKind.INFO, "cancelled", f"{self.spec.name} is cancelled",
+                        f"{self.spec.name} has been cancelled: {reason}. Nothing you wrote is lost. Thank you.")
+        self.record(EventKind.CANCELLED, reason=reason)
+        metrics = compute_metrics(self.rules.funnel(), self.rules.finished_summaries())
+        self.result = ProgramResult(program_id=self.program_id, outcome=f"cancelled: {reason}", cancelled=True,
+                                    kpis=[], metrics=metrics)
+        self._enter(ProgramPhase.CANCELLED)
+
+    async def _signal_running(self, signal: str, *args: object) -> None:
+        running = self._running_pairings()
+        for start in range(0, len(running), SIGNAL_BATCH):
+            await asyncio.gather(*(workflow.get_external_workflow_handle(r.pairing_id).signal(signal, *args)
+                                   for r in running[start : start + SIGNAL_BATCH]))
+
+    async def _continue_as_new_if_due(self) -> None:
+        due = (
+            workflow.info().is_continue_as_new_suggested()
+            or self.updates_this_run >= MAX_UPDATES_PER_RUN
+            or self.children_this_run >= MAX_CHILDREN_PER_RUN
+        )
+        if not due or self.state.phase in FINISHED:
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.send_outbox()
+        await self.flush_events()
+        workflow.continue_as_new(ProgramInput(spec=self.spec, roster=[], state=self.state))
+
+    # Participant updates
+    @workflow.update
+    def opt_in(self, answer: OptIn) -> str:
+        self.updates_this_run += 1
+        self.rules.apply_opt_in(answer)
+        self.record(EventKind.OPTED_IN, answer.participant.strip().lower())
+        if not self.spec.training_modules:
+            return "Welcome aboard. Matching follows once recruitment closes."
+        return "Welcome aboard. Your training opens when recruitment closes."
+
+    @opt_in.validator
+    def _check_opt_in(self, answer: OptIn) -> None:
+        with refusals():
+            self.rules.check_opt_in(answer)
+
+    @workflow.update
+    def complete_training(self, done: TrainingCompleted) -> str:
+        self.updates_this_run += 1
+        if self.rules.apply_training(done):
+            self.record(EventKind.TRAINING_COMPLETED, done.participant.strip().lower())
+            return "Training complete. Matching follows when the training window closes."
+        member = self.rules.member(done.participant)
+        left = [m for m in self.spec.training_modules if m not in member.modules_done]
+        return f"Recorded. Still to do: {', '.join(left)}."
+
+    @complete_training.validator
+    def _check_training(self, done: TrainingCompleted) -> None:
+        with refusals():
+            self.rules.check_training(done)
+
+    @workflow.update
+    def submit_preferences(self, choice: Preferences) -> str:
+        self.updates_this_run += 1
+        self.rules.apply_preferences(choice)
+        return "Thank you. Mutual choices are honoured first."
+
+    @submit_preferences.validator
+    def _check_preferences(self, choice: Preferences) -> None:
+        with refusals():
+            self.rules.check_preferences(choice)
+
+    @workflow.update
+    async def withdraw(self, withdrawal: Withdrawal) -> str:
+        self.updates_this_run += 1
+        member = self.rules.member(withdrawal.participant)
+        record = self.state.pairings.get(member.pairing_id or "")
+        member.status = MemberStatus.WITHDRAWN
+        self.state.prompts.close_all(member.person.email)
+        self.record(EventKind.WITHDRAWN, member.person.email, phase=self.state.phase.value)
+        if record is not None and record.running:
+            await workflow.get_external_workflow_handle(record.pairing_id).signal("participant_withdrew", withdrawal)
+        elif record is not None:  # approved but not started: the partner goes back to the pool
+            del self.state.pairings[record.pairing_id]
+            partner = record.mentee if member.person.email == record.mentor else record.mentor
+            self.rules.return_to_pool(partner, "your proposed partner withdrew")
+        elif self.state.proposal is not None and not self.state.approved:
+            self._drop_from_proposal(member.person.email)
+        return "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run."
+
+    def _drop_from_proposal(self, email: str) -> None:
+        assert self.state.proposal is not None
+        for pair in list(self.state.proposal.pairs):
+            if email in (pair.mentor, pair.mentee):
+                self.state.proposal.pairs.remove(pair)
+
+    @withdraw.validator
+    def _check_withdraw(self, withdrawal: Withdrawal) -> None:
+        with refusals():
+            self.rules.check_withdrawal(withdrawal)
+
+    # Coordinator updates
+    @workflow.update
+    def approve_matches(self, approval: Approval) -> str:
+        self.updates_this_run += 1
+        self._approve(approval)
+        return f"Approved {len(self.state.pairings)} pairs; kick-off starts now."
+
+    @approve_matches.validator
+    def _check_approve(self, approval: Approval) -> None:
+        with refusals():
+            self.rules.check_approval(approval)
+
+    @workflow.update
+    def add_participant(self, action: NewParticipant) -> str:
+        self.updates_this_run += 1
+        member = Member(person=action.participant)
+        self.state.members[member.person.email] = member
+        self._invite(member)
+        return f"{member.person.name} is invited."
+
+    @add_participant.validator
+    def _check_add(self, action: NewParticipant) -> None:
+        with refusals():
+            self.rules.check_new_participant(action)
+
+    @workflow.update
+    def close_recruitment(self, action: CoordinatorAction) -> str:
+        self.updates_this_run += 1
+        self.state.recruitment_closed = True
+        return f"Recruitment closed with {self.rules.status_count(MemberStatus.OPTED_IN)} opted in."
+
+    @close_recruitment.validator
+    def _check_close(self, action: CoordinatorAction) -> None:
+        with refusals():
+            self.rules.check_close_recruitment(action)
+
+    @workflow.update
+    async def pause(self, action: CoordinatorAction) -> str:
+        self.updates_this_run += 1
+        self.pause_clock()
+        await self._signal_running("pause")
+        return "Paused: no deadline moves closer until you resume."
+
+    @pause.validator
+    def _check_pause(self, action: CoordinatorAction) -> None:
+        with refusals():
+            self.rules.check_pause(action, pause=True)
+
+    @workflow.update
+    async def resume(self, action: CoordinatorAction) -> str:
+        self.updates_this_run += 1
+        self.resume_clock()
+        await self._signal_running("resume")
+        return "Resumed."
+
+    @resume.validator
+    def _check_resume(self, action: CoordinatorAction) -> None:
+        with refusals():
+            self.rules.check_pause(action, pause=False)
+
+    @workflow.update
+    def cancel(self, action: CoordinatorAction) -> str:
+        self.updates_this_run += 1
+        self.state.cancel_reason = action.reason.strip() or "no reason given"
+        return "Cancelling: everyone will be told."
+
+    @cancel.validator
+    def _check_cancel(self, action: CoordinatorAction) -> None:
+        with refusals():
+            self.rules.check_cancel(action)
+
+    @workflow.update
+    async def rematch(self, request: RematchRequest) -> str:
+        self.updates_this_run += 1
+        self.state.pairings[request.pairing_id].rematch_requested = True
+        await workflow.get_external_workflow_handle(request.pairing_id).signal("end_pairing", "rematch requested")
+        return "The pairing is being closed; both people go back to the pool for a new partner."
+
+    @rematch.validator
+    def _check_rematch(self, request: RematchRequest) -> None:
+        with refusals():
+            self.rules.check_rematch(request)
+
+    # Pairings report here when they end
+    @workflow.signal
+    def pairing_finished(self, summary: PairingSummary) -> None:
+        record = self.state.pairings.get(summary.pairing_id)
+        if record is None or record.summary is not None:
+            return
+        record.summary = summary
+        outcome = summary.outcome
+        if outcome == PairingOutcome.COMPLETED:
+            return
+        if outcome == PairingOutcome.CANCELLED and not record.rematch_requested:
+            return
+        for email in (summary.mentor, summary.mentee):
+            if outcome == PairingOutcome.UNANSWERED and email in summary.ended_by:
+                self.state.members[email].status = MemberStatus.INACTIVE
+            elif outcome == PairingOutcome.WITHDRAWN and email in summary.ended_by:
+                self.state.members[email].status = MemberStatus.WITHDRAWN
+            elif self._rematch_possible:
+                self.rules.return_to_pool(email, "your previous pairing ended")
+            else:
+                self.state.members[email].status = MemberStatus.UNMATCHED
+                self.notify(email, NoticeKind.INFO, f"too-late/{summary.pairing_id}", "No new partner this run",
+                            "Your pairing ended after the program's mid-point, too late to start a new one well. "
+                            "Thank you for taking part; you are welcome in the next run.")
+
+    @property
+    def _rematch_possible(self) -> bool:
+        kickoff = self.state.kickoff_at
+        return kickoff is None or self.elapsed < kickoff + self.spec.durations.midpoint
+
+    # Queries
+    @workflow.query
+    def status(self) -> ProgramStatus:
+        return self.rules.status()
+
+    @workflow.query
+    def pending_prompts(self, participant: str) -> list[PendingPrompt]:
+        return self.state.prompts.pending(participant.strip().lower(), self.state.clock, workflow.now())
+
+    @workflow.query
+    def member(self, participant: str) -> MemberView:
+        with refusals():
+            return self.rules.member_view(participant)
