@@ -40,6 +40,7 @@ class Persona:
             return {}
         if kind == PromptKind.ACCEPT_MATCH:
             if self.decline_match:
+                self.decline_match = False  # declines the first match only, then gives the rematch a go
                 return {"accept": False, "reason": "I would prefer someone outside my own team"}
             return {"accept": True}
         if kind == PromptKind.PROPOSE_PLAN:

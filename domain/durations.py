@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _WHOLE = re.compile(r"^(?:\d+[wdhms])+$")
@@ -16,10 +16,7 @@ def parse_duration(text: str) -> timedelta:
     compact = text.strip().lower().replace(" ", "")
     if not _WHOLE.match(compact):
         raise ValueError(f"{text!r} is not a duration; write it like '30d', '2w', '1h30m' or '90s'")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is zero; a duration must be longer than that")
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact)))
 
 
 def format_duration(value: timedelta) -> str:
@@ -44,4 +41,14 @@ def _coerce(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_coerce), PlainSerializer(format_duration, return_type=str)]
-"""A timedelta that reads and writes as "2w"; what specs, plans and workflow payloads use."""
+"""A timedelta that reads and writes as "2w"; what plans and workflow payloads use (zero allowed)."""
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("a duration must be longer than zero")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+"""What a spec's durations are: a zero-length phase or window is a mistake in the spec."""

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from domain.durations import Duration
+from domain.durations import PositiveDuration
 from domain.people import describe_validation_error, normalise_email
 
 
@@ -48,13 +48,13 @@ class BusinessGoal(BaseModel):
 
 
 class Durations(BaseModel):
-    recruitment: Duration = Field(description="How long invitations stay open.")
-    training: Duration = Field(description="How long participants have to finish the training modules.")
-    answer_window: Duration = Field(description="How long a person has to answer a prompt (a match, a survey).")
-    checkin_cadence: Duration = Field(description="Default time between check-ins; a pair may agree another.")
-    program_length: Duration = Field(description="Length of the mentoring period from kick-off to close-out.")
-    cadence_min: Duration | None = Field(default=None, description="Shortest cadence a plan may agree.")
-    cadence_max: Duration | None = Field(default=None, description="Longest cadence a plan may agree.")
+    recruitment: PositiveDuration = Field(description="How long invitations stay open.")
+    training: PositiveDuration = Field(description="How long participants have to finish the training modules.")
+    answer_window: PositiveDuration = Field(description="How long a person has to answer a prompt (a match, a survey).")
+    checkin_cadence: PositiveDuration = Field(description="Default time between check-ins; a pair may agree another.")
+    program_length: PositiveDuration = Field(description="Length of the mentoring period from kick-off to close-out.")
+    cadence_min: PositiveDuration | None = Field(default=None, description="Shortest cadence a plan may agree.")
+    cadence_max: PositiveDuration | None = Field(default=None, description="Longest cadence a plan may agree.")
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
@@ -80,7 +80,7 @@ class Durations(BaseModel):
 
 
 class ReminderPolicy(BaseModel):
-    nudge_before: Duration = Field(description="Send a reminder this long before a prompt is due.")
+    nudge_before: PositiveDuration = Field(description="Send a reminder this long before a prompt is due.")
     missed_checkins_alert: int = Field(default=2, ge=1, description="Consecutive missed check-ins that alert.")
     low_answer: int = Field(default=2, ge=1, le=4, description="A 1-5 answer at or below this is low.")
 

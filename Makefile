@@ -1,0 +1,61 @@
+# Two commands from a fresh clone: `make run` (server, UI, worker, demo) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA := .flipside
+SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
+	--search-attribute FlipsideKind=Keyword
+
+.PHONY: run test lint server worker stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# The dev server keeps its history in a SQLite file, so programs survive a restart of `make run`.
+server: $(VENV)/.installed
+	@mkdir -p $(DATA)
+	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 7233), 1)" 2>/dev/null; then \
+		echo "Temporal is already running on 127.0.0.1:7233"; \
+	else \
+		echo "Starting Temporal (history in $(DATA)/temporal.db, UI on http://localhost:8233)"; \
+		nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 --ui-port 8233 \
+			$(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
+		$(BIN)/python -c "import socket, time; \
+			[time.sleep(0.2) for _ in range(150) if socket.socket().connect_ex(('127.0.0.1', 7233))]"; \
+	fi
+
+# A fresh worker each time, so it runs the code as it is now.
+worker: server
+	@if [ -f $(DATA)/worker.pid ]; then kill `cat $(DATA)/worker.pid` 2>/dev/null || true; fi
+	@nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
+	@echo "Worker started (log in $(DATA)/worker.log)"
+
+run: worker
+	@echo "Temporal UI: http://localhost:8233"
+	$(BIN)/python -m demo.run
+	@echo "Temporal and the worker keep running for you to explore; \`make stop\` stops them."
+
+test: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+stop:
+	@for p in worker temporal; do \
+		if [ -f $(DATA)/$$p.pid ]; then \
+			pid=`cat $(DATA)/$$p.pid`; kill $$pid 2>/dev/null || true; \
+			while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -f $(DATA)/$$p.pid; \
+		fi; \
+	done
+	@echo "stopped"
+
+clean: stop
+	rm -rf $(DATA) $(VENV)

@@ -1,0 +1,127 @@
+"""The demo of `make run`: starts the demo program and plays its participants until close-out.
+
+Twenty-one people answer their prompts; one declines a match (and is rematched), one mentor withdraws, one
+pair stops meeting (and the coordinator is alerted), one mentor's private pulse is low.
+"""
+
+import asyncio
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+from temporalio.client import Client
+
+from demo.personas import Persona, answer_everything
+from domain.metrics import describe_kpi
+from domain.program import MemberView, ProgramPhase, ProgramResult, ProgramStatus
+from settings import Settings, configure_logging, connect
+from starter import describe_status, load_program, start_program, ui_link
+from workflows.program import ProgramWorkflow
+
+HERE = Path(__file__).parent
+COORDINATOR = "coach@flipside.example"
+STOP_MEETING = "jon.berg@flipside.example"
+
+
+def cast(emails: list[str]) -> dict[str, Persona]:
+    personas = {email: Persona(email) for email in emails}
+    personas["marc.dubois@flipside.example"] = Persona("marc.dubois@flipside.example", decline_match=True)
+    personas["hugo.silva@flipside.example"] = Persona("hugo.silva@flipside.example", withdraw_at_cycle=3)
+    personas["eva.novak@flipside.example"] = Persona("eva.novak@flipside.example", low_pulse=True)
+    personas[STOP_MEETING] = Persona(STOP_MEETING, stop_checkins_after=1)
+    personas[COORDINATOR] = Persona(COORDINATOR)
+    return personas
+
+
+class Narrator:
+    """Prints what happens: phase changes, proposals, notable answers and the alerts coordinators get."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+        self.read = outbox.stat().st_size if outbox.exists() else 0
+        self.phase: ProgramPhase | None = None
+        self.shown_proposal = False
+        self.started = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:5.0f}s] {text}", flush=True)
+
+    def status(self, status: ProgramStatus) -> None:
+        if status.phase != self.phase or (status.awaiting_approval and status.proposal and not self.shown_proposal):
+            self.phase = status.phase
+            self.shown_proposal = self.shown_proposal or bool(status.awaiting_approval and status.proposal)
+            self.say(describe_status(status))
+
+    def answers(self, lines: list[str]) -> None:
+        notable = [line for line in lines if " withdrew" in line or " could not answer " in line]
+        for line in notable:
+            self.say(line)
+        if lines:
+            self.say(f"answers sent: {len(lines)}")
+
+    def alerts(self) -> None:
+        if not self.outbox.exists():
+            return
+        with self.outbox.open(encoding="utf-8") as handle:
+            handle.seek(self.read)
+            for line in handle:
+                notice = json.loads(line)
+                if notice["kind"] == "alert":
+                    self.say(f"ALERT to {notice['to']}: {notice['subject']}")
+                elif notice["to"] == COORDINATOR and notice["kind"] in ("info", "report"):
+                    self.say(f"to the coordinator: {notice['subject']}: {notice['body'].splitlines()[0]}")
+            self.read = handle.tell()
+
+
+async def pair_stops_meeting(client: Client, program: str, personas: dict[str, Persona]) -> None:
+    """Both sides of one pair stop meeting, so the coordinator sees a missed check-in alert."""
+    member = await client.get_workflow_handle(program).query("member", STOP_MEETING, result_type=MemberView)
+    if member.pairing_id:
+        view = await client.get_workflow_handle(member.pairing_id).query("view")
+        for email in (view["mentor"], view["mentee"]):
+            personas[email].stop_checkins_after = 1
+
+
+async def play(client: Client, settings: Settings) -> ProgramResult:
+    spec, roster = load_program(HERE / "program.toml", HERE / "roster.csv")
+    spec.slug = f"{spec.slug}-{datetime.now():%H%M%S}"
+    narrator = Narrator(settings.outbox_path)
+    program = await start_program(client, settings, spec, roster)
+    narrator.say(f"started {program} with {len(roster)} people")
+    narrator.say(f"Temporal UI: {ui_link(program, settings.namespace)}")
+    personas = cast([p.email for p in roster])
+    handle = client.get_workflow_handle_for(ProgramWorkflow.run, program)
+    stop_meeting_set = False
+    while True:
+        status = await handle.query("status", result_type=ProgramStatus)
+        narrator.status(status)
+        if status.phase in (ProgramPhase.COMPLETED, ProgramPhase.CANCELLED):
+            break
+        if status.phase == ProgramPhase.MENTORING and not stop_meeting_set:
+            await pair_stops_meeting(client, program, personas)
+            stop_meeting_set = True
+        narrator.answers(await answer_everything(client, program, personas))
+        if status.phase == ProgramPhase.RECRUITMENT and status.funnel.opted_in == status.funnel.invited:
+            await handle.execute_update("close_recruitment", {"coordinator": COORDINATOR}, result_type=str)
+            narrator.say("coordinator closed recruitment early: everyone has answered")
+        narrator.alerts()
+        await asyncio.sleep(1)
+    return await handle.result()
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    configure_logging("console", level=30)  # the worker logs every notice; the demo tells the story
+    client = await connect(settings)
+    started = time.monotonic()
+    result = await play(client, settings)
+    print(f"\n{result.outcome} (in {time.monotonic() - started:.0f} s)")
+    for kpi in result.kpis:
+        print(f"  {describe_kpi(kpi)}")
+    print(f"\nEvery notice is in {settings.outbox_path}; the events in {settings.events_path}.")
+    print(f"Browse the program and its pairings: {ui_link(result.program_id, settings.namespace)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,204 @@
+"""The coordinator's command line: start a program, watch it, steer it, answer prompts for scripts and demos.
+
+    python starter.py start SPEC.toml ROSTER.csv
+    python starter.py status PROGRAM
+    python starter.py approve PROGRAM --coordinator EMAIL [--pair MENTOR:MENTEE ...]
+    python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
+    python starter.py prompts PROGRAM PERSON
+    python starter.py respond PROGRAM PERSON PROMPT_ID [--answer JSON]
+    python starter.py schema
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.answers import Approval, CoordinatorAction, PairChoice
+from domain.people import Participant, RosterError, describe_validation_error, parse_roster
+from domain.program import ProgramInput, ProgramStatus
+from domain.spec import ProgramSpec, SpecError, load_spec
+from flipside_client import Refused, build_answer, program_status, prompts_for, send_answer
+from settings import Settings, configure_logging, connect
+from workflows import search
+from workflows.program import ProgramWorkflow
+
+UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def program_id(name: str) -> str:
+    return name if name.startswith("program-") else f"program-{name}"
+
+
+def ui_link(workflow_id: str, namespace: str = "default") -> str:
+    return f"{UI}/namespaces/{namespace}/workflows?query=FlipsideProgram%3D%22{workflow_id}%22"
+
+
+def load_program(spec_path: Path, roster_path: Path) -> tuple[ProgramSpec, list[Participant]]:
+    """Read and check both files; every problem is reported and nothing starts from a bad file."""
+    try:
+        spec = load_spec(spec_path.read_text(encoding="utf-8"))
+    except SpecError as error:
+        raise CliError(f"{spec_path}:\n{error}") from error
+    try:
+        roster = parse_roster(roster_path.read_text(encoding="utf-8"), frozenset(zoneinfo.available_timezones()))
+    except RosterError as error:
+        raise CliError(f"{roster_path}:\n{error}") from error
+    return spec, roster
+
+
+async def start_program(client: Client, settings: Settings, spec: ProgramSpec, roster: list[Participant]) -> str:
+    await client.start_workflow(
+        ProgramWorkflow.run,
+        ProgramInput(spec=spec, roster=roster),
+        id=spec.program_id,
+        task_queue=settings.task_queue,
+        search_attributes=search.initial(spec.program_id, "recruitment", "program"),
+    )
+    return spec.program_id
+
+
+def describe_status(status: ProgramStatus) -> str:
+    f = status.funnel
+    lines = [
+        f"{status.name} ({status.program_id}): {status.phase.value}{' (paused)' if status.paused else ''}",
+        f"  invited {f.invited}, opted in {f.opted_in}, trained {f.trained}, matched {f.matched}, "
+        f"excluded {f.excluded}, withdrawn {f.withdrawn}",
+        f"  pairings running {status.pairings_running}, ended {status.pairings_by_outcome or 'none yet'}",
+    ]
+    if status.awaiting_approval and status.proposal:
+        lines.append("  proposed pairs, awaiting approval:")
+        lines += [f"    {p.mentor} mentors {p.mentee} ({p.score:g}): {'; '.join(p.reasons)}" for p in status.proposal.pairs]
+        lines += [f"    unmatched {u.email}: {u.reason}" for u in status.proposal.unmatched]
+    for label, metrics in status.snapshots.items():
+        lines.append(f"  {label}: adherence {metrics.checkin_adherence}, at risk {metrics.pairings_at_risk}")
+    return "\n".join(lines)
+
+
+async def coordinator_update(client: Client, program: str, update: str, payload: BaseModel) -> str:
+    try:
+        reply: str = await client.get_workflow_handle(program_id(program)).execute_update(
+            update, payload, result_type=str
+        )
+        return reply
+    except WorkflowUpdateFailedError as error:
+        raise CliError(f"refused: {error.cause.message if error.cause else error}") from error
+
+
+async def respond(client: Client, program: str, person: str, prompt_id: str, answer: dict[str, Any]) -> str:
+    prompts = await prompts_for(client, program_id(program), person)
+    matching = [p for p in prompts if p.id == prompt_id]
+    if not matching:
+        open_ids = ", ".join(p.id for p in prompts) or "none"
+        raise CliError(f"{person} has no pending prompt {prompt_id!r} (pending: {open_ids})")
+    try:
+        return await send_answer(client, matching[0], build_answer(matching[0], person, answer))
+    except ValidationError as error:
+        raise CliError(f"answer not understood: {describe_validation_error(error)}") from error
+    except Refused as refusal:
+        raise CliError(f"refused: {refusal}") from refusal
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="starter.py", description="Run reverse mentoring programs on Temporal.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="start a program run from a spec and a roster")
+    start.add_argument("spec", type=Path)
+    start.add_argument("roster", type=Path)
+    commands.add_parser("status", help="where a program stands").add_argument("program")
+    approve = commands.add_parser("approve", help="approve the proposed pairs, or your own edit of them")
+    approve.add_argument("program")
+    approve.add_argument("--pair", action="append", metavar="MENTOR:MENTEE", help="repeat to give the full edit")
+    for name in ("close-recruitment", "pause", "resume", "cancel"):
+        action = commands.add_parser(name, help=f"{name.replace('-', ' ')} a program")
+        action.add_argument("program")
+        action.add_argument("--reason", default="")
+    for sub in commands.choices.values():
+        if sub.prog.split()[-1] in ("approve", "close-recruitment", "pause", "resume", "cancel"):
+            sub.add_argument("--coordinator", default=os.environ.get("FLIPSIDE_COORDINATOR", ""))
+    prompts = commands.add_parser("prompts", help="a person's pending prompts")
+    prompts.add_argument("program")
+    prompts.add_argument("person")
+    answer = commands.add_parser("respond", help="answer a prompt on a person's behalf (scripts, demos)")
+    answer.add_argument("program")
+    answer.add_argument("person")
+    answer.add_argument("prompt_id")
+    answer.add_argument("--answer", default="{}", help='JSON fields, e.g. \'{"accept": true}\'')
+    commands.add_parser("schema", help="print the JSON Schema of a program spec")
+    return parser.parse_args(argv)
+
+
+async def _connect(settings: Settings) -> Client:
+    try:
+        return await connect(settings)
+    except RuntimeError as error:
+        raise CliError(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error
+
+
+def _coordinator(args: argparse.Namespace) -> str:
+    if not args.coordinator:
+        raise CliError("say who you are: --coordinator EMAIL (or set FLIPSIDE_COORDINATOR)")
+    return str(args.coordinator)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> str:
+    if args.command == "schema":
+        return json.dumps(ProgramSpec.model_json_schema(), indent=2)
+    if args.command == "start":
+        spec, roster = load_program(args.spec, args.roster)
+        client = await _connect(settings)
+        started = await start_program(client, settings, spec, roster)
+        return f"started {started} with {len(roster)} people\nwatch it: {ui_link(started, settings.namespace)}"
+    client = await _connect(settings)
+    if args.command == "status":
+        return describe_status(await program_status(client, program_id(args.program)))
+    if args.command == "approve":
+        pairs = None
+        if args.pair:
+            pairs = [PairChoice(mentor=p.split(":")[0], mentee=p.split(":")[-1]) for p in args.pair]
+        return await coordinator_update(client, args.program, "approve_matches",
+                                        Approval(coordinator=_coordinator(args), pairs=pairs))
+    if args.command in ("close-recruitment", "pause", "resume", "cancel"):
+        action = CoordinatorAction(coordinator=_coordinator(args), reason=args.reason)
+        return await coordinator_update(client, args.program, args.command.replace("-", "_"), action)
+    if args.command == "prompts":
+        pending = await prompts_for(client, program_id(args.program), args.person)
+        return "\n".join(f"{p.id} [{p.kind.value}] due {p.due_at or 'paused'}: {p.question}" for p in pending) or (
+            "no pending prompts"
+        )
+    if args.command == "respond":
+        return await respond(client, args.program, args.person, args.prompt_id, json.loads(args.answer))
+    raise CliError(f"unknown command {args.command}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    try:
+        print(asyncio.run(run(args, settings)))
+    except (CliError, json.JSONDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            print(f"error: no such program or pairing ({error.message})", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
