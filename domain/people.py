@@ -8,9 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ROSTER_HEADER = (
-    "email,name,role,seniority,department,skills_offered,skills_wanted,interests,timezone,manager_email"
-).split(",")
+ROSTER_HEADER = ["email", "name", "role", "seniority", "department", "skills_offered", "skills_wanted", "interests", "timezone", "manager_email"]
 
 
 def normalise_email(value: str) -> str:

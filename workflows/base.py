@@ -1,6 +1,5 @@
 """What both workflows share: a pausable clock, prompts with reminders, and the outbox of notices and events."""
 
-import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -130,7 +129,7 @@ class PromptingWorkflow:
                     lambda: self.core.clock.paused or bool(self.core.outbox) or until(),
                     timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # Pause

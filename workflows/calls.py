@@ -10,11 +10,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.messages import EventBatch, MatchRequest, NoticeBatch, SnapshotRequest
     from domain.events import DomainEvent
     from domain.matching import MatchProposal
     from domain.metrics import ProgramMetrics
     from domain.notices import Notice
-    from activities.messages import EventBatch, MatchRequest, NoticeBatch, SnapshotRequest
 
 PATIENT = RetryPolicy(
     initial_interval=timedelta(seconds=1),
