@@ -20,7 +20,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """The shortest exact spelling, e.g. 1209600 s -> "2w", 5400 s -> "1h30m"."""
+    """The exact spelling with the largest units first, e.g. 1209600 s -> "2w", 5400 s -> "1h30m", 30d -> "4w2d"."""
     remaining = int(value.total_seconds())
     if remaining == 0:
         return "0s"

@@ -92,13 +92,17 @@ def _row_to_participant(row: dict[str, str]) -> Participant:
     )
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One readable sentence per field, naming the field."""
+def validation_problems(error: ValidationError) -> list[str]:
+    """One readable sentence per problem, naming the field."""
     parts = []
     for item in error.errors():
         field = ".".join(str(p) for p in item["loc"]) or "value"
         parts.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
+    return parts
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    return "; ".join(validation_problems(error))
 
 
 def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> list[Participant]:

@@ -20,7 +20,7 @@ from domain.answers import (
     require,
 )
 from domain.core import WorkflowCore
-from domain.matching import MatchContext, MatchProposal, ProposedPair, check_edited_pairs
+from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
 from domain.people import Participant, handle
 from domain.spec import MatchingMode, ProgramSpec
@@ -306,6 +306,21 @@ class Program:
             member.status not in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED),
             f"{member.person.email} has already {member.status.value}",
         )
+
+    def drop_from_proposal(self, email: str) -> None:
+        """Take a withdrawn person out of the proposal; their proposed partner is told why at approval."""
+        proposal = self.state.proposal
+        assert proposal is not None
+        for pair in [p for p in proposal.pairs if email in (p.mentor, p.mentee)]:
+            proposal.pairs.remove(pair)
+            partner = pair.mentee if email == pair.mentor else pair.mentor
+            proposal.unmatched.append(UnmatchedPerson(email=partner, reason="your proposed partner withdrew"))
+        proposal.unmatched = [u for u in proposal.unmatched if u.email != email]
+
+    def leave_pool(self, email: str) -> None:
+        """Someone who withdrew is never paired again, even if they were waiting for a rematch."""
+        if email in self.state.rematch_pool:
+            self.state.rematch_pool.remove(email)
 
     def check_rematch(self, request: RematchRequest) -> None:
         self.require_coordinator(request.coordinator)

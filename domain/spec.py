@@ -9,7 +9,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.durations import PositiveDuration
-from domain.people import describe_validation_error, normalise_email
+from domain.people import normalise_email, validation_problems
 
 
 class Kpi(StrEnum):
@@ -26,12 +26,18 @@ class Kpi(StrEnum):
     RETENTION = "retention"  # matched people who did not withdraw / matched people
 
 
+# Every table of a spec refuses unknown keys: a misspelt setting ("auto_aprove") must be reported, not dropped
+# in favour of its default.
+STRICT_KEYS = ConfigDict(extra="forbid")
+
 RATE_KPIS = {Kpi.ENROLMENT_RATE, Kpi.TRAINING_COMPLETION, Kpi.MATCH_RATE, Kpi.CHECKIN_ADHERENCE}
 RATE_KPIS |= {Kpi.COMPLETION_RATE, Kpi.RETENTION}
 SCALE_KPIS = {Kpi.AVERAGE_PROGRESS, Kpi.SATISFACTION}
 
 
 class BusinessGoal(BaseModel):
+    model_config = STRICT_KEYS
+
     goal: str = Field(min_length=1, description="What the business wants, in words.")
     kpi: Kpi
     target: float = Field(description="The goal is met when the KPI is at least this value.")
@@ -48,6 +54,8 @@ class BusinessGoal(BaseModel):
 
 
 class Durations(BaseModel):
+    model_config = STRICT_KEYS
+
     recruitment: PositiveDuration = Field(description="How long invitations stay open.")
     training: PositiveDuration = Field(description="How long participants have to finish the training modules.")
     answer_window: PositiveDuration = Field(description="How long a person has to answer a prompt (a match, a survey).")
@@ -80,6 +88,8 @@ class Durations(BaseModel):
 
 
 class ReminderPolicy(BaseModel):
+    model_config = STRICT_KEYS
+
     nudge_before: PositiveDuration = Field(description="Send a reminder this long before a prompt is due.")
     missed_checkins_alert: int = Field(default=2, ge=1, description="Consecutive missed check-ins that alert.")
     low_answer: int = Field(default=2, ge=1, le=4, description="A 1-5 answer at or below this is low.")
@@ -92,13 +102,15 @@ class MatchingMode(StrEnum):
 
 
 class MatchingPolicy(BaseModel):
+    model_config = STRICT_KEYS
+
     mode: MatchingMode = MatchingMode.ALGORITHM
     auto_approve: bool = Field(default=False, description="Approve proposed pairs without a coordinator.")
     prefer_cross_department: bool = True
 
 
 class ProgramSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_KEYS
 
     name: str = Field(min_length=1)
     slug: str = Field(default="", description="Used in workflow ids; derived from the name when empty.")
@@ -142,4 +154,5 @@ def load_spec(text: str) -> ProgramSpec:
     try:
         return ProgramSpec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(describe_validation_error(error).replace("; ", "\n")) from error
+        # One line per problem: a message may itself contain "; ", so never split a joined text.
+        raise SpecError("\n".join(validation_problems(error))) from error

@@ -1,14 +1,21 @@
-"""A session-wide time-skipping Temporal server, and a fresh worker on a fresh task queue for each test."""
+"""A session-wide time-skipping Temporal server, and a fresh worker on a fresh task queue for each test.
+
+Tests that must see the history exactly as production writes it (a refused update leaves no event) use a local
+dev server instead, through the `dev_harness` fixture: the time-skipping server records a workflow task even
+for an update its validator rejects.
+"""
 
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -45,6 +52,18 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=search.ALL,
+        dev_server_log_level="error",
+    )
+    yield environment
+    await environment.shutdown()
+
+
 class Harness:
     """One test's worker, task queue and data folder, with the outbox and event log it writes."""
 
@@ -54,13 +73,35 @@ class Harness:
         self.settings = Settings(task_queue=f"tq-{uuid.uuid4()}", data_dir=data_dir)
         self.channel = OutboxFileChannel(self.settings.outbox_path)
         self.store = JsonlEventStore(self.settings.events_path)
+        self.programs: list[str] = []  # workflow ids of the programs this test started
 
-    def notices(self) -> list[dict[str, object]]:
+    def notices(self) -> list[dict[str, Any]]:  # JSON rows of the outbox
         return self.channel.outbox.read_all()
+
+    async def terminate_leftovers(self) -> None:
+        """Stop what a test left running, so no workflow outlives its worker on the shared server."""
+        pairings = {str(n["pairing_id"]) for n in self.notices() if n["pairing_id"]}
+        for workflow_id in [*self.programs, *sorted(pairings)]:
+            handle = self.client.get_workflow_handle(workflow_id)
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+
+
+@asynccontextmanager
+async def _running(env: WorkflowEnvironment, data_dir: Path) -> AsyncIterator[Harness]:
+    h = Harness(env, data_dir)
+    async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
+        yield h
+        await h.terminate_leftovers()
 
 
 @pytest.fixture
 async def harness(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(env, tmp_path)
-    async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
+    async with _running(env, tmp_path) as h:
+        yield h
+
+
+@pytest.fixture
+async def dev_harness(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with _running(dev_env, tmp_path) as h:
         yield h

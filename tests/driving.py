@@ -1,13 +1,18 @@
 """Driving a program on the time-skipping server: start it, let personas answer, move time on."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from demo.personas import Persona, answer_everything
+from domain.pairing import PairingView
 from domain.people import Participant
-from domain.program import ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
+from domain.program import MemberView, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
 from domain.spec import ProgramSpec
+from flipside_client import Refused
 from tests.conftest import Harness
 from tests.factories import COORDINATOR
 from workflows import search
@@ -15,13 +20,15 @@ from workflows.program import ProgramWorkflow
 
 
 async def start_program(h: Harness, spec: ProgramSpec, roster: list[Participant]) -> WorkflowHandle:  # type: ignore[type-arg]
-    return await h.client.start_workflow(
+    handle = await h.client.start_workflow(
         ProgramWorkflow.run,
         ProgramInput(spec=spec, roster=roster),
         id=f"{spec.program_id}-{h.settings.task_queue[-8:]}",  # unique per test on the shared server
         task_queue=h.settings.task_queue,
         search_attributes=search.initial(spec.program_id, "recruitment", "program"),
     )
+    h.programs.append(handle.id)
+    return handle
 
 
 def personas_for(roster: list[Participant], **special: Persona) -> dict[str, Persona]:
@@ -31,7 +38,11 @@ def personas_for(roster: list[Participant], **special: Persona) -> dict[str, Per
 
 
 async def status(handle: WorkflowHandle) -> ProgramStatus:  # type: ignore[type-arg]
-    return await handle.query("status", result_type=ProgramStatus)
+    current: ProgramStatus = await handle.query("status", result_type=ProgramStatus)
+    return current
+
+
+Condition = Callable[[], Awaitable[bool]]
 
 
 async def drive(
@@ -40,20 +51,79 @@ async def drive(
     personas: dict[str, Persona],
     step: timedelta = timedelta(hours=12),
     until: ProgramPhase | None = None,
+    until_true: Condition | None = None,
     max_steps: int = 400,
 ) -> list[str]:
-    """Answer and advance time until the program finishes (or reaches `until`); returns what people did."""
+    """Answer and advance time until the program finishes, reaches `until` or `until_true()` holds.
+
+    The condition is checked before anyone answers, so on return the prompts it waited for are still open.
+    Returns what people did.
+    """
     log: list[str] = []
     for _ in range(max_steps):
         current = await status(handle)
         if current.phase in (ProgramPhase.COMPLETED, ProgramPhase.CANCELLED) or current.phase == until:
+            return log
+        if until_true is not None and await until_true():
             return log
         log += await answer_everything(h.client, handle.id, personas)
         await h.env.sleep(step)
     raise AssertionError(f"program still in {(await status(handle)).phase} after {max_steps} steps")
 
 
+async def answer_until(
+    h: Harness,
+    handle: WorkflowHandle,  # type: ignore[type-arg]
+    personas: dict[str, Persona],
+    condition: Condition,
+    attempts: int = 300,
+) -> None:
+    """On a real-time server: answer until `condition()` holds, polling since workflows move on by themselves.
+
+    Nothing here depends on how fast the server is; the bound only stops a test that can never get there.
+    """
+    for _ in range(attempts):
+        if await condition():
+            return
+        await answer_everything(h.client, handle.id, personas)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not reached; program in {(await status(handle)).phase}")
+
+
+async def member(handle: WorkflowHandle, email: str) -> MemberView:  # type: ignore[type-arg]
+    view: MemberView = await handle.query("member", email, result_type=MemberView)
+    return view
+
+
+def pairing_handle(h: Harness, pairing_id: str | None) -> WorkflowHandle:  # type: ignore[type-arg]
+    assert pairing_id is not None, "this person has no pairing"
+    return h.client.get_workflow_handle(pairing_id)
+
+
+async def pairing_of(h: Harness, handle: WorkflowHandle, email: str) -> WorkflowHandle:  # type: ignore[type-arg]
+    """The pairing a person is in now."""
+    return pairing_handle(h, (await member(handle, email)).pairing_id)
+
+
+async def pairing_view(pairing: WorkflowHandle) -> PairingView:  # type: ignore[type-arg]
+    view: PairingView = await pairing.query("view", result_type=PairingView)
+    return view
+
+
 async def result(handle: WorkflowHandle) -> ProgramResult:  # type: ignore[type-arg]
     outcome = await handle.result()
     assert isinstance(outcome, ProgramResult)
     return outcome
+
+
+async def refusal(call: Awaitable[object]) -> str:
+    """The sentence a refused answer or action shows the person; fails the test when it was accepted."""
+    try:
+        await call
+    except Refused as refused:  # through flipside_client.send_answer
+        return str(refused)
+    except WorkflowUpdateFailedError as failed:  # a direct execute_update
+        cause = failed.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "Refused", f"not a refusal: {cause!r}"
+        return cause.message
+    raise AssertionError("the update was accepted")

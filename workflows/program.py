@@ -437,6 +437,7 @@ class ProgramWorkflow(PromptingWorkflow):
         record = self.state.pairings.get(member.pairing_id or "")
         member.status = MemberStatus.WITHDRAWN
         self.state.prompts.close_all(member.person.email)
+        self.rules.leave_pool(member.person.email)
         self.record(EventKind.WITHDRAWN, member.person.email, phase=self.state.phase.value)
         if record is not None and record.running:
             await workflow.get_external_workflow_handle(record.pairing_id).signal("participant_withdrew", withdrawal)
@@ -445,14 +446,8 @@ class ProgramWorkflow(PromptingWorkflow):
             partner = record.mentee if member.person.email == record.mentor else record.mentor
             self.rules.return_to_pool(partner, "your proposed partner withdrew")
         elif self.state.proposal is not None and not self.state.approved:
-            self._drop_from_proposal(member.person.email)
+            self.rules.drop_from_proposal(member.person.email)
         return "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run."
-
-    def _drop_from_proposal(self, email: str) -> None:
-        assert self.state.proposal is not None
-        for pair in list(self.state.proposal.pairs):
-            if email in (pair.mentor, pair.mentee):
-                self.state.proposal.pairs.remove(pair)
 
     @withdraw.validator
     def _check_withdraw(self, withdrawal: Withdrawal) -> None:

@@ -1,0 +1,488 @@
+"""The pure rules, without Temporal: durations, the spec, the roster, the matcher, metrics and KPIs."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from domain.durations import Duration, PositiveDuration, format_duration, parse_duration
+from domain.matching import MatchContext, MatchProposal, ProposedPair, check_edited_pairs, propose_matches
+from domain.metrics import (
+    FunnelCounts,
+    KpiResult,
+    PairingOutcome,
+    PairingSummary,
+    compute_metrics,
+    describe_kpi,
+    evaluate_goals,
+    overall_outcome,
+)
+from domain.people import Participant, Role, RosterError, parse_roster
+from domain.program import Program, ProgramInput, ProgramState, new_program_state
+from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec
+from tests.factories import spec
+
+# Durations
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("2w", timedelta(weeks=2)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        (" 2W ", timedelta(weeks=2)),
+        ("1w 2d", timedelta(days=9)),
+    ],
+)
+def test_durations_read_the_way_people_write_them(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2w", "4w2d", "1h30m", "1m30s", "1w2d3h4m5s", "0s"])
+def test_a_duration_in_canonical_form_largest_units_first_formats_back_to_the_same_text(text: str) -> None:
+    assert format_duration(parse_duration(text)) == text
+
+
+def test_a_duration_is_formatted_with_the_largest_units_first() -> None:
+    assert [format_duration(parse_duration(t)) for t in ("30d", "90s", "36h", "14d")] == [
+        "4w2d",
+        "1m30s",
+        "1d12h",
+        "2w",
+    ]
+
+
+@pytest.mark.parametrize("seconds", [1, 59, 60, 3_661, 86_400, 1_209_600, 1_234_567])
+def test_formatting_then_parsing_gives_the_same_duration(seconds: int) -> None:
+    value = timedelta(seconds=seconds)
+    assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize("text", ["", "5", "2x", "1.5d", "-1d", "weekly", "d2"])
+def test_a_bad_duration_is_refused_with_an_example_of_the_format(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a duration; write it like '30d', '2w', '1h30m' or '90s'"):
+        parse_duration(text)
+
+
+class _Window(BaseModel):
+    any_length: Duration = timedelta(0)
+    length: PositiveDuration = timedelta(days=1)
+
+
+def test_a_spec_duration_must_be_text_and_longer_than_zero() -> None:
+    assert _Window(any_length="0s").any_length == timedelta(0)
+    with pytest.raises(ValidationError, match="a duration must be longer than zero"):
+        _Window(length="0s")
+    with pytest.raises(ValidationError, match="write a duration as text"):
+        _Window(length=7)
+    assert _Window(length="2w").model_dump(mode="json") == {"any_length": "0s", "length": "2w"}
+
+
+# The spec
+
+SPEC = """
+name = "Digital Fluency 2026"
+purpose = "Newer colleagues teach senior leaders digital practice."
+coordinators = ["Coach@Example.com"]
+ground_rules = ["Taking part is voluntary", "What we say stays between us"]
+training_modules = ["reverse-mentoring-101"]
+
+[[business_goals]]
+goal = "Pairs keep meeting"
+kpi = "checkin_adherence"
+target = 0.7
+
+[durations]
+recruitment = "2w"
+training = "1w"
+answer_window = "3d"
+checkin_cadence = "2w"
+program_length = "12w"
+
+[reminders]
+nudge_before = "1d"
+
+[matching]
+mode = "hybrid"
+auto_approve = false
+"""
+
+
+def test_a_valid_spec_loads_with_its_durations_and_a_slug_from_its_name() -> None:
+    loaded = load_spec(SPEC)
+
+    assert loaded.program_id == "program-digital-fluency-2026"
+    assert loaded.coordinators == ["coach@example.com"]
+    assert loaded.durations.checkin_cadence == timedelta(weeks=2)
+    assert loaded.durations.midpoint == timedelta(weeks=6)
+    assert loaded.reminders.missed_checkins_alert == 2
+    assert loaded.matching.mode == MatchingMode.HYBRID
+
+
+@pytest.mark.parametrize(
+    ("original", "replacement", "expected"),
+    [
+        (
+            'checkin_cadence = "2w"',
+            'checkin_cadence = "weekly"',
+            "durations.checkin_cadence: 'weekly' is not a duration; write it like '30d'",
+        ),
+        (
+            'checkin_cadence = "2w"',
+            'checkin_cadence = "0s"',
+            "durations.checkin_cadence: a duration must be longer than zero",
+        ),
+        ('recruitment = "2w"\n', "", "durations.recruitment: Field required"),
+        (
+            'program_length = "12w"',
+            'program_length = "3w"',
+            "durations: program_length must allow at least two check-ins",
+        ),
+        ("target = 0.7", "target = 70", "business_goals.0: the target of checkin_adherence is a share between 0 and 1"),
+        ('kpi = "checkin_adherence"', 'kpi = "happiness"', "business_goals.0.kpi: Input should be"),
+        ('["Coach@Example.com"]', '["coach"]', "coordinators: 'coach' is not an email address"),
+        ("auto_approve = false", "auto_aprove = true", "matching.auto_aprove: Extra inputs are not permitted"),
+        (
+            'nudge_before = "1d"',
+            'nudge_before = "1d"\nmissed_checkin_alert = 3',
+            "reminders.missed_checkin_alert: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_a_spec_error_names_the_field(original: str, replacement: str, expected: str) -> None:
+    assert original in SPEC
+    with pytest.raises(SpecError) as error:
+        load_spec(SPEC.replace(original, replacement))
+
+    assert str(error.value).startswith(expected)
+
+
+def test_each_problem_of_a_spec_is_one_line_naming_its_field() -> None:
+    broken = SPEC.replace('checkin_cadence = "2w"', 'checkin_cadence = "weekly"').replace('"3d"', '"soon"')
+
+    with pytest.raises(SpecError) as error:
+        load_spec(broken)
+
+    lines = str(error.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["durations.answer_window", "durations.checkin_cadence"]
+
+
+def test_a_spec_that_is_not_toml_is_refused() -> None:
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_spec("name = ")
+
+
+# The roster
+
+HEADER = "email,name,role,seniority,department,skills_offered,skills_wanted,interests,timezone,manager_email\n"
+ZONES = frozenset({"UTC", "Europe/London"})
+
+
+def test_a_roster_reads_its_lists_and_normalises_emails() -> None:
+    text = HEADER + (
+        "Ana.Lopez@Example.com,Ana Lopez,mentor,1,engineering,AI tools; video ,strategy,climbing,Europe/London,"
+        "bo@example.com\n"
+        "bo@example.com,Bo Chen,mentee,6,sales,strategy,ai tools,,,\n"
+    )
+
+    ana, bo = parse_roster(text, known_timezones=ZONES)
+
+    assert (ana.email, ana.role, ana.skills_offered, ana.manager_email) == (
+        "ana.lopez@example.com",
+        Role.MENTOR,
+        ["ai tools", "video"],
+        "bo@example.com",
+    )
+    assert (bo.timezone, bo.interests, bo.manager_email) == ("UTC", [], None)
+
+
+def test_every_bad_row_is_reported_with_its_line_number_and_nothing_is_returned() -> None:
+    text = HEADER + (
+        "a@example.com,Ann A,mentor,1,eng,,,,UTC,\n"  # line 2: fine
+        "not-an-email,Bob B,mentee,5,eng,,,,UTC,\n"  # line 3
+        "c@example.com,Cy C,boss,5,eng,,,,UTC,\n"  # line 4
+        "A@example.com,Ann Again,mentee,6,eng,,,,UTC,\n"  # line 5
+        "d@example.com,Di D,mentee,6,eng,,,,Mars/Base,\n"  # line 6
+        "e@example.com,Ed E,mentee,6,eng,,,,UTC,f@example.com\n"  # lines 7 and 8 manage each other
+        "f@example.com,Fi F,mentee,7,eng,,,,UTC,e@example.com\n"
+        "g@example.com,Gus G,mentee,7\n"  # line 9
+    )
+
+    with pytest.raises(RosterError) as error:
+        parse_roster(text, known_timezones=ZONES)
+
+    problems = [(p.line, p.message) for p in error.value.problems]
+    assert problems == [
+        (3, "email: 'not-an-email' is not an email address"),
+        (4, "role: Input should be 'mentor', 'mentee' or 'either'"),
+        (5, "email: a@example.com already appears on line 2"),
+        (6, "timezone: unknown time zone 'Mars/Base'"),
+        (7, "manager_email: the chain of managers loops back"),
+        (8, "manager_email: the chain of managers loops back"),
+        (9, "expected 10 columns"),
+    ]
+    assert str(error.value).splitlines()[0] == "line 3: email: 'not-an-email' is not an email address"
+
+
+def test_a_roster_with_the_wrong_header_or_no_one_in_it_is_refused() -> None:
+    with pytest.raises(RosterError, match="line 1: the header must be email,name,role"):
+        parse_roster("email,name\na@example.com,Ann\n")
+    with pytest.raises(RosterError, match="line 1: the roster has no participants"):
+        parse_roster(HEADER)
+
+
+def test_someone_cannot_be_their_own_manager() -> None:
+    with pytest.raises(RosterError, match="line 2: manager_email: a person cannot be their own manager"):
+        parse_roster(HEADER + "a@example.com,Ann A,mentor,1,eng,,,,UTC,a@example.com\n")
+
+
+# The matcher
+
+SKILLS = ["ai tools", "social media", "strategy", "budgeting", "video", "negotiation"]
+
+
+def person(email: str, role: Role, seniority: int, manager: str | None = None, **more: list[str]) -> Participant:
+    return Participant(
+        email=email, name=email.split("@")[0].title(), role=role, seniority=seniority, manager_email=manager, **more
+    )
+
+
+def random_people(seed: int, size: int = 16) -> list[Participant]:
+    rng = random.Random(seed)
+    emails = [f"p{i:02d}@example.com" for i in range(size)]
+    return [
+        Participant(
+            email=email,
+            name=f"P {i}",
+            role=rng.choice(list(Role)),
+            seniority=rng.randint(0, 8),
+            department=rng.choice(["eng", "sales", "finance"]),
+            skills_offered=rng.sample(SKILLS, 2),
+            skills_wanted=rng.sample(SKILLS, 2),
+            interests=rng.sample(["music", "hiking", "chess"], 1),
+            manager_email=rng.choice(emails[:i]) if i and rng.random() < 0.5 else None,  # earlier rows: no loops
+        )
+        for i, email in enumerate(emails)
+    ]
+
+
+def managers_above(email: str, people: dict[str, Participant]) -> set[str]:
+    above: set[str] = set()
+    current = people[email].manager_email
+    while current is not None and current in people:
+        above.add(current)
+        current = people[current].manager_email
+    return above
+
+
+@pytest.mark.parametrize("mode", [MatchingMode.ALGORITHM, MatchingMode.HYBRID])
+@pytest.mark.parametrize("seed", range(20))
+def test_the_matcher_never_pairs_a_more_senior_mentor_nor_anyone_with_their_manager(
+    seed: int, mode: MatchingMode
+) -> None:
+    people = random_people(seed)
+    by_email = {p.email: p for p in people}
+    rng = random.Random(seed)
+    choices = {p.email: rng.sample([q.email for q in people if q is not p], 3) for p in people}
+    context = MatchContext(managers={p.email: p.manager_email for p in people if p.manager_email}, preferences=choices)
+
+    proposal = propose_matches(people, mode, context)
+
+    assert proposal.pairs, "a roster this size always has some pair that fits"
+    for pair in proposal.pairs:
+        mentor, mentee = by_email[pair.mentor], by_email[pair.mentee]
+        assert mentor.seniority < mentee.seniority
+        assert mentor.role != Role.MENTEE and mentee.role != Role.MENTOR
+        assert mentee.email not in managers_above(mentor.email, by_email)
+        assert mentor.email not in managers_above(mentee.email, by_email)
+    placed = [e for p in proposal.pairs for e in (p.mentor, p.mentee)] + [u.email for u in proposal.unmatched]
+    assert sorted(placed) == sorted(by_email)
+
+
+def test_nobody_is_paired_with_a_manager_above_them_even_when_the_skills_fit_best() -> None:
+    junior = person("junior@example.com", Role.MENTOR, 1, manager="lead@example.com", skills_offered=["ai tools"])
+    lead = person("lead@example.com", Role.EITHER, 4, manager="director@example.com")
+    director = person("director@example.com", Role.MENTEE, 8, skills_wanted=["ai tools"])
+    other = person("other@example.com", Role.MENTEE, 7)
+    people = [junior, lead, director, other]
+    context = MatchContext(managers={p.email: p.manager_email for p in people if p.manager_email})
+
+    proposal = propose_matches(people, MatchingMode.ALGORITHM, context)
+
+    pairs = {(p.mentor, p.mentee) for p in proposal.pairs}
+    assert ("junior@example.com", "director@example.com") not in pairs  # the director manages junior's manager
+    assert ("junior@example.com", "lead@example.com") not in pairs
+    assert ("junior@example.com", "other@example.com") in pairs
+
+
+def test_mutual_choices_are_honoured_in_self_select_mode_and_one_sided_ones_are_not() -> None:
+    mentors = [person(f"m{i}@example.com", Role.MENTOR, 1, skills_offered=["ai tools"]) for i in range(3)]
+    mentees = [person(f"s{i}@example.com", Role.MENTEE, 6, skills_wanted=["ai tools"]) for i in range(3)]
+    choices = {
+        "m0@example.com": ["s2@example.com", "s0@example.com"],
+        "s2@example.com": ["m1@example.com", "m0@example.com"],
+        "m1@example.com": ["s1@example.com"],  # s1 chose nobody
+        "s0@example.com": ["m2@example.com"],  # m2 chose nobody
+    }
+
+    proposal = propose_matches(mentors + mentees, MatchingMode.SELF_SELECT, MatchContext(preferences=choices))
+
+    assert [(p.mentor, p.mentee) for p in proposal.pairs] == [("m0@example.com", "s2@example.com")]
+    assert proposal.pairs[0].reasons[0] == "you chose each other"
+    assert {u.email for u in proposal.unmatched} == {
+        "m1@example.com",
+        "m2@example.com",
+        "s0@example.com",
+        "s1@example.com",
+    }
+    assert all("no mutual choice" in u.reason for u in proposal.unmatched)
+
+
+def test_a_mutual_choice_that_breaks_a_hard_constraint_is_not_honoured() -> None:
+    senior_mentor = person("m@example.com", Role.MENTOR, 7)
+    junior_mentee = person("s@example.com", Role.MENTEE, 2)
+    choices = {"m@example.com": ["s@example.com"], "s@example.com": ["m@example.com"]}
+
+    proposal = propose_matches(
+        [senior_mentor, junior_mentee], MatchingMode.SELF_SELECT, MatchContext(preferences=choices)
+    )
+
+    assert proposal.pairs == []
+
+
+def test_people_paired_before_in_the_program_are_not_proposed_again() -> None:
+    mentor, mentee = person("m@example.com", Role.MENTOR, 1), person("s@example.com", Role.MENTEE, 6)
+
+    proposal = propose_matches(
+        [mentor, mentee], MatchingMode.ALGORITHM, MatchContext(excluded_pairs=[("s@example.com", "m@example.com")])
+    )
+
+    assert proposal.pairs == []
+    assert "nobody in the pool could be your more senior mentee" in proposal.unmatched[0].reason
+
+
+def test_edited_pairs_are_checked_against_the_hard_constraints() -> None:
+    people = {
+        p.email: p
+        for p in [
+            person("m@example.com", Role.MENTOR, 1),
+            person("s@example.com", Role.MENTEE, 6),
+            person("t@example.com", Role.EITHER, 3),
+        ]
+    }
+
+    problems = check_edited_pairs(
+        [("s@example.com", "t@example.com"), ("t@example.com", "m@example.com"), ("x@example.com", "s@example.com")],
+        people,
+        MatchContext(),
+    )
+
+    assert problems == [
+        "s@example.com cannot mentor t@example.com: their roles do not fit",
+        "t@example.com appears in more than one pair",
+        "t@example.com cannot mentor m@example.com: their roles do not fit",
+        "x@example.com is not available for matching",
+        "s@example.com appears in more than one pair",
+    ]
+    assert check_edited_pairs([("m@example.com", "t@example.com")], people, MatchContext()) == []
+
+
+# Withdrawal from a proposal (pure part of the program's rules)
+
+
+def test_withdrawing_from_a_proposed_pair_leaves_the_partner_unmatched_with_the_reason() -> None:
+    program = Program(spec(), ProgramState())
+    program.state.proposal = MatchProposal(
+        pairs=[ProposedPair(mentor="m@example.com", mentee="s@example.com", score=1.0, reasons=[])]
+    )
+
+    program.drop_from_proposal("m@example.com")
+
+    assert program.state.proposal.pairs == []
+    assert [(u.email, u.reason) for u in program.state.proposal.unmatched] == [
+        ("s@example.com", "your proposed partner withdrew")
+    ]
+
+
+def test_someone_who_withdraws_leaves_the_rematch_pool() -> None:
+    people = [person("m@example.com", Role.MENTOR, 1), person("s@example.com", Role.MENTEE, 6)]
+    program = Program(spec(), new_program_state(ProgramInput(spec=spec(), roster=people)))
+    program.return_to_pool("m@example.com", "your previous pairing ended")
+
+    program.leave_pool("m@example.com")
+
+    assert program.state.rematch_pool == []
+
+
+# Metrics and KPIs
+
+
+def finished(n: int, **fields: object) -> PairingSummary:
+    return PairingSummary(
+        pairing_id=f"p{n}",
+        mentor=f"m{n}@example.com",
+        mentee=f"s{n}@example.com",
+        outcome=PairingOutcome.COMPLETED,
+        **fields,
+    )
+
+
+def test_averages_are_hidden_until_three_people_answered() -> None:
+    two = [finished(i, progress_ratings=[4], satisfaction=[5], mentee_skill_gains=[2]) for i in range(2)]
+    three = [*two, finished(2, progress_ratings=[1], satisfaction=[2], mentee_skill_gains=[-1])]
+
+    few, enough = compute_metrics(FunnelCounts(), two), compute_metrics(FunnelCounts(), three)
+
+    assert (few.average_progress, few.satisfaction, few.skill_gain) == (None, None, None)
+    assert (enough.average_progress, enough.satisfaction, enough.skill_gain) == (3.0, 4.0, 1.0)
+
+
+def test_rates_come_from_the_funnel_and_the_pairings_outcomes() -> None:
+    funnel = FunnelCounts(invited=10, opted_in=8, trained=6, matched=4)
+    pairings = [
+        finished(0, cycles_run=4, cycles_met=3),
+        finished(1, cycles_run=4, cycles_met=1).model_copy(update={"outcome": PairingOutcome.WITHDRAWN}),
+        finished(2).model_copy(update={"outcome": PairingOutcome.DECLINED}),  # never started: not counted
+    ]
+
+    metrics = compute_metrics(funnel, pairings)
+
+    assert (metrics.enrolment_rate, metrics.training_completion, metrics.match_rate) == (0.8, 0.75, 0.667)
+    assert (metrics.pairings_started, metrics.pairings_completed, metrics.completion_rate) == (2, 1, 0.5)
+    assert (metrics.checkin_adherence, metrics.retention) == (0.5, 0.75)
+
+
+def test_a_goal_is_met_at_its_target_and_not_judged_without_enough_data() -> None:
+    goals = [
+        BusinessGoal(goal="Pairs keep meeting", kpi=Kpi.CHECKIN_ADHERENCE, target=0.5),
+        BusinessGoal(goal="Most pairs finish", kpi=Kpi.COMPLETION_RATE, target=0.9),
+        BusinessGoal(goal="People enjoy it", kpi=Kpi.SATISFACTION, target=4),
+    ]
+    metrics = compute_metrics(
+        FunnelCounts(),
+        [finished(0, cycles_run=2, cycles_met=1), finished(1).model_copy(update={"outcome": PairingOutcome.WITHDRAWN})],
+    )
+
+    results = evaluate_goals(goals, metrics)
+
+    assert [(r.value, r.met) for r in results] == [(0.5, True), (0.5, False), (None, None)]
+    assert overall_outcome(results) == "1 of 3 business goals met, 1 without enough data to judge"
+    assert describe_kpi(results[2]) == "People enjoy it: satisfaction = too few to report (target 4) - not judged"
+    assert describe_kpi(results[0]) == "Pairs keep meeting: checkin_adherence = 0.5 (target 0.5) - met"
+
+
+@pytest.mark.parametrize(
+    ("met", "expected"),
+    [
+        ([True, True], "all business goals met"),
+        ([False, False], "no business goal met"),
+        ([True, False], "1 of 2 business goals met"),
+    ],
+)
+def test_the_overall_outcome_summarises_the_goals(met: list[bool], expected: str) -> None:
+    results = [KpiResult(goal="g", kpi=Kpi.RETENTION, target=0.5, value=0.5, met=m) for m in met]
+
+    assert overall_outcome(results) == expected
