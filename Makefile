@@ -6,7 +6,7 @@ DATA := .flipside
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
 	--search-attribute FlipsideKind=Keyword
 
-.PHONY: run test lint server worker stop clean
+.PHONY: run test lint bench server worker stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,8 +40,13 @@ run: worker
 	$(BIN)/python -m demo.run
 	@echo "Temporal and the worker keep running for you to explore; \`make stop\` stops them."
 
-test: $(VENV)/.installed
+# Lint first: a type error or a format slip fails CI as surely as a broken test.
+test: lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+# Figures go to bench/results/; see README.md, "Performance".
+bench: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

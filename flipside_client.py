@@ -74,7 +74,8 @@ async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel) 
 
 
 async def program_status(client: Client, program_id: str) -> ProgramStatus:
-    return await client.get_workflow_handle(program_id).query("status", result_type=ProgramStatus)
+    status: ProgramStatus = await client.get_workflow_handle(program_id).query("status", result_type=ProgramStatus)
+    return status
 
 
 async def prompts_for(client: Client, program_id: str, person: str) -> list[PendingPrompt]:

@@ -1,12 +1,12 @@
 """The coordinator's command line: start a program, watch it, steer it, answer prompts for scripts and demos.
 
-    python starter.py start SPEC.toml ROSTER.csv
-    python starter.py status PROGRAM
-    python starter.py approve PROGRAM --coordinator EMAIL [--pair MENTOR:MENTEE ...]
-    python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
-    python starter.py prompts PROGRAM PERSON
-    python starter.py respond PROGRAM PERSON PROMPT_ID [--answer JSON]
-    python starter.py schema
+python starter.py start SPEC.toml ROSTER.csv
+python starter.py status PROGRAM
+python starter.py approve PROGRAM --coordinator EMAIL [--pair MENTOR:MENTEE ...]
+python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
+python starter.py prompts PROGRAM PERSON
+python starter.py respond PROGRAM PERSON PROMPT_ID [--answer JSON]
+python starter.py schema
 """
 
 import argparse
@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.answers import Approval, CoordinatorAction, PairChoice
@@ -80,7 +81,9 @@ def describe_status(status: ProgramStatus) -> str:
     ]
     if status.awaiting_approval and status.proposal:
         lines.append("  proposed pairs, awaiting approval:")
-        lines += [f"    {p.mentor} mentors {p.mentee} ({p.score:g}): {'; '.join(p.reasons)}" for p in status.proposal.pairs]
+        lines += [
+            f"    {p.mentor} mentors {p.mentee} ({p.score:g}): {'; '.join(p.reasons)}" for p in status.proposal.pairs
+        ]
         lines += [f"    unmatched {u.email}: {u.reason}" for u in status.proposal.unmatched]
     for label, metrics in status.snapshots.items():
         lines.append(f"  {label}: adherence {metrics.checkin_adherence}, at risk {metrics.pairings_at_risk}")
@@ -94,7 +97,8 @@ async def coordinator_update(client: Client, program: str, update: str, payload:
         )
         return reply
     except WorkflowUpdateFailedError as error:
-        raise CliError(f"refused: {error.cause.message if error.cause else error}") from error
+        cause = error.cause
+        raise CliError(f"refused: {cause.message if isinstance(cause, ApplicationError) else error}") from error
 
 
 async def respond(client: Client, program: str, person: str, prompt_id: str, answer: dict[str, Any]) -> str:
@@ -135,7 +139,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     answer.add_argument("program")
     answer.add_argument("person")
     answer.add_argument("prompt_id")
-    answer.add_argument("--answer", default="{}", help='JSON fields, e.g. \'{"accept": true}\'')
+    answer.add_argument("--answer", default="{}", help="JSON fields, e.g. '{\"accept\": true}'")
     commands.add_parser("schema", help="print the JSON Schema of a program spec")
     return parser.parse_args(argv)
 
@@ -168,8 +172,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
         pairs = None
         if args.pair:
             pairs = [PairChoice(mentor=p.split(":")[0], mentee=p.split(":")[-1]) for p in args.pair]
-        return await coordinator_update(client, args.program, "approve_matches",
-                                        Approval(coordinator=_coordinator(args), pairs=pairs))
+        return await coordinator_update(
+            client, args.program, "approve_matches", Approval(coordinator=_coordinator(args), pairs=pairs)
+        )
     if args.command in ("close-recruitment", "pause", "resume", "cancel"):
         action = CoordinatorAction(coordinator=_coordinator(args), reason=args.reason)
         return await coordinator_update(client, args.program, args.command.replace("-", "_"), action)

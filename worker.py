@@ -44,8 +44,12 @@ async def main() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     client = await connect(settings)
-    log.info("worker starting", address=settings.temporal_address, task_queue=settings.task_queue,
-             data_dir=str(settings.data_dir))
+    log.info(
+        "worker starting",
+        address=settings.temporal_address,
+        task_queue=settings.task_queue,
+        data_dir=str(settings.data_dir),
+    )
     await build_worker(client, settings).run()
 
 

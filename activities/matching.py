@@ -12,6 +12,11 @@ log = structlog.get_logger()
 @activity.defn(name="propose_matches")
 async def propose_matches_activity(request: MatchRequest) -> MatchProposal:
     proposal = propose_matches(request.people, request.mode, request.context)
-    log.info("matches proposed", program_id=request.program_id, people=len(request.people),
-             pairs=len(proposal.pairs), unmatched=len(proposal.unmatched))
+    log.info(
+        "matches proposed",
+        program_id=request.program_id,
+        people=len(request.people),
+        pairs=len(proposal.pairs),
+        unmatched=len(proposal.unmatched),
+    )
     return proposal

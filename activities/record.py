@@ -40,6 +40,11 @@ class RecordActivities:
         added = self.store.append(batch.events)
         if batch.events:
             first = batch.events[0]
-            log.debug("events appended", program_id=first.program_id, pairing_id=first.pairing_id,
-                      added=added, offered=len(batch.events))
+            log.debug(
+                "events appended",
+                program_id=first.program_id,
+                pairing_id=first.pairing_id,
+                added=added,
+                offered=len(batch.events),
+            )
         return added

@@ -23,7 +23,8 @@ class SnapshotActivities:
     async def _summary(self, pairing_id: str, gate: asyncio.Semaphore) -> PairingSummary:
         async with gate:
             handle = self.client.get_workflow_handle(pairing_id)
-            return await handle.query("summary", result_type=PairingSummary)
+            summary: PairingSummary = await handle.query("summary", result_type=PairingSummary)
+            return summary
 
     @activity.defn(name="snapshot_metrics")
     async def snapshot_metrics(self, request: SnapshotRequest) -> ProgramMetrics:

@@ -44,8 +44,12 @@ class Persona:
                 return {"accept": False, "reason": "I would prefer someone outside my own team"}
             return {"accept": True}
         if kind == PromptKind.PROPOSE_PLAN:
-            return {"goals": ["Get comfortable with the tools the team uses"], "skills": _plan_skills(prompt),
-                    "channel": "video", "accept_ground_rules": True}
+            return {
+                "goals": ["Get comfortable with the tools the team uses"],
+                "skills": _plan_skills(prompt),
+                "channel": "video",
+                "accept_ground_rules": True,
+            }
         if kind == PromptKind.AGREE_PLAN:
             return {"accept_ground_rules": True}
         if kind == PromptKind.CHECK_IN:
@@ -56,9 +60,16 @@ class Persona:
         if kind == PromptKind.MIDPOINT_SURVEY:
             return {"satisfaction": 4, "usefulness": 4}
         if kind == PromptKind.CLOSEOUT_SURVEY:
-            skills = MENTOR_SKILLS if "leadership" in prompt.question else (record.plan.skills if record and record.plan else [])
-            return {"satisfaction": 4, "would_recommend": True,
-                    "skill_ratings": [{"skill": s, "before": 2, "after": 4} for s in skills]}
+            skills = (
+                MENTOR_SKILLS
+                if "leadership" in prompt.question
+                else (record.plan.skills if record and record.plan else [])
+            )
+            return {
+                "satisfaction": 4,
+                "would_recommend": True,
+                "skill_ratings": [{"skill": s, "before": 2, "after": 4} for s in skills],
+            }
         return None
 
 
@@ -77,15 +88,18 @@ async def answer_everything(client: Client, program_id: str, personas: dict[str,
         for prompt in await prompts_for(client, program_id, email):
             if persona.withdraw_at_cycle is not None and (cycle_of(prompt) or 0) >= persona.withdraw_at_cycle:
                 handle = client.get_workflow_handle(prompt.workflow_id)
-                await handle.execute_update("withdraw", Withdrawal(participant=email, reason="workload"), result_type=str)
+                await handle.execute_update(
+                    "withdraw", Withdrawal(participant=email, reason="workload"), result_type=str
+                )
                 lines.append(f"{email} withdrew")
                 persona.withdraw_at_cycle = None
                 persona.silent = set(PromptKind)
                 break
             record = None
             if prompt.kind == PromptKind.CLOSEOUT_SURVEY:
-                record = await client.get_workflow_handle(prompt.workflow_id).query("pair_record", email,
-                                                                                    result_type=PairRecord)
+                record = await client.get_workflow_handle(prompt.workflow_id).query(
+                    "pair_record", email, result_type=PairRecord
+                )
             fields = persona.fields_for(prompt, record)
             if fields is None:
                 continue

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from demo.personas import Persona, answer_everything
 from domain.metrics import describe_kpi
 from domain.program import MemberView, ProgramPhase, ProgramResult, ProgramStatus
+from domain.prompts import PromptKind
 from settings import Settings, configure_logging, connect
 from starter import describe_status, load_program, start_program, ui_link
 from workflows.program import ProgramWorkflow
@@ -101,6 +102,8 @@ async def play(client: Client, settings: Settings) -> ProgramResult:
         if status.phase == ProgramPhase.MENTORING and not stop_meeting_set:
             await pair_stops_meeting(client, program, personas)
             stop_meeting_set = True
+        # The coordinator reads the proposal (printed above, with each pair's reasons) before approving it.
+        personas[COORDINATOR].silent = set() if narrator.shown_proposal else {PromptKind.APPROVE_MATCHES}
         narrator.answers(await answer_everything(client, program, personas))
         if status.phase == ProgramPhase.RECRUITMENT and status.funnel.opted_in == status.funnel.invited:
             await handle.execute_update("close_recruitment", {"coordinator": COORDINATOR}, result_type=str)

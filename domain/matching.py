@@ -135,9 +135,7 @@ def _unmatched_reason(person: Participant, pool: list[Participant], context: Mat
     return "everyone who fits you was paired with someone who fitted them even better"
 
 
-def propose_matches(
-    people: list[Participant], mode: MatchingMode, context: MatchContext
-) -> MatchProposal:
+def propose_matches(people: list[Participant], mode: MatchingMode, context: MatchContext) -> MatchProposal:
     by_email = {p.email: p for p in people}
     pairs = _mutual_choices(by_email, context) if mode != MatchingMode.ALGORITHM else []
     taken = {e for p in pairs for e in (p.mentor, p.mentee)}

@@ -8,7 +8,18 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ROSTER_HEADER = ["email", "name", "role", "seniority", "department", "skills_offered", "skills_wanted", "interests", "timezone", "manager_email"]
+ROSTER_HEADER = [
+    "email",
+    "name",
+    "role",
+    "seniority",
+    "department",
+    "skills_offered",
+    "skills_wanted",
+    "interests",
+    "timezone",
+    "manager_email",
+]
 
 
 def normalise_email(value: str) -> str:
@@ -81,8 +92,8 @@ def _row_to_participant(row: dict[str, str]) -> Participant:
     return Participant(
         email=row["email"],
         name=row["name"].strip(),
-        role=row["role"].strip().lower(),  # type: ignore[arg-type]  # pydantic validates the enum
-        seniority=row["seniority"].strip(),  # type: ignore[arg-type]
+        role=row["role"].strip().lower(),  # pydantic validates the enum
+        seniority=row["seniority"].strip(),
         department=row["department"].strip(),
         skills_offered=_split_list(row["skills_offered"]),
         skills_wanted=_split_list(row["skills_wanted"]),
@@ -128,7 +139,9 @@ def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> li
             problems.append(RosterProblem(line=line, message=f"timezone: unknown time zone {person.timezone!r}"))
         if person.email in line_of:
             problems.append(
-                RosterProblem(line=line, message=f"email: {person.email} already appears on line {line_of[person.email]}")
+                RosterProblem(
+                    line=line, message=f"email: {person.email} already appears on line {line_of[person.email]}"
+                )
             )
             continue
         if person.manager_email == person.email:

@@ -205,7 +205,9 @@ class Program:
         require(self.state.phase == ProgramPhase.TRAINING, "training is not open now")
         require(member.status == MemberStatus.OPTED_IN, f"{member.person.email} has no training to complete")
         unknown = [m for m in done.modules if m not in self.spec.training_modules]
-        require(not unknown, f"unknown module {', '.join(unknown)}; the modules are {', '.join(self.spec.training_modules)}")
+        require(
+            not unknown, f"unknown module {', '.join(unknown)}; the modules are {', '.join(self.spec.training_modules)}"
+        )
         require(bool(done.modules), "name at least one module you completed")
 
     def apply_training(self, done: TrainingCompleted) -> bool:
@@ -266,8 +268,9 @@ class Program:
             proposed = {(p.mentor, p.mentee): p for p in pairs}
             pairs = [
                 proposed.get((c.mentor.lower(), c.mentee.lower()))
-                or ProposedPair(mentor=c.mentor.lower(), mentee=c.mentee.lower(), score=0.0,
-                                reasons=["chosen by the coordinator"])
+                or ProposedPair(
+                    mentor=c.mentor.lower(), mentee=c.mentee.lower(), score=0.0, reasons=["chosen by the coordinator"]
+                )
                 for c in approval.pairs
             ]
         self.state.approved = True

@@ -46,14 +46,30 @@ def roster(pairs: int = 10) -> list[Participant]:
     people = []
     for i in range(pairs):
         skill = JUNIOR_SKILLS[i % len(JUNIOR_SKILLS)]
-        people.append(Participant(
-            email=f"junior{i:02d}@example.com", name=f"Jun {i:02d}", role=Role.MENTOR, seniority=1 + i % 2,
-            department=DEPARTMENTS[i % 5], skills_offered=[skill, "remote work"], skills_wanted=["strategy"],
-            interests=["music" if i % 2 else "hiking"], timezone="Europe/London",
-        ))
-        people.append(Participant(
-            email=f"senior{i:02d}@example.com", name=f"Sen {i:02d}", role=Role.MENTEE, seniority=6 + i % 3,
-            department=DEPARTMENTS[(i + 1) % 5], skills_offered=["strategy"], skills_wanted=[skill],
-            interests=["hiking" if i % 2 else "music"], timezone="America/New_York",
-        ))
+        people.append(
+            Participant(
+                email=f"junior{i:02d}@example.com",
+                name=f"Jun {i:02d}",
+                role=Role.MENTOR,
+                seniority=1 + i % 2,
+                department=DEPARTMENTS[i % 5],
+                skills_offered=[skill, "remote work"],
+                skills_wanted=["strategy"],
+                interests=["music" if i % 2 else "hiking"],
+                timezone="Europe/London",
+            )
+        )
+        people.append(
+            Participant(
+                email=f"senior{i:02d}@example.com",
+                name=f"Sen {i:02d}",
+                role=Role.MENTEE,
+                seniority=6 + i % 3,
+                department=DEPARTMENTS[(i + 1) % 5],
+                skills_offered=["strategy"],
+                skills_wanted=[skill],
+                interests=["hiking" if i % 2 else "music"],
+                timezone="America/New_York",
+            )
+        )
     return people

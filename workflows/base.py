@@ -1,7 +1,7 @@
 """What both workflows share: a pausable clock, prompts with reminders, and the outbox of notices and events."""
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 from temporalio import workflow
@@ -42,7 +42,9 @@ class PromptingWorkflow:
         return self.core.clock.elapsed(workflow.now())
 
     # Notices and events
-    def notify(self, to: str, kind: NoticeKind, key: str, subject: str, body: str, prompt_id: str | None = None) -> None:
+    def notify(
+        self, to: str, kind: NoticeKind, key: str, subject: str, body: str, prompt_id: str | None = None
+    ) -> None:
         self.core.outbox.append(
             Notice(
                 key=f"{self.workflow_id}/{key}/{to}",
@@ -100,7 +102,9 @@ class PromptingWorkflow:
         for prompt in self.core.prompts.due_for_reminder(self.elapsed, self.nudge_before):
             prompt.reminded = True
             subject = f"Reminder: {prompt.question}"
-            self.notify(prompt.participant, NoticeKind.REMINDER, f"{prompt.id}/reminder", subject, self._by_when(prompt))
+            self.notify(
+                prompt.participant, NoticeKind.REMINDER, f"{prompt.id}/reminder", subject, self._by_when(prompt)
+            )
 
     def on_expired(self, prompt: Prompt) -> None:
         """Hook for a prompt whose time ran out; stages read what was answered, so the default does nothing."""
@@ -124,13 +128,11 @@ class PromptingWorkflow:
                 continue
             next_deadline = self.core.prompts.next_deadline(self.nudge_before)
             wake_at = offset if next_deadline is None else min(offset, next_deadline)
-            try:
+            with suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self.core.clock.paused or bool(self.core.outbox) or until(),
                     timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
                 )
-            except TimeoutError:
-                pass
 
     # Pause
     def pause_clock(self) -> None:

@@ -46,20 +46,22 @@ async def append_events(events: list[DomainEvent]) -> None:
 
 
 async def propose_matches(request: MatchRequest) -> MatchProposal:
-    return await workflow.execute_activity(
+    proposal: MatchProposal = await workflow.execute_activity(
         "propose_matches",
         request,
         result_type=MatchProposal,
         start_to_close_timeout=timedelta(minutes=5),
         retry_policy=BOUNDED,
     )
+    return proposal
 
 
 async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
-    return await workflow.execute_activity(
+    metrics: ProgramMetrics = await workflow.execute_activity(
         "snapshot_metrics",
         request,
         result_type=ProgramMetrics,
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=BOUNDED,
     )
+    return metrics

@@ -88,24 +88,34 @@ class PairingWorkflow(PromptingWorkflow):
                 question = f"Meet {partner.name}, your reverse mentor: will you work together? Why you two: {reasons}"
             self.ask("accept-match", PromptKind.ACCEPT_MATCH, email, question, "answer_match", due)
         both = set(self.rules.people)
-        await self.wait_until(due, lambda: self.ended or self.state.declined_by is not None or set(self.state.accepted) == both)
+        await self.wait_until(
+            due, lambda: self.ended or self.state.declined_by is not None or set(self.state.accepted) == both
+        )
         if self.ended:
             return
         if self.state.declined_by is not None:
             self._end(PairingOutcome.DECLINED, [self.state.declined_by])
             partner = self.rules.partner_of(self.state.declined_by)
-            self.notify(partner.email, NoticeKind.INFO, "declined", "Your match will not go ahead",
-                        "This match will not go ahead. That is fine and nobody is at fault; "
-                        "the program will look for another partner for you.")
+            self.notify(
+                partner.email,
+                NoticeKind.INFO,
+                "declined",
+                "Your match will not go ahead",
+                "This match will not go ahead. That is fine and nobody is at fault; "
+                "the program will look for another partner for you.",
+            )
             return
         silent = [e for e in self.rules.people if e not in self.state.accepted]
         if silent:
             self.state.prompts.close_all()
             self._end(PairingOutcome.UNANSWERED, silent)
             for email in self.rules.people:
-                body = ("We did not hear from you in time, so this match is closed. Tell your coordinator if you "
-                        "would still like to take part." if email in silent else
-                        "Your partner did not answer in time, so the program will look for another partner for you.")
+                body = (
+                    "We did not hear from you in time, so this match is closed. Tell your coordinator if you "
+                    "would still like to take part."
+                    if email in silent
+                    else "Your partner did not answer in time, so the program will look for another partner for you."
+                )
                 self.notify(email, NoticeKind.INFO, "unanswered", "Your match is closed", body)
             return
         for email in self.rules.people:
@@ -117,8 +127,10 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.stage_due = due  # the agree-plan prompt opened by a proposal shares this deadline
         rules = "; ".join(self.terms.ground_rules)
         for email in self.rules.people:
-            question = ("Agree your mentoring plan: goals, skills to work on, how often and how you will meet. "
-                        f"Ground rules: {rules}")
+            question = (
+                "Agree your mentoring plan: goals, skills to work on, how often and how you will meet. "
+                f"Ground rules: {rules}"
+            )
             self.ask("plan", PromptKind.PROPOSE_PLAN, email, question, "propose_plan", due)
         await self.wait_until(due, lambda: self.ended or self.rules.plan_agreed)
         if self.ended:
@@ -128,18 +140,31 @@ class PairingWorkflow(PromptingWorkflow):
             self.state.plan = self.state.plan or self._default_plan()
             self.state.plan_by_default = True
             for coordinator in self.terms.coordinators:
-                self.notify(coordinator, NoticeKind.ALERT, "plan-missing", f"{self.pairing_id}: no plan agreed",
-                            "The pair did not agree a plan in time; check-ins start on the program's default plan.")
-        self.record(EventKind.PLAN_AGREED, by_default=self.state.plan_by_default,
-                    goals=len(self.state.plan.goals if self.state.plan else []))
+                self.notify(
+                    coordinator,
+                    NoticeKind.ALERT,
+                    "plan-missing",
+                    f"{self.pairing_id}: no plan agreed",
+                    "The pair did not agree a plan in time; check-ins start on the program's default plan.",
+                )
+        self.record(
+            EventKind.PLAN_AGREED,
+            by_default=self.state.plan_by_default,
+            goals=len(self.state.plan.goals if self.state.plan else []),
+        )
         self.state.mentoring_started = self.elapsed
         self._set_stage(PairingStage.MENTORING)
 
     def _default_plan(self) -> Plan:
         mentor, mentee = self.inp.mentor, self.inp.mentee
         skills = sorted(set(mentor.skills_offered) & set(mentee.skills_wanted)) or mentee.skills_wanted[:2]
-        return Plan(goals=["Learn from each other"], skills=skills or ["digital practice"],
-                    meeting_every=self.terms.default_cadence, channel="to be agreed", proposed_by="program")
+        return Plan(
+            goals=["Learn from each other"],
+            skills=skills or ["digital practice"],
+            meeting_every=self.terms.default_cadence,
+            channel="to be agreed",
+            proposed_by="program",
+        )
 
     async def _mentoring(self) -> None:
         assert self.state.plan is not None and self.state.mentoring_started is not None
@@ -165,29 +190,47 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.cycle_due = due
         cycle = self.state.cycle
         for email in self.rules.people:
-            self.ask(f"check-in-{cycle}", PromptKind.CHECK_IN, email,
-                     f"Check-in {cycle}: did you meet, how is it going (1-5), and a short recap for the two of you",
-                     "log_checkin", due)
-        self.ask(f"pulse-{cycle}", PromptKind.PULSE, self.inp.mentor.email,
-                 "Just for you: is this pairing safe and useful for you? (1-5; your partner never sees this)",
-                 "answer_pulse", due)
+            self.ask(
+                f"check-in-{cycle}",
+                PromptKind.CHECK_IN,
+                email,
+                f"Check-in {cycle}: did you meet, how is it going (1-5), and a short recap for the two of you",
+                "log_checkin",
+                due,
+            )
+        self.ask(
+            f"pulse-{cycle}",
+            PromptKind.PULSE,
+            self.inp.mentor.email,
+            "Just for you: is this pairing safe and useful for you? (1-5; your partner never sees this)",
+            "answer_pulse",
+            due,
+        )
 
     def _close_cycle(self) -> None:
         met, alert = self.rules.close_cycle()
         kind = EventKind.CHECKIN_LOGGED if met else EventKind.CHECKIN_MISSED
         self.record(kind, cycle=self.state.cycle, streak=self.state.missed_streak)
         if alert:
-            self._alert_coordinators(f"missed-{self.state.cycle}", f"{self.pairing_id}: check-ins missed",
-                                     f"This pair has missed {self.state.missed_streak} check-ins in a row.")
+            self._alert_coordinators(
+                f"missed-{self.state.cycle}",
+                f"{self.pairing_id}: check-ins missed",
+                f"This pair has missed {self.state.missed_streak} check-ins in a row.",
+            )
 
     def _open_midpoint(self) -> None:
         self.state.midpoint_opened = True
         self._set_stage(PairingStage.MIDPOINT_REVIEW)
         due = self.elapsed + self.terms.answer_window
         for email in self.rules.people:
-            self.ask("midpoint-survey", PromptKind.MIDPOINT_SURVEY, email,
-                     "Mid-point survey: how satisfied are you (1-5) and how useful is it (1-5)?",
-                     "answer_midpoint_survey", due)
+            self.ask(
+                "midpoint-survey",
+                PromptKind.MIDPOINT_SURVEY,
+                email,
+                "Mid-point survey: how satisfied are you (1-5) and how useful is it (1-5)?",
+                "answer_midpoint_survey",
+                due,
+            )
 
     def _midpoint_done_check(self) -> None:
         if self.state.stage == PairingStage.MIDPOINT_REVIEW and not self.state.prompts.of_kind(
@@ -204,9 +247,15 @@ class PairingWorkflow(PromptingWorkflow):
         due = self.elapsed + self.terms.answer_window
         for email in self.rules.people:
             skills = ", ".join(self.rules.skills_to_rate(email))
-            self.ask("closeout-survey", PromptKind.CLOSEOUT_SURVEY, email,
-                     f"Close-out: how satisfied are you (1-5), would you recommend it, and rate {skills} "
-                     "before and after (1-5)", "answer_closeout_survey", due)
+            self.ask(
+                "closeout-survey",
+                PromptKind.CLOSEOUT_SURVEY,
+                email,
+                f"Close-out: how satisfied are you (1-5), would you recommend it, and rate {skills} "
+                "before and after (1-5)",
+                "answer_closeout_survey",
+                due,
+            )
         both = set(self.rules.people)
         await self.wait_until(due, lambda: self.ended or set(self.state.closeout_answered) == both)
         if not self.ended:
@@ -243,8 +292,15 @@ class PairingWorkflow(PromptingWorkflow):
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self.send_outbox()
         await self.flush_events()
-        workflow.continue_as_new(PairingInput(pairing_id=self.inp.pairing_id, mentor=self.inp.mentor,
-                                              mentee=self.inp.mentee, terms=self.terms, state=self.state))
+        workflow.continue_as_new(
+            PairingInput(
+                pairing_id=self.inp.pairing_id,
+                mentor=self.inp.mentor,
+                mentee=self.inp.mentee,
+                terms=self.terms,
+                state=self.state,
+            )
+        )
 
     def _alert_coordinators(self, key: str, subject: str, body: str) -> None:
         self.record(EventKind.ALERT_RAISED, reason=key.split("-")[0])
@@ -258,8 +314,13 @@ class PairingWorkflow(PromptingWorkflow):
         if not answer.accept:
             reason = answer.reason.strip() or "no reason given"
             for coordinator in self.terms.coordinators:
-                self.notify(coordinator, NoticeKind.ALERT, "decline-reason", f"{self.pairing_id}: match declined",
-                            f"{answer.participant} declined this match. Their reason (for you only): {reason}")
+                self.notify(
+                    coordinator,
+                    NoticeKind.ALERT,
+                    "decline-reason",
+                    f"{self.pairing_id}: match declined",
+                    f"{answer.participant} declined this match. Their reason (for you only): {reason}",
+                )
             return "Thank you for saying so. The program will look for another partner for you."
         if set(self.state.accepted) == set(self.rules.people):
             return "You have both accepted. Next: agree your mentoring plan."
@@ -274,9 +335,14 @@ class PairingWorkflow(PromptingWorkflow):
     @workflow.update
     def propose_plan(self, proposal: PlanProposal) -> str:
         partner = self.rules.apply_plan(proposal)
-        self.ask("agree-plan", PromptKind.AGREE_PLAN, partner,
-                 f"{self.rules.person(proposal.participant).name} proposed your mentoring plan: do you agree?",
-                 "agree_plan", self.state.stage_due)
+        self.ask(
+            "agree-plan",
+            PromptKind.AGREE_PLAN,
+            partner,
+            f"{self.rules.person(proposal.participant).name} proposed your mentoring plan: do you agree?",
+            "agree_plan",
+            self.state.stage_due,
+        )
         return f"Plan saved. {self.rules.person(partner).name} is asked to agree it."
 
     @propose_plan.validator
@@ -311,8 +377,11 @@ class PairingWorkflow(PromptingWorkflow):
     def answer_pulse(self, pulse: Pulse) -> str:
         if self.rules.apply_pulse(pulse):
             # The mentee is never told: the alert names the pairing, not who raised it, and no state changes.
-            self._alert_coordinators(f"pulse-{pulse.cycle}", f"{self.pairing_id}: a private check needs you",
-                                     "A private pulse answer in this pairing was low. Please reach out gently.")
+            self._alert_coordinators(
+                f"pulse-{pulse.cycle}",
+                f"{self.pairing_id}: a private check needs you",
+                "A private pulse answer in this pairing was low. Please reach out gently.",
+            )
         return "Thank you. Only your coordinator can act on this answer."
 
     @answer_pulse.validator
@@ -326,10 +395,18 @@ class PairingWorkflow(PromptingWorkflow):
         if self.rules.apply_midpoint(answers):
             self.state.summary.at_risk = True
             self.record(EventKind.FLAGGED_AT_RISK)
-            self._alert_coordinators("at-risk", f"{self.pairing_id}: at risk at mid-point",
-                                     "A mid-point answer was low; the pairing may need support.")
-        self.record(EventKind.SURVEY_ANSWERED, answers.participant, survey="midpoint",
-                    satisfaction=answers.satisfaction, usefulness=answers.usefulness)
+            self._alert_coordinators(
+                "at-risk",
+                f"{self.pairing_id}: at risk at mid-point",
+                "A mid-point answer was low; the pairing may need support.",
+            )
+        self.record(
+            EventKind.SURVEY_ANSWERED,
+            answers.participant,
+            survey="midpoint",
+            satisfaction=answers.satisfaction,
+            usefulness=answers.usefulness,
+        )
         self._midpoint_done_check()
         return "Thank you for your mid-point answers."
 
@@ -342,8 +419,13 @@ class PairingWorkflow(PromptingWorkflow):
     @workflow.update
     def answer_closeout_survey(self, answers: CloseoutAnswers) -> str:
         self.rules.apply_closeout(answers)
-        self.record(EventKind.SURVEY_ANSWERED, answers.participant, survey="closeout",
-                    satisfaction=answers.satisfaction, would_recommend=answers.would_recommend)
+        self.record(
+            EventKind.SURVEY_ANSWERED,
+            answers.participant,
+            survey="closeout",
+            satisfaction=answers.satisfaction,
+            would_recommend=answers.would_recommend,
+        )
         return "Thank you. Your answers help the next program."
 
     @answer_closeout_survey.validator
@@ -367,12 +449,22 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.prompts.close_all()
         self._end(PairingOutcome.WITHDRAWN, [withdrawal.participant])
         partner = self.rules.partner_of(withdrawal.participant)
-        self.notify(partner.email, NoticeKind.INFO, "withdrawn", "Your partner has stepped back",
-                    f"{self.rules.person(withdrawal.participant).first_name} has stepped back from your pairing. "
-                    "Nothing you wrote is lost; the program will look for another partner if time allows.")
+        self.notify(
+            partner.email,
+            NoticeKind.INFO,
+            "withdrawn",
+            "Your partner has stepped back",
+            f"{self.rules.person(withdrawal.participant).first_name} has stepped back from your pairing. "
+            "Nothing you wrote is lost; the program will look for another partner if time allows.",
+        )
         for coordinator in self.terms.coordinators:
-            self.notify(coordinator, NoticeKind.INFO, "withdrawn", f"{self.pairing_id}: a participant withdrew",
-                        "One side of this pairing withdrew.")
+            self.notify(
+                coordinator,
+                NoticeKind.INFO,
+                "withdrawn",
+                f"{self.pairing_id}: a participant withdrew",
+                "One side of this pairing withdrew.",
+            )
 
     # Signals: fire-and-forget controls from the program
     @workflow.signal
@@ -412,4 +504,3 @@ class PairingWorkflow(PromptingWorkflow):
     @workflow.query
     def summary(self) -> PairingSummary:
         return self.state.summary
-

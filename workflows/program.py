@@ -129,15 +129,26 @@ class ProgramWorkflow(PromptingWorkflow):
         for member in self.rules.with_status(MemberStatus.INVITED):
             member.status = MemberStatus.NOT_JOINED
             self.state.prompts.close(member.person.email, "opt-in")
-            self.notify(member.person.email, NoticeKind.INFO, "recruitment-closed", f"{self.spec.name} is under way",
-                        "Recruitment has closed. Thank you for considering it; you are welcome in a later run.")
+            self.notify(
+                member.person.email,
+                NoticeKind.INFO,
+                "recruitment-closed",
+                f"{self.spec.name} is under way",
+                "Recruitment has closed. Thank you for considering it; you are welcome in a later run.",
+            )
         self._enter(ProgramPhase.TRAINING)
 
     def _invite(self, member: Member) -> None:
         rules = "; ".join(self.spec.ground_rules)
-        self.ask("opt-in", PromptKind.OPT_IN, member.person.email,
-                 f"You are invited to {self.spec.name}: {self.spec.purpose} Taking part is voluntary. "
-                 f"Opt in by agreeing to the ground rules: {rules}", "opt_in", self.state.phase_due)
+        self.ask(
+            "opt-in",
+            PromptKind.OPT_IN,
+            member.person.email,
+            f"You are invited to {self.spec.name}: {self.spec.purpose} Taking part is voluntary. "
+            f"Opt in by agreeing to the ground rules: {rules}",
+            "opt_in",
+            self.state.phase_due,
+        )
         self.record(EventKind.INVITED, member.person.email)
 
     async def _training(self) -> None:
@@ -147,23 +158,39 @@ class ProgramWorkflow(PromptingWorkflow):
             for member in self.rules.with_status(MemberStatus.OPTED_IN):
                 email = member.person.email
                 if self.spec.training_modules:
-                    self.ask("training", PromptKind.TRAINING, email, f"Complete your training: {modules}",
-                             "complete_training", self.state.phase_due)
+                    self.ask(
+                        "training",
+                        PromptKind.TRAINING,
+                        email,
+                        f"Complete your training: {modules}",
+                        "complete_training",
+                        self.state.phase_due,
+                    )
                 else:
                     member.status, member.trained = MemberStatus.TRAINED, True
                 if self_select:
-                    self.ask("preferences", PromptKind.PREFERENCES, email,
-                             "After the kick-off workshop: whom would you like to work with? Rank up to 5 people.",
-                             "submit_preferences", self.state.phase_due)
+                    self.ask(
+                        "preferences",
+                        PromptKind.PREFERENCES,
+                        email,
+                        "After the kick-off workshop: whom would you like to work with? Rank up to 5 people.",
+                        "submit_preferences",
+                        self.state.phase_due,
+                    )
         await self.wait_until(self.state.phase_due, lambda: self.cancelling or not self.state.prompts.prompts)
         if self.cancelling:
             return
         for member in self.rules.with_status(MemberStatus.OPTED_IN):
             member.status = MemberStatus.EXCLUDED
             self.record(EventKind.EXCLUDED, member.person.email, reason="training not finished")
-            self.notify(member.person.email, NoticeKind.INFO, "excluded", "Training not finished in time",
-                        "Your training was not finished by the deadline, so you are not in this round of matching. "
-                        "Nothing is lost: your progress is kept for the next run.")
+            self.notify(
+                member.person.email,
+                NoticeKind.INFO,
+                "excluded",
+                "Training not finished in time",
+                "Your training was not finished by the deadline, so you are not in this round of matching. "
+                "Nothing is lost: your progress is kept for the next run.",
+            )
         self.state.prompts.close_all()
         self._enter(ProgramPhase.MATCHING)
 
@@ -185,17 +212,23 @@ class ProgramWorkflow(PromptingWorkflow):
             self._enter(ProgramPhase.KICKOFF)
 
     async def _propose(self, pool: list) -> MatchProposal:  # type: ignore[type-arg]
-        request = MatchRequest(program_id=self.program_id, people=pool, mode=self.spec.matching.mode,
-                               context=self.rules.match_context())
+        request = MatchRequest(
+            program_id=self.program_id, people=pool, mode=self.spec.matching.mode, context=self.rules.match_context()
+        )
         return await calls.propose_matches(request)
 
     def _ask_for_approval(self, proposal: MatchProposal) -> None:
         lines = [f"{p.mentor} mentors {p.mentee} (score {p.score:g}): {'; '.join(p.reasons)}" for p in proposal.pairs]
         lines += [f"unmatched {u.email}: {u.reason}" for u in proposal.unmatched]
         for coordinator in self.spec.coordinators:
-            self.ask("approve-matches", PromptKind.APPROVE_MATCHES, coordinator,
-                     f"Approve {len(proposal.pairs)} proposed pairs for {self.spec.name}:\n" + "\n".join(lines),
-                     "approve_matches", self.state.phase_due)
+            self.ask(
+                "approve-matches",
+                PromptKind.APPROVE_MATCHES,
+                coordinator,
+                f"Approve {len(proposal.pairs)} proposed pairs for {self.spec.name}:\n" + "\n".join(lines),
+                "approve_matches",
+                self.state.phase_due,
+            )
 
     def _approve(self, approval: Approval) -> None:
         pairs = self.rules.apply_approval(approval)
@@ -203,15 +236,21 @@ class ProgramWorkflow(PromptingWorkflow):
             self.state.prompts.close(coordinator, "approve-matches")
         for pair in pairs:
             record = self.rules.add_pairing(pair)
-            self.record(EventKind.MATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee,
-                        score=pair.score)
+            self.record(
+                EventKind.MATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee, score=pair.score
+            )
         self.record(EventKind.APPROVED, pairs=len(pairs), edited=approval.pairs is not None)
         for member in self.rules.with_status(MemberStatus.TRAINED):
             reason = self._unmatched_reason(member.person.email)
             member.status, member.unmatched_reason = MemberStatus.UNMATCHED, reason
-            self.notify(member.person.email, NoticeKind.INFO, "unmatched", "No partner this round",
-                        f"We could not find you a partner this round: {reason}. If someone becomes free, "
-                        "you will be considered first.")
+            self.notify(
+                member.person.email,
+                NoticeKind.INFO,
+                "unmatched",
+                "No partner this round",
+                f"We could not find you a partner this round: {reason}. If someone becomes free, "
+                "you will be considered first.",
+            )
             self.state.rematch_pool.append(member.person.email)
 
     def _unmatched_reason(self, email: str) -> str:
@@ -245,15 +284,18 @@ class ProgramWorkflow(PromptingWorkflow):
             low_answer=self.spec.reminders.low_answer,
             # The introduction and plan take time out of the mentoring period, never extend the program.
             mentoring_length=max(remaining - 2 * d.answer_window, d.checkin_cadence),
-            midpoint_after=max(self.state.kickoff_at + d.midpoint - self.elapsed - 2 * d.answer_window,
-                               timedelta(0)),
+            midpoint_after=max(self.state.kickoff_at + d.midpoint - self.elapsed - 2 * d.answer_window, timedelta(0)),
             match_score=record.score,
             match_reasons=record.reasons,
         )
 
     async def _start_pairing(self, record: PairingRecord) -> None:
-        inp = PairingInput(pairing_id=record.pairing_id, mentor=self.state.members[record.mentor].person,
-                           mentee=self.state.members[record.mentee].person, terms=self._terms(record))
+        inp = PairingInput(
+            pairing_id=record.pairing_id,
+            mentor=self.state.members[record.mentor].person,
+            mentee=self.state.members[record.mentee].person,
+            terms=self._terms(record),
+        )
         await workflow.start_child_workflow(
             PairingWorkflow.run,
             inp,
@@ -296,25 +338,46 @@ class ProgramWorkflow(PromptingWorkflow):
             record = self.rules.add_pairing(pair)
             self.record(EventKind.REMATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee)
             for coordinator in self.spec.coordinators:
-                self.notify(coordinator, NoticeKind.INFO, f"rematch/{record.pairing_id}", "A new pair was formed",
-                            f"{pair.mentor} and {pair.mentee} were rematched: {'; '.join(pair.reasons)}")
+                self.notify(
+                    coordinator,
+                    NoticeKind.INFO,
+                    f"rematch/{record.pairing_id}",
+                    "A new pair was formed",
+                    f"{pair.mentor} and {pair.mentee} were rematched: {'; '.join(pair.reasons)}",
+                )
             await self._start_pairing(record)
 
     async def _midpoint_review(self) -> None:
         self._enter(ProgramPhase.MIDPOINT_REVIEW)
         running = [r.pairing_id for r in self.state.pairings.values() if r.running]
-        metrics = await calls.snapshot_metrics(SnapshotRequest(
-            program_id=self.program_id, label="mid-point", funnel=self.rules.funnel(),
-            finished=self.rules.finished_summaries(), running=running))
+        metrics = await calls.snapshot_metrics(
+            SnapshotRequest(
+                program_id=self.program_id,
+                label="mid-point",
+                funnel=self.rules.funnel(),
+                finished=self.rules.finished_summaries(),
+                running=running,
+            )
+        )
         self.state.snapshots["mid-point"] = metrics
-        self.record(EventKind.METRICS_SNAPSHOT, label="mid-point", pairings_running=metrics.pairings_running,
-                    checkin_adherence=metrics.checkin_adherence, at_risk=metrics.pairings_at_risk)
+        self.record(
+            EventKind.METRICS_SNAPSHOT,
+            label="mid-point",
+            pairings_running=metrics.pairings_running,
+            checkin_adherence=metrics.checkin_adherence,
+            at_risk=metrics.pairings_at_risk,
+        )
         adherence = "not enough data" if metrics.checkin_adherence is None else f"{metrics.checkin_adherence:.0%}"
         for coordinator in self.spec.coordinators:
-            self.notify(coordinator, NoticeKind.REPORT, "midpoint-summary", f"{self.spec.name}: mid-point summary",
-                        f"{metrics.pairings_running} pairings running, {metrics.pairings_completed} finished, "
-                        f"check-in adherence {adherence}, {metrics.pairings_at_risk} at risk, "
-                        f"{metrics.funnel.withdrawn} withdrawn.")
+            self.notify(
+                coordinator,
+                NoticeKind.REPORT,
+                "midpoint-summary",
+                f"{self.spec.name}: mid-point summary",
+                f"{metrics.pairings_running} pairings running, {metrics.pairings_completed} finished, "
+                f"check-in adherence {adherence}, {metrics.pairings_at_risk} at risk, "
+                f"{metrics.funnel.withdrawn} withdrawn.",
+            )
         self.state.midpoint_done = True
         self._enter(ProgramPhase.MENTORING)
 
@@ -338,8 +401,9 @@ class ProgramWorkflow(PromptingWorkflow):
         for coordinator in self.spec.coordinators:
             self.notify(coordinator, NoticeKind.REPORT, "final-report", f"{self.spec.name}: evaluation", report)
         self._recognise(summaries)
-        self.result = ProgramResult(program_id=self.program_id, outcome=outcome, cancelled=False, kpis=kpis,
-                                    metrics=metrics)
+        self.result = ProgramResult(
+            program_id=self.program_id, outcome=outcome, cancelled=False, kpis=kpis, metrics=metrics
+        )
         self._enter(ProgramPhase.COMPLETED)
 
     def _running_pairings(self) -> list[PairingRecord]:
@@ -352,9 +416,14 @@ class ProgramWorkflow(PromptingWorkflow):
             for email in (summary.mentor, summary.mentee):
                 self.state.members[email].status = MemberStatus.COMPLETED
                 partner = summary.mentee if email == summary.mentor else summary.mentor
-                self.notify(email, NoticeKind.RECOGNITION, "recognition", f"Thank you from {self.spec.name}",
-                            f"You completed {self.spec.name} with {self.state.members[partner].person.name}. "
-                            "Thank you for learning in both directions.")
+                self.notify(
+                    email,
+                    NoticeKind.RECOGNITION,
+                    "recognition",
+                    f"Thank you from {self.spec.name}",
+                    f"You completed {self.spec.name} with {self.state.members[partner].person.name}. "
+                    "Thank you for learning in both directions.",
+                )
 
     async def _cancel(self) -> None:
         reason = self.state.cancel_reason or "no reason given"
@@ -362,19 +431,29 @@ class ProgramWorkflow(PromptingWorkflow):
         self.state.prompts.close_all()
         everyone = [*self.state.members, *self.spec.coordinators]
         for email in everyone:
-            self.notify(email, NoticeKind.INFO, "cancelled", f"{self.spec.name} is cancelled",
-                        f"{self.spec.name} has been cancelled: {reason}. Nothing you wrote is lost. Thank you.")
+            self.notify(
+                email,
+                NoticeKind.INFO,
+                "cancelled",
+                f"{self.spec.name} is cancelled",
+                f"{self.spec.name} has been cancelled: {reason}. Nothing you wrote is lost. Thank you.",
+            )
         self.record(EventKind.CANCELLED, reason=reason)
         metrics = compute_metrics(self.rules.funnel(), self.rules.finished_summaries())
-        self.result = ProgramResult(program_id=self.program_id, outcome=f"cancelled: {reason}", cancelled=True,
-                                    kpis=[], metrics=metrics)
+        self.result = ProgramResult(
+            program_id=self.program_id, outcome=f"cancelled: {reason}", cancelled=True, kpis=[], metrics=metrics
+        )
         self._enter(ProgramPhase.CANCELLED)
 
     async def _signal_running(self, signal: str, *args: object) -> None:
         running = self._running_pairings()
         for start in range(0, len(running), SIGNAL_BATCH):
-            await asyncio.gather(*(workflow.get_external_workflow_handle(r.pairing_id).signal(signal, *args)
-                                   for r in running[start : start + SIGNAL_BATCH]))
+            await asyncio.gather(
+                *(
+                    workflow.get_external_workflow_handle(r.pairing_id).signal(signal, *args)
+                    for r in running[start : start + SIGNAL_BATCH]
+                )
+            )
 
     async def _continue_as_new_if_due(self) -> None:
         due = (
@@ -558,9 +637,14 @@ class ProgramWorkflow(PromptingWorkflow):
                 self.rules.return_to_pool(email, "your previous pairing ended")
             else:
                 self.state.members[email].status = MemberStatus.UNMATCHED
-                self.notify(email, NoticeKind.INFO, f"too-late/{summary.pairing_id}", "No new partner this run",
-                            "Your pairing ended after the program's mid-point, too late to start a new one well. "
-                            "Thank you for taking part; you are welcome in the next run.")
+                self.notify(
+                    email,
+                    NoticeKind.INFO,
+                    f"too-late/{summary.pairing_id}",
+                    "No new partner this run",
+                    "Your pairing ended after the program's mid-point, too late to start a new one well. "
+                    "Thank you for taking part; you are welcome in the next run.",
+                )
 
     @property
     def _rematch_possible(self) -> bool:
