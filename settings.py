@@ -17,6 +17,7 @@ class Settings(BaseModel):
     task_queue: str = "flipside"
     data_dir: Path = Path(".flipside")
     log_format: str = "console"  # "json" in production
+    database_url: str = ""  # empty: a SQLite file in the data folder
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -27,6 +28,7 @@ class Settings(BaseModel):
             task_queue=env.get("TEMPORAL_TASK_QUEUE", "flipside"),
             data_dir=Path(env.get("FLIPSIDE_DATA_DIR", ".flipside")),
             log_format=env.get("FLIPSIDE_LOG_FORMAT", "console"),
+            database_url=env.get("DATABASE_URL", ""),
         )
 
     @property
@@ -34,8 +36,9 @@ class Settings(BaseModel):
         return self.data_dir / "outbox.jsonl"
 
     @property
-    def events_path(self) -> Path:
-        return self.data_dir / "events.jsonl"
+    def database(self) -> str:
+        """SQLAlchemy URL of the program record: DATABASE_URL, or a SQLite file that needs no set-up."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'flipside.db'}"
 
     @property
     def snapshots_dir(self) -> Path:

@@ -1,6 +1,7 @@
 """Runs a Flipside worker: both workflows and every activity, on the task queue from the settings."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 from temporalio.client import Client
@@ -8,13 +9,15 @@ from temporalio.worker import Worker
 
 from activities.matching import propose_matches_activity
 from activities.notify import Channel, NotificationActivities, OutboxFileChannel
-from activities.record import EventStore, JsonlEventStore, RecordActivities
+from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
+from activities.store.sql import SqlEventStore
 from settings import Settings, configure_logging, connect
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
 log = structlog.get_logger()
+SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database's write lock
 
 
 def build_worker(
@@ -25,7 +28,7 @@ def build_worker(
 ) -> Worker:
     """The one place where activities get their channel and store; tests pass their own."""
     notifications = NotificationActivities(channel or OutboxFileChannel(settings.outbox_path))
-    record = RecordActivities(store or JsonlEventStore(settings.events_path))
+    record = RecordActivities(store or SqlEventStore(settings.database))
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
     return Worker(
         client,
@@ -37,6 +40,7 @@ def build_worker(
             snapshots.snapshot_metrics,
             propose_matches_activity,
         ],
+        activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
     )
 
 
@@ -49,6 +53,7 @@ async def main() -> None:
         address=settings.temporal_address,
         task_queue=settings.task_queue,
         data_dir=str(settings.data_dir),
+        database=settings.database.split("@")[-1],  # never log a password
     )
     await build_worker(client, settings).run()
 

@@ -122,7 +122,7 @@ async def main() -> None:
     print(f"\n{result.outcome} (in {time.monotonic() - started:.0f} s)")
     for kpi in result.kpis:
         print(f"  {describe_kpi(kpi)}")
-    print(f"\nEvery notice is in {settings.outbox_path}; the events in {settings.events_path}.")
+    print(f"\nEvery notice is in {settings.outbox_path}; the program record in {settings.database}.")
     print(f"Browse the program and its pairings: {ui_link(result.program_id, settings.namespace)}")
 
 

@@ -1,55 +1,236 @@
 """Domain events: the facts of a program, appended once each to the program record.
 
-An event's key is its workflow id and its sequence number in that workflow, so a retried activity or a
-replayed workflow task writes the same key again and the store keeps one copy. Events carry counts and
-ratings, never what a pair wrote to each other.
+Each event is an envelope (which workflow, which sequence number, when, which program, pairing and person)
+around a typed fact. The key is the workflow id and the sequence number, so a retried activity or a replayed
+workflow task writes the same key again and the store keeps one copy.
+
+Events carry counts, ratings and choices, never what a pair wrote to each other: a check-in says whether a
+recap was written, not what it said. Survey comments appear only when the program's spec keeps them.
 """
 
 from datetime import datetime
-from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-Fact = str | int | float | bool | None
+from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics
 
 
-class EventKind(StrEnum):
-    INVITED = "invited"
-    OPTED_IN = "opted_in"
-    TRAINING_COMPLETED = "training_completed"
-    EXCLUDED = "excluded"
-    MATCHED = "matched"
-    APPROVED = "approved"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    PLAN_AGREED = "plan_agreed"
-    CHECKIN_LOGGED = "checkin_logged"
-    CHECKIN_MISSED = "checkin_missed"
-    ALERT_RAISED = "alert_raised"
-    SURVEY_ANSWERED = "survey_answered"
-    FLAGGED_AT_RISK = "flagged_at_risk"
-    WITHDRAWN = "withdrawn"
-    REMATCHED = "rematched"
-    COMPLETED = "completed"
-    KPI_EVALUATED = "kpi_evaluated"
-    PHASE_CHANGED = "phase_changed"
-    METRICS_SNAPSHOT = "metrics_snapshot"
-    CANCELLED = "cancelled"
+class GoalTarget(BaseModel):
+    goal: str
+    kpi: str
+    target: float
+
+
+# Program facts
+class ProgramStarted(BaseModel):
+    kind: Literal["program_started"] = "program_started"
+    name: str
+    purpose: str
+    matching_mode: str
+    goals: list[GoalTarget]
+    checkin_cadence_seconds: int
+    program_length_seconds: int
+
+
+class PhaseChanged(BaseModel):
+    kind: Literal["phase_changed"] = "phase_changed"
+    phase: str
+
+
+class Invited(BaseModel):
+    kind: Literal["invited"] = "invited"
+    name: str
+    role: str
+    seniority: int
+    department: str
+
+
+class OptedIn(BaseModel):
+    kind: Literal["opted_in"] = "opted_in"
+
+
+class TrainingCompleted(BaseModel):
+    kind: Literal["training_completed"] = "training_completed"
+    modules: list[str]
+
+
+class Excluded(BaseModel):
+    kind: Literal["excluded"] = "excluded"
+    reason: str
+
+
+class Matched(BaseModel):
+    """A pair the coordinator approved (`matched`) or the program formed again from the pool (`rematched`)."""
+
+    kind: Literal["matched", "rematched"] = "matched"
+    pairing: str
+    mentor: str
+    mentee: str
+    score: float
+    reasons: list[str] = []
+
+
+class Approved(BaseModel):
+    kind: Literal["approved"] = "approved"
+    pairs: int
+    edited: bool
+
+
+class Withdrawn(BaseModel):
+    """A person left the program, from any phase; recorded by the program whichever door they left by."""
+
+    kind: Literal["withdrawn"] = "withdrawn"
+    phase: str
+
+
+class Recognised(BaseModel):
+    """A participant completed the program with their partner and was thanked."""
+
+    kind: Literal["completed"] = "completed"
+    pairing: str
+
+
+class MetricsSnapshot(BaseModel):
+    kind: Literal["metrics_snapshot"] = "metrics_snapshot"
+    label: str  # "cycle-3", "mid-point", "close-out"
+    metrics: ProgramMetrics
+    kpis: list[KpiResult] = []
+
+
+class KpiEvaluated(BaseModel):
+    kind: Literal["kpi_evaluated"] = "kpi_evaluated"
+    kpi: str
+    value: float | None
+    target: float
+    met: bool | None  # None: too few answers to judge
+
+
+class Cancelled(BaseModel):
+    kind: Literal["cancelled"] = "cancelled"
+    reason: str
+
+
+class ProgramClosed(BaseModel):
+    kind: Literal["program_closed"] = "program_closed"
+    outcome: str
+
+
+# Pairing facts
+class Accepted(BaseModel):
+    kind: Literal["accepted"] = "accepted"
+
+
+class Declined(BaseModel):
+    """A side declined the introduction, or did not answer in time; the reason stays with the coordinator."""
+
+    kind: Literal["declined"] = "declined"
+    unanswered: bool = False
+
+
+class PlanAgreed(BaseModel):
+    kind: Literal["plan_agreed"] = "plan_agreed"
+    by_default: bool
+    goals: int
+    skills: list[str]
+    cadence_seconds: int
+
+
+class CheckinLogged(BaseModel):
+    kind: Literal["checkin_logged"] = "checkin_logged"
+    cycle: int
+    met: bool
+    progress: int
+    recap_written: bool  # whether, never what
+
+
+class CycleClosed(BaseModel):
+    """The end of a check-in cycle: kept when either side met, missed otherwise."""
+
+    kind: Literal["cycle_closed"] = "cycle_closed"
+    cycle: int
+    met: bool
+    missed_streak: int
+
+
+class SkillChange(BaseModel):
+    skill: str
+    before: int
+    after: int
+
+
+class SurveyAnswered(BaseModel):
+    kind: Literal["survey_answered"] = "survey_answered"
+    survey: Literal["pulse", "midpoint", "closeout"]
+    cycle: int | None = None
+    ratings: dict[str, int]  # question -> 1-5
+    would_recommend: bool | None = None
+    skills: list[SkillChange] = []
+    comment: str | None = None  # only when the spec keeps survey comments
+
+
+class AlertRaised(BaseModel):
+    kind: Literal["alert_raised"] = "alert_raised"
+    reason: str  # "missed", "pulse", "at-risk", "plan-missing"
+    cycle: int | None = None
+
+
+class FlaggedAtRisk(BaseModel):
+    kind: Literal["flagged_at_risk"] = "flagged_at_risk"
+
+
+class PairingClosed(BaseModel):
+    kind: Literal["pairing_closed"] = "pairing_closed"
+    outcome: PairingOutcome
+    ended_by: list[str]
+    cycles_run: int
+    cycles_met: int
+
+
+Fact = Annotated[
+    ProgramStarted
+    | PhaseChanged
+    | Invited
+    | OptedIn
+    | TrainingCompleted
+    | Excluded
+    | Matched
+    | Approved
+    | Withdrawn
+    | Recognised
+    | MetricsSnapshot
+    | KpiEvaluated
+    | Cancelled
+    | ProgramClosed
+    | Accepted
+    | Declined
+    | PlanAgreed
+    | CheckinLogged
+    | CycleClosed
+    | SurveyAnswered
+    | AlertRaised
+    | FlaggedAtRisk
+    | PairingClosed,
+    Field(discriminator="kind"),
+]
 
 
 class DomainEvent(BaseModel):
     workflow_id: str
     seq: int
-    kind: EventKind
     at: datetime
     program_id: str
     pairing_id: str | None = None
     participant: str | None = None
-    facts: dict[str, Fact] = {}
+    fact: Fact
 
     @property
     def key(self) -> str:
         return f"{self.workflow_id}#{self.seq}"
+
+    @property
+    def kind(self) -> str:
+        return self.fact.kind
 
 
 class EventJournal(BaseModel):
@@ -60,25 +241,23 @@ class EventJournal(BaseModel):
 
     def record(
         self,
-        kind: EventKind,
+        fact: Fact,
         *,
         workflow_id: str,
         program_id: str,
         at: datetime,
         pairing_id: str | None = None,
         participant: str | None = None,
-        **facts: Fact,
     ) -> None:
         self.unsent.append(
             DomainEvent(
                 workflow_id=workflow_id,
                 seq=self.next_seq,
-                kind=kind,
                 at=at,
                 program_id=program_id,
                 pairing_id=pairing_id,
                 participant=participant,
-                facts=facts,
+                fact=fact,
             )
         )
         self.next_seq += 1

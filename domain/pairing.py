@@ -56,6 +56,7 @@ class PairingTerms(BaseModel):
     midpoint_after: Duration
     match_score: float = 0.0
     match_reasons: list[str] = []
+    keep_survey_comments: bool = False
 
 
 class Plan(BaseModel):

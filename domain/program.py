@@ -97,6 +97,7 @@ class ProgramState(WorkflowCore):
     rematch_pending: bool = False  # someone came back to the pool since the last rematch
     kickoff_at: timedelta | None = None
     midpoint_done: bool = False
+    cycles_snapshotted: int = 0  # program-wide metric snapshots taken, one per check-in cadence
     snapshots: dict[str, ProgramMetrics] = {}
     cancel_reason: str | None = None
 

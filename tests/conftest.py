@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import OutboxFileChannel
-from activities.record import JsonlEventStore
+from activities.store.sql import SqlEventStore
 from settings import Settings
 from worker import build_worker
 from workflows import search
@@ -72,7 +72,7 @@ class Harness:
         self.client = env.client
         self.settings = Settings(task_queue=f"tq-{uuid.uuid4()}", data_dir=data_dir)
         self.channel = OutboxFileChannel(self.settings.outbox_path)
-        self.store = JsonlEventStore(self.settings.events_path)
+        self.store = SqlEventStore(self.settings.database)
         self.programs: list[str] = []  # workflow ids of the programs this test started
 
     def notices(self) -> list[dict[str, Any]]:  # JSON rows of the outbox

@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.answers import Refusal
     from domain.core import WorkflowCore
-    from domain.events import EventKind, Fact
+    from domain.events import Fact
     from domain.notices import Notice, NoticeKind
     from domain.prompts import Prompt, PromptKind
     from workflows import calls
@@ -58,15 +58,14 @@ class PromptingWorkflow:
             )
         )
 
-    def record(self, kind: EventKind, participant: str | None = None, **facts: Fact) -> None:
+    def record(self, fact: Fact, participant: str | None = None) -> None:
         self.core.journal.record(
-            kind,
+            fact,
             workflow_id=self.workflow_id,
             program_id=self.program_id,
             pairing_id=self.pairing_id,
             at=workflow.now(),
             participant=participant,
-            **facts,
         )
 
     async def send_outbox(self) -> None:

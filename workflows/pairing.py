@@ -21,7 +21,18 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
         require,
     )
-    from domain.events import EventKind
+    from domain.events import (
+        Accepted,
+        AlertRaised,
+        CheckinLogged,
+        CycleClosed,
+        Declined,
+        FlaggedAtRisk,
+        PairingClosed,
+        PlanAgreed,
+        SkillChange,
+        SurveyAnswered,
+    )
     from domain.metrics import PairingOutcome, PairingSummary
     from domain.notices import NoticeKind
     from domain.pairing import (
@@ -109,6 +120,8 @@ class PairingWorkflow(PromptingWorkflow):
         if silent:
             self.state.prompts.close_all()
             self._end(PairingOutcome.UNANSWERED, silent)
+            for email in silent:
+                self.record(Declined(unanswered=True), email)
             for email in self.rules.people:
                 body = (
                     "We did not hear from you in time, so this match is closed. Tell your coordinator if you "
@@ -119,7 +132,7 @@ class PairingWorkflow(PromptingWorkflow):
                 self.notify(email, NoticeKind.INFO, "unanswered", "Your match is closed", body)
             return
         for email in self.rules.people:
-            self.record(EventKind.ACCEPTED, email)
+            self.record(Accepted(), email)
         self._set_stage(PairingStage.PLANNING)
 
     async def _planning(self) -> None:
@@ -147,10 +160,15 @@ class PairingWorkflow(PromptingWorkflow):
                     f"{self.pairing_id}: no plan agreed",
                     "The pair did not agree a plan in time; check-ins start on the program's default plan.",
                 )
+        plan = self.state.plan
+        assert plan is not None
         self.record(
-            EventKind.PLAN_AGREED,
-            by_default=self.state.plan_by_default,
-            goals=len(self.state.plan.goals if self.state.plan else []),
+            PlanAgreed(
+                by_default=self.state.plan_by_default,
+                goals=len(plan.goals),
+                skills=plan.skills,
+                cadence_seconds=int(plan.meeting_every.total_seconds()),
+            )
         )
         self.state.mentoring_started = self.elapsed
         self._set_stage(PairingStage.MENTORING)
@@ -209,8 +227,7 @@ class PairingWorkflow(PromptingWorkflow):
 
     def _close_cycle(self) -> None:
         met, alert = self.rules.close_cycle()
-        kind = EventKind.CHECKIN_LOGGED if met else EventKind.CHECKIN_MISSED
-        self.record(kind, cycle=self.state.cycle, streak=self.state.missed_streak)
+        self.record(CycleClosed(cycle=self.state.cycle, met=met, missed_streak=self.state.missed_streak))
         if alert:
             self._alert_coordinators(
                 f"missed-{self.state.cycle}",
@@ -268,14 +285,15 @@ class PairingWorkflow(PromptingWorkflow):
     async def _finish(self) -> None:
         self.state.prompts.close_all()
         self._set_stage(PairingStage.ENDED)
-        outcome = self.state.summary.outcome
-        kind = {
-            PairingOutcome.COMPLETED: EventKind.COMPLETED,
-            PairingOutcome.DECLINED: EventKind.DECLINED,
-            PairingOutcome.WITHDRAWN: EventKind.WITHDRAWN,
-            PairingOutcome.CANCELLED: EventKind.CANCELLED,
-        }.get(outcome or PairingOutcome.CANCELLED, EventKind.DECLINED)
-        self.record(kind, outcome=str(outcome), ended_by=",".join(self.state.summary.ended_by))
+        summary = self.state.summary
+        self.record(
+            PairingClosed(
+                outcome=summary.outcome or PairingOutcome.CANCELLED,
+                ended_by=summary.ended_by,
+                cycles_run=summary.cycles_run,
+                cycles_met=summary.cycles_met,
+            )
+        )
         await self.send_outbox()
         await self.flush_events()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -302,8 +320,13 @@ class PairingWorkflow(PromptingWorkflow):
             )
         )
 
+    def _kept(self, comment: str) -> str | None:
+        """Survey free text enters the record only when the program's spec says to keep it."""
+        return comment.strip() or None if self.terms.keep_survey_comments else None
+
     def _alert_coordinators(self, key: str, subject: str, body: str) -> None:
-        self.record(EventKind.ALERT_RAISED, reason=key.split("-")[0])
+        head, _, tail = key.rpartition("-")  # "missed-3" -> missed in cycle 3; "at-risk" has no cycle
+        self.record(AlertRaised(reason=head, cycle=int(tail)) if tail.isdigit() else AlertRaised(reason=key))
         for coordinator in self.terms.coordinators:
             self.notify(coordinator, NoticeKind.ALERT, key, subject, body)
 
@@ -312,6 +335,7 @@ class PairingWorkflow(PromptingWorkflow):
     def answer_match(self, answer: MatchAnswer) -> str:
         self.rules.apply_match_answer(answer)
         if not answer.accept:
+            self.record(Declined(), answer.participant)  # the reason goes to the coordinator, not the record
             reason = answer.reason.strip() or "no reason given"
             for coordinator in self.terms.coordinators:
                 self.notify(
@@ -365,6 +389,15 @@ class PairingWorkflow(PromptingWorkflow):
     @workflow.update
     def log_checkin(self, checkin: CheckIn) -> str:
         self.rules.apply_checkin(checkin)
+        self.record(
+            CheckinLogged(
+                cycle=checkin.cycle,
+                met=checkin.met,
+                progress=checkin.progress,
+                recap_written=bool(checkin.recap.strip()),
+            ),
+            checkin.participant,
+        )
         return f"Check-in {checkin.cycle} logged. Thank you."
 
     @log_checkin.validator
@@ -375,6 +408,15 @@ class PairingWorkflow(PromptingWorkflow):
 
     @workflow.update
     def answer_pulse(self, pulse: Pulse) -> str:
+        self.record(
+            SurveyAnswered(
+                survey="pulse",
+                cycle=pulse.cycle,
+                ratings={"safe_and_useful": pulse.safe_and_useful},
+                comment=self._kept(pulse.comment),
+            ),
+            pulse.participant,
+        )
         if self.rules.apply_pulse(pulse):
             # The mentee is never told: the alert names the pairing, not who raised it, and no state changes.
             self._alert_coordinators(
@@ -394,18 +436,19 @@ class PairingWorkflow(PromptingWorkflow):
     def answer_midpoint_survey(self, answers: MidpointAnswers) -> str:
         if self.rules.apply_midpoint(answers):
             self.state.summary.at_risk = True
-            self.record(EventKind.FLAGGED_AT_RISK)
+            self.record(FlaggedAtRisk())
             self._alert_coordinators(
                 "at-risk",
                 f"{self.pairing_id}: at risk at mid-point",
                 "A mid-point answer was low; the pairing may need support.",
             )
         self.record(
-            EventKind.SURVEY_ANSWERED,
+            SurveyAnswered(
+                survey="midpoint",
+                ratings={"satisfaction": answers.satisfaction, "usefulness": answers.usefulness},
+                comment=self._kept(answers.comment),
+            ),
             answers.participant,
-            survey="midpoint",
-            satisfaction=answers.satisfaction,
-            usefulness=answers.usefulness,
         )
         self._midpoint_done_check()
         return "Thank you for your mid-point answers."
@@ -420,11 +463,14 @@ class PairingWorkflow(PromptingWorkflow):
     def answer_closeout_survey(self, answers: CloseoutAnswers) -> str:
         self.rules.apply_closeout(answers)
         self.record(
-            EventKind.SURVEY_ANSWERED,
+            SurveyAnswered(
+                survey="closeout",
+                ratings={"satisfaction": answers.satisfaction},
+                would_recommend=answers.would_recommend,
+                skills=[SkillChange(skill=r.skill, before=r.before, after=r.after) for r in answers.skill_ratings],
+                comment=self._kept(answers.comment),
+            ),
             answers.participant,
-            survey="closeout",
-            satisfaction=answers.satisfaction,
-            would_recommend=answers.would_recommend,
         )
         return "Thank you. Your answers help the next program."
 

@@ -7,12 +7,14 @@ continued as new picks up where the last one stopped.
 
 import asyncio
 from datetime import timedelta
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import MatchRequest, SnapshotRequest
+    from domain import events
     from domain.answers import (
         Approval,
         CoordinatorAction,
@@ -23,11 +25,11 @@ with workflow.unsafe.imports_passed_through():
         TrainingCompleted,
         Withdrawal,
     )
-    from domain.events import EventKind
     from domain.matching import MatchProposal
     from domain.metrics import (
         PairingOutcome,
         PairingSummary,
+        ProgramMetrics,
         compute_metrics,
         describe_kpi,
         evaluate_goals,
@@ -78,6 +80,7 @@ class ProgramWorkflow(PromptingWorkflow):
     async def run(self, inp: ProgramInput) -> ProgramResult:
         if inp.state is None:
             self.resume_clock()
+            self._record_start()
         phases = {
             ProgramPhase.RECRUITMENT: self._recruitment,
             ProgramPhase.TRAINING: self._training,
@@ -100,6 +103,20 @@ class ProgramWorkflow(PromptingWorkflow):
         assert self.result is not None
         return self.result
 
+    def _record_start(self) -> None:
+        d, goals = self.spec.durations, self.spec.business_goals
+        self.record(
+            events.ProgramStarted(
+                name=self.spec.name,
+                purpose=self.spec.purpose,
+                matching_mode=self.spec.matching.mode.value,
+                goals=[events.GoalTarget(goal=g.goal, kpi=g.kpi.value, target=g.target) for g in goals],
+                checkin_cadence_seconds=int(d.checkin_cadence.total_seconds()),
+                program_length_seconds=int(d.program_length.total_seconds()),
+            )
+        )
+        self.record(events.PhaseChanged(phase=self.state.phase.value))
+
     @property
     def cancelling(self) -> bool:
         return self.state.cancel_reason is not None
@@ -107,7 +124,7 @@ class ProgramWorkflow(PromptingWorkflow):
     def _enter(self, phase: ProgramPhase) -> None:
         self.state.phase, self.state.phase_opened = phase, False
         workflow.upsert_search_attributes([search.PHASE.value_set(phase.value)])
-        self.record(EventKind.PHASE_CHANGED, phase=phase.value)
+        self.record(events.PhaseChanged(phase=phase.value))
 
     def _open_phase(self, length: timedelta) -> bool:
         """Start the phase's deadline once; False when resuming a phase already opened."""
@@ -149,7 +166,13 @@ class ProgramWorkflow(PromptingWorkflow):
             "opt_in",
             self.state.phase_due,
         )
-        self.record(EventKind.INVITED, member.person.email)
+        person = member.person
+        self.record(
+            events.Invited(
+                name=person.name, role=person.role.value, seniority=person.seniority, department=person.department
+            ),
+            person.email,
+        )
 
     async def _training(self) -> None:
         self_select = self.spec.matching.mode != MatchingMode.ALGORITHM
@@ -168,6 +191,7 @@ class ProgramWorkflow(PromptingWorkflow):
                     )
                 else:
                     member.status, member.trained = MemberStatus.TRAINED, True
+                    self.record(events.TrainingCompleted(modules=[]), email)
                 if self_select:
                     self.ask(
                         "preferences",
@@ -182,7 +206,7 @@ class ProgramWorkflow(PromptingWorkflow):
             return
         for member in self.rules.with_status(MemberStatus.OPTED_IN):
             member.status = MemberStatus.EXCLUDED
-            self.record(EventKind.EXCLUDED, member.person.email, reason="training not finished")
+            self.record(events.Excluded(reason="training not finished"), member.person.email)
             self.notify(
                 member.person.email,
                 NoticeKind.INFO,
@@ -236,10 +260,8 @@ class ProgramWorkflow(PromptingWorkflow):
             self.state.prompts.close(coordinator, "approve-matches")
         for pair in pairs:
             record = self.rules.add_pairing(pair)
-            self.record(
-                EventKind.MATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee, score=pair.score
-            )
-        self.record(EventKind.APPROVED, pairs=len(pairs), edited=approval.pairs is not None)
+            self.record(self._matched("matched", record))
+        self.record(events.Approved(pairs=len(pairs), edited=approval.pairs is not None))
         for member in self.rules.with_status(MemberStatus.TRAINED):
             reason = self._unmatched_reason(member.person.email)
             member.status, member.unmatched_reason = MemberStatus.UNMATCHED, reason
@@ -252,6 +274,17 @@ class ProgramWorkflow(PromptingWorkflow):
                 "you will be considered first.",
             )
             self.state.rematch_pool.append(member.person.email)
+
+    @staticmethod
+    def _matched(kind: Literal["matched", "rematched"], record: PairingRecord) -> events.Matched:
+        return events.Matched(
+            kind=kind,
+            pairing=record.pairing_id,
+            mentor=record.mentor,
+            mentee=record.mentee,
+            score=record.score,
+            reasons=record.reasons,
+        )
 
     def _unmatched_reason(self, email: str) -> str:
         proposal = self.state.proposal
@@ -287,6 +320,7 @@ class ProgramWorkflow(PromptingWorkflow):
             midpoint_after=max(self.state.kickoff_at + d.midpoint - self.elapsed - 2 * d.answer_window, timedelta(0)),
             match_score=record.score,
             match_reasons=record.reasons,
+            keep_survey_comments=self.spec.keep_survey_comments,
         )
 
     async def _start_pairing(self, record: PairingRecord) -> None:
@@ -313,7 +347,8 @@ class ProgramWorkflow(PromptingWorkflow):
         d = self.spec.durations
         end, midpoint = self.state.kickoff_at + d.program_length, self.state.kickoff_at + d.midpoint
         while not self.cancelling and self.elapsed < end:
-            target = end if self.state.midpoint_done else midpoint
+            next_cycle = self.state.kickoff_at + (self.state.cycles_snapshotted + 1) * d.checkin_cadence
+            target = min(end, next_cycle) if self.state.midpoint_done else min(midpoint, next_cycle)
             await self.wait_until(target, lambda: self.cancelling or self._rematch_due)
             if self.cancelling:
                 return
@@ -321,6 +356,9 @@ class ProgramWorkflow(PromptingWorkflow):
                 await self._rematch()
             elif not self.state.midpoint_done and self.elapsed >= midpoint:
                 await self._midpoint_review()
+            elif self.elapsed >= next_cycle:
+                self.state.cycles_snapshotted += 1
+                await self._snapshot(f"cycle-{self.state.cycles_snapshotted}")
             await self.flush_events()
             await self._continue_as_new_if_due()
         self._enter(ProgramPhase.CLOSE_OUT)
@@ -336,7 +374,7 @@ class ProgramWorkflow(PromptingWorkflow):
         proposal = await self._propose(pool)
         for pair in proposal.pairs:
             record = self.rules.add_pairing(pair)
-            self.record(EventKind.REMATCHED, pairing=record.pairing_id, mentor=pair.mentor, mentee=pair.mentee)
+            self.record(self._matched("rematched", record))
             for coordinator in self.spec.coordinators:
                 self.notify(
                     coordinator,
@@ -347,26 +385,29 @@ class ProgramWorkflow(PromptingWorkflow):
                 )
             await self._start_pairing(record)
 
-    async def _midpoint_review(self) -> None:
-        self._enter(ProgramPhase.MIDPOINT_REVIEW)
+    async def _snapshot(self, label: str) -> ProgramMetrics:
+        """Metrics across the program at this moment, asked of the running pairings, kept in the record."""
         running = [r.pairing_id for r in self.state.pairings.values() if r.running]
         metrics = await calls.snapshot_metrics(
             SnapshotRequest(
                 program_id=self.program_id,
-                label="mid-point",
+                label=label,
                 funnel=self.rules.funnel(),
                 finished=self.rules.finished_summaries(),
                 running=running,
             )
         )
+        self._record_snapshot(label, metrics)
+        return metrics
+
+    def _record_snapshot(self, label: str, metrics: ProgramMetrics) -> None:
+        kpis = evaluate_goals(self.spec.business_goals, metrics)
+        self.record(events.MetricsSnapshot(label=label, metrics=metrics, kpis=kpis))
+
+    async def _midpoint_review(self) -> None:
+        self._enter(ProgramPhase.MIDPOINT_REVIEW)
+        metrics = await self._snapshot("mid-point")
         self.state.snapshots["mid-point"] = metrics
-        self.record(
-            EventKind.METRICS_SNAPSHOT,
-            label="mid-point",
-            pairings_running=metrics.pairings_running,
-            checkin_adherence=metrics.checkin_adherence,
-            at_risk=metrics.pairings_at_risk,
-        )
         adherence = "not enough data" if metrics.checkin_adherence is None else f"{metrics.checkin_adherence:.0%}"
         for coordinator in self.spec.coordinators:
             self.notify(
@@ -393,14 +434,16 @@ class ProgramWorkflow(PromptingWorkflow):
         summaries = self.rules.finished_summaries()
         metrics = compute_metrics(self.rules.funnel(), summaries)
         self.state.snapshots["close-out"] = metrics
+        self._record_snapshot("close-out", metrics)
         kpis = evaluate_goals(self.spec.business_goals, metrics)
         for kpi in kpis:
-            self.record(EventKind.KPI_EVALUATED, kpi=kpi.kpi.value, value=kpi.value, target=kpi.target, met=kpi.met)
+            self.record(events.KpiEvaluated(kpi=kpi.kpi.value, value=kpi.value, target=kpi.target, met=kpi.met))
         outcome = overall_outcome(kpis)
         report = "\n".join([f"{self.spec.name}: {outcome}.", *[describe_kpi(k) for k in kpis]])
         for coordinator in self.spec.coordinators:
             self.notify(coordinator, NoticeKind.REPORT, "final-report", f"{self.spec.name}: evaluation", report)
         self._recognise(summaries)
+        self.record(events.ProgramClosed(outcome=outcome))
         self.result = ProgramResult(
             program_id=self.program_id, outcome=outcome, cancelled=False, kpis=kpis, metrics=metrics
         )
@@ -415,6 +458,7 @@ class ProgramWorkflow(PromptingWorkflow):
                 continue
             for email in (summary.mentor, summary.mentee):
                 self.state.members[email].status = MemberStatus.COMPLETED
+                self.record(events.Recognised(pairing=summary.pairing_id), email)
                 partner = summary.mentee if email == summary.mentor else summary.mentor
                 self.notify(
                     email,
@@ -438,7 +482,8 @@ class ProgramWorkflow(PromptingWorkflow):
                 f"{self.spec.name} is cancelled",
                 f"{self.spec.name} has been cancelled: {reason}. Nothing you wrote is lost. Thank you.",
             )
-        self.record(EventKind.CANCELLED, reason=reason)
+        self.record(events.Cancelled(reason=reason))
+        self.record(events.ProgramClosed(outcome=f"cancelled: {reason}"))
         metrics = compute_metrics(self.rules.funnel(), self.rules.finished_summaries())
         self.result = ProgramResult(
             program_id=self.program_id, outcome=f"cancelled: {reason}", cancelled=True, kpis=[], metrics=metrics
@@ -473,7 +518,7 @@ class ProgramWorkflow(PromptingWorkflow):
     def opt_in(self, answer: OptIn) -> str:
         self.updates_this_run += 1
         self.rules.apply_opt_in(answer)
-        self.record(EventKind.OPTED_IN, answer.participant.strip().lower())
+        self.record(events.OptedIn(), answer.participant.strip().lower())
         if not self.spec.training_modules:
             return "Welcome aboard. Matching follows once recruitment closes."
         return "Welcome aboard. Your training opens when recruitment closes."
@@ -487,7 +532,7 @@ class ProgramWorkflow(PromptingWorkflow):
     def complete_training(self, done: TrainingCompleted) -> str:
         self.updates_this_run += 1
         if self.rules.apply_training(done):
-            self.record(EventKind.TRAINING_COMPLETED, done.participant.strip().lower())
+            self.record(events.TrainingCompleted(modules=done.modules), done.participant.strip().lower())
             return "Training complete. Matching follows when the training window closes."
         member = self.rules.member(done.participant)
         left = [m for m in self.spec.training_modules if m not in member.modules_done]
@@ -517,7 +562,7 @@ class ProgramWorkflow(PromptingWorkflow):
         member.status = MemberStatus.WITHDRAWN
         self.state.prompts.close_all(member.person.email)
         self.rules.leave_pool(member.person.email)
-        self.record(EventKind.WITHDRAWN, member.person.email, phase=self.state.phase.value)
+        self.record(events.Withdrawn(phase=self.state.phase.value), member.person.email)
         if record is not None and record.running:
             await workflow.get_external_workflow_handle(record.pairing_id).signal("participant_withdrew", withdrawal)
         elif record is not None:  # approved but not started: the partner goes back to the pool
@@ -632,6 +677,8 @@ class ProgramWorkflow(PromptingWorkflow):
             if outcome == PairingOutcome.UNANSWERED and email in summary.ended_by:
                 self.state.members[email].status = MemberStatus.INACTIVE
             elif outcome == PairingOutcome.WITHDRAWN and email in summary.ended_by:
+                if self.state.members[email].status != MemberStatus.WITHDRAWN:  # not already told by `withdraw`
+                    self.record(events.Withdrawn(phase=self.state.phase.value), email)
                 self.state.members[email].status = MemberStatus.WITHDRAWN
             elif self._rematch_possible:
                 self.rules.return_to_pool(email, "your previous pairing ended")

@@ -1,0 +1,152 @@
+"""The SQL event store: append domain events exactly once, keep the read model in step, rebuild it on demand.
+
+SQLite (a file, zero set-up) by default, PostgreSQL in production; `DATABASE_URL` chooses. Appending and
+projecting happen in one transaction, so the read model never shows an event the log lacks, or the reverse.
+"""
+
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from activities.store import tables as t
+from activities.store.projections import project
+from domain.events import DomainEvent
+
+log = structlog.get_logger()
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+REBUILD_BATCH = 5000
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        # Every write transaction here starts with a write, so SQLite takes its lock at once and a second
+        # appender waits (up to the timeout) instead of failing half-way through.
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (reports) never block the worker's appends
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to the newest migration; safe to run on every start."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+class SqlEventStore:
+    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if migrate_schema:
+            migrate(url)
+        self.url = url
+        self.engine = make_engine(url)
+
+    def append(self, events: list[DomainEvent]) -> int:
+        """Append the events not yet in the log and project them; return how many were new."""
+        if not events:
+            return 0
+        with self.engine.begin() as conn:
+            self._lock_program(conn, events[0].program_id)
+            added = self._insert_new(conn, events)
+            by_key = {(e.workflow_id, e.seq): e for e in events}
+            for event_id, workflow_id, seq in sorted(added):
+                project(conn, event_id, by_key[(workflow_id, seq)])
+        return len(added)
+
+    def _lock_program(self, conn: Connection, program_id: str) -> None:
+        """Serialise appends per program on PostgreSQL, so id order is commit order and rebuild replays it."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(program_id.encode())})
+
+    def _insert_new(self, conn: Connection, events: list[DomainEvent]) -> list[tuple[int, str, int]]:
+        rows = [
+            {
+                "workflow_id": e.workflow_id,
+                "seq": e.seq,
+                "kind": e.kind,
+                "at": e.at,
+                "program_id": e.program_id,
+                "pairing_id": e.pairing_id,
+                "participant": e.participant,
+                "fact": e.fact.model_dump(mode="json"),
+            }
+            for e in events
+        ]
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(t.events)
+            .on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+            .returning(t.events.c.id, t.events.c.workflow_id, t.events.c.seq)
+        )
+        return [(row.id, row.workflow_id, row.seq) for row in conn.execute(statement, rows)]
+
+    def read(self, program_id: str | None = None) -> list[DomainEvent]:
+        with self.engine.connect() as conn:
+            return [event for _, event in _stream(conn, program_id)]
+
+    def rebuild(self) -> int:
+        """Empty every projection and replay the whole log into it, in one transaction; return events replayed."""
+        replayed = 0
+        with self.engine.begin() as conn:
+            for table in t.PROJECTIONS:
+                conn.execute(delete(table))
+            for event_id, domain_event in _stream(conn):
+                project(conn, event_id, domain_event)
+                replayed += 1
+        log.info("read model rebuilt", events=replayed)
+        return replayed
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.events)).scalar_one())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _stream(conn: Connection, program_id: str | None = None) -> Iterator[tuple[int, DomainEvent]]:
+    """The log in id order, a page at a time (keyset paging: the connection stays free for writes between)."""
+    last_id = 0
+    while True:
+        query = select(t.events).where(t.events.c.id > last_id).order_by(t.events.c.id).limit(REBUILD_BATCH)
+        if program_id is not None:
+            query = query.where(t.events.c.program_id == program_id)
+        rows = conn.execute(query).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row.id, _event_of(row)
+        last_id = rows[-1].id
+
+
+def _event_of(row: Any) -> DomainEvent:
+    at: datetime = row.at
+    return DomainEvent.model_validate(
+        {
+            "workflow_id": row.workflow_id,
+            "seq": row.seq,
+            "at": at if at.tzinfo else at.replace(tzinfo=UTC),  # SQLite keeps no zone; every event is UTC
+            "program_id": row.program_id,
+            "pairing_id": row.pairing_id,
+            "participant": row.participant,
+            "fact": row.fact,
+        }
+    )

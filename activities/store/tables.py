@@ -1,0 +1,213 @@
+"""The SQL schema: the event log and the read model projected from it.
+
+`events` is the record: one row per domain event, unique on (workflow id, sequence number). Every other table
+is a projection that `rebuild` can drop and fill again from the log. Nothing here holds what a pair wrote to
+each other; survey comments appear only when the program's spec keeps them.
+"""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+# JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Email = String(320)
+WorkflowId = String(255)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workflow_id", WorkflowId, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("pairing_id", WorkflowId),
+    Column("participant", Email),
+    Column("fact", Json, nullable=False),
+    UniqueConstraint("workflow_id", "seq", name="uq_events_workflow_seq"),
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("program_id", WorkflowId, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("matching_mode", String(20), nullable=False),
+    Column("goals", Json, nullable=False),
+    Column("checkin_cadence_seconds", Integer, nullable=False),
+    Column("phase", String(30), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("outcome", Text),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("program_id", WorkflowId, primary_key=True),
+    Column("email", Email, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("seniority", Integer, nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # invited, opted_in, trained, excluded, matched, ...
+    Column("invited_at", DateTime(timezone=True), nullable=False),
+    Column("opted_in_at", DateTime(timezone=True)),
+    Column("trained_at", DateTime(timezone=True)),
+    Column("withdrawn_at", DateTime(timezone=True)),
+    Column("withdrawn_in_phase", String(30)),
+)
+
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("pairing_id", WorkflowId, primary_key=True),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("mentor", Email, nullable=False),
+    Column("mentee", Email, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("rematch", Boolean, nullable=False),
+    Column("stage", String(20), nullable=False),  # introduction, planning, mentoring, closed
+    Column("accepted", Integer, nullable=False),
+    Column("plan_skills", Json),
+    Column("plan_by_default", Boolean),
+    Column("cadence_seconds", Integer),
+    Column("cycles_run", Integer, nullable=False),
+    Column("cycles_met", Integer, nullable=False),
+    Column("at_risk", Boolean, nullable=False),
+    Column("outcome", String(20)),
+    Column("matched_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("pairing_id", WorkflowId, primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("participant", Email, primary_key=True),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("met", Boolean, nullable=False),
+    Column("progress", Integer, nullable=False),
+    Column("recap_written", Boolean, nullable=False),  # whether, never what
+    Column("logged_at", DateTime(timezone=True), nullable=False),
+)
+
+checkin_cycles = Table(
+    "checkin_cycles",
+    metadata,
+    Column("pairing_id", WorkflowId, primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("met", Boolean, nullable=False),
+    Column("missed_streak", Integer, nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+)
+
+survey_answers = Table(
+    "survey_answers",
+    metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("pairing_id", WorkflowId, nullable=False),
+    Column("participant", Email, nullable=False),
+    Column("side", String(10), nullable=False),  # mentor or mentee
+    Column("survey", String(20), nullable=False),  # pulse, midpoint, closeout
+    Column("cycle", Integer),
+    Column("satisfaction", Integer),
+    Column("usefulness", Integer),
+    Column("safe_and_useful", Integer),
+    Column("would_recommend", Boolean),
+    Column("comment", Text),  # only when the spec keeps survey comments
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+)
+
+skill_ratings = Table(
+    "skill_ratings",
+    metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("skill", String(200), primary_key=True),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("participant", Email, nullable=False),
+    Column("side", String(10), nullable=False),
+    Column("before", Integer, nullable=False),
+    Column("after", Integer, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("pairing_id", WorkflowId),
+    Column("reason", String(40), nullable=False),
+    Column("cycle", Integer),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+)
+
+metric_snapshots = Table(
+    "metric_snapshots",
+    metadata,
+    Column("program_id", WorkflowId, primary_key=True),
+    Column("label", String(40), primary_key=True),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("invited", Integer, nullable=False),
+    Column("opted_in", Integer, nullable=False),
+    Column("trained", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("withdrawn", Integer, nullable=False),
+    Column("enrolment_rate", Float),
+    Column("training_completion", Float),
+    Column("match_rate", Float),
+    Column("checkin_adherence", Float),
+    Column("average_progress", Float),
+    Column("satisfaction", Float),
+    Column("pairings_running", Integer, nullable=False),
+    Column("pairings_at_risk", Integer, nullable=False),
+    Column("metrics", Json, nullable=False),
+    Column("kpis", Json, nullable=False),
+)
+
+kpi_results = Table(
+    "kpi_results",
+    metadata,
+    Column("program_id", WorkflowId, primary_key=True),
+    Column("kpi", String(40), primary_key=True),
+    Column("value", Float),
+    Column("target", Float, nullable=False),
+    Column("met", Boolean),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The projections, in the order rebuild empties them; the event log is never among them.
+PROJECTIONS = [
+    kpi_results,
+    metric_snapshots,
+    alerts,
+    skill_ratings,
+    survey_answers,
+    checkin_cycles,
+    checkins,
+    pairings,
+    participants,
+    programs,
+]
