@@ -7,6 +7,9 @@ python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordina
 python starter.py prompts PROGRAM PERSON
 python starter.py respond PROGRAM PERSON PROMPT_ID [--answer JSON]
 python starter.py schema
+python starter.py rebuild
+python starter.py programs
+python starter.py report PROGRAM [--out DIR]
 """
 
 import argparse
@@ -19,10 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.store.sql import SqlEventStore, make_engine
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, describe_validation_error, parse_roster
 from domain.program import ProgramInput, ProgramStatus
@@ -115,6 +122,83 @@ async def respond(client: Client, program: str, person: str, prompt_id: str, ans
         raise CliError(f"refused: {refusal}") from refusal
 
 
+def rebuild(settings: Settings) -> str:
+    store = SqlEventStore(settings.database)
+    try:
+        replayed = store.rebuild()
+    finally:
+        store.dispose()
+    return f"read model rebuilt from {replayed} events"
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_record(settings: Settings) -> Engine:
+    """The program record, for reading only: never created or migrated here, so a typo cannot make a new one."""
+    url = settings.database
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise CliError(f"no program record at {url}; has a worker run (make run)?")
+    engine = make_engine(url)
+    try:
+        ready = inspect(engine).has_table("programs")
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise CliError(f"cannot read the program record at {_safe_url(url)}: {error}") from error
+    if not ready:
+        engine.dispose()
+        raise CliError(f"the program record at {_safe_url(url)} has no tables yet; has a worker run (make run)?")
+    return engine
+
+
+def list_programs(settings: Settings) -> str:
+    # Imported here, not at the top: the report modules load matplotlib and scipy, which other commands never need.
+    from activities.report_charts import percent
+    from activities.store.queries import list_programs as query
+
+    engine = open_record(settings)
+    try:
+        programs = query(engine)
+    finally:
+        engine.dispose()
+    if not programs:
+        return f"no programs in the record at {_safe_url(settings.database)} yet"
+    rows = [["program", "phase", "participants", "pairings", "adherence", "KPIs met", "name"]]
+    rows += [
+        [
+            p.program_id,
+            p.phase,
+            f"{p.participants}/{p.invited}",
+            str(p.pairings),
+            percent(p.adherence.value),
+            f"{p.kpis_met}/{p.kpis_total}" if p.kpis_total else "-",
+            p.name,
+        ]
+        for p in programs
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows)
+
+
+def report(settings: Settings, program: str, out: Path | None) -> str:
+    from activities.report import write_report
+    from activities.store.queries import ProgramNotFound
+
+    pid = program_id(program)
+    out_dir = out or settings.data_dir / "reports" / pid
+    engine = open_record(settings)
+    try:
+        written = write_report(engine, pid, out_dir, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except ProgramNotFound as error:
+        where = _safe_url(settings.database)
+        raise CliError(f"no program {pid} in the record at {where}; has its worker run?") from error
+    finally:
+        engine.dispose()
+    files = ", ".join(path.name for path in written.csv_files)
+    return f"report: {written.html.resolve().as_uri()}\nCSV exports next to it: {files}"
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="starter.py", description="Run reverse mentoring programs on Temporal.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +225,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     answer.add_argument("prompt_id")
     answer.add_argument("--answer", default="{}", help="JSON fields, e.g. '{\"accept\": true}'")
     commands.add_parser("schema", help="print the JSON Schema of a program spec")
+    commands.add_parser("rebuild", help="drop the read model and project it again from the event log")
+    commands.add_parser("programs", help="list the programs in the record, with headline figures")
+    report_command = commands.add_parser("report", help="write a program's HTML report and CSV exports")
+    report_command.add_argument("program")
+    report_command.add_argument(
+        "--out", type=Path, default=None, help="folder to write into (default: <data dir>/reports/PROGRAM)"
+    )
     return parser.parse_args(argv)
 
 
@@ -160,6 +251,12 @@ def _coordinator(args: argparse.Namespace) -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> str:
     if args.command == "schema":
         return json.dumps(ProgramSpec.model_json_schema(), indent=2)
+    if args.command == "rebuild":
+        return rebuild(settings)
+    if args.command == "programs":
+        return list_programs(settings)
+    if args.command == "report":
+        return report(settings, args.program, args.out)
     if args.command == "start":
         spec, roster = load_program(args.spec, args.roster)
         client = await _connect(settings)

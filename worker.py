@@ -25,8 +25,13 @@ def build_worker(
     settings: Settings,
     channel: Channel | None = None,
     store: EventStore | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
-    """The one place where activities get their channel and store; tests pass their own."""
+    """The one place where activities get their channel and store; tests pass their own.
+
+    A worker that caches no workflows replays each one from its history on every task, and leaves no sticky
+    queue behind when it stops: tests of a worker restart use that.
+    """
     notifications = NotificationActivities(channel or OutboxFileChannel(settings.outbox_path))
     record = RecordActivities(store or SqlEventStore(settings.database))
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
@@ -41,6 +46,7 @@ def build_worker(
             propose_matches_activity,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
+        max_cached_workflows=max_cached_workflows,
     )
 
 

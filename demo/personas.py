@@ -26,6 +26,8 @@ class Persona:
     low_pulse: bool = False
     withdraw_at_cycle: int | None = None
     progress: int = 4
+    recap: str = "practised together"  # private to the pair: never in the record
+    comment: str = ""  # survey free text: in the record only when the spec keeps comments
 
     def fields_for(self, prompt: PendingPrompt, record: PairRecord | None) -> dict[str, Any] | None:
         kind = prompt.kind
@@ -54,11 +56,11 @@ class Persona:
             return {"accept_ground_rules": True}
         if kind == PromptKind.CHECK_IN:
             met = self.stop_checkins_after is None or cycle <= self.stop_checkins_after
-            return {"met": met, "progress": self.progress if met else 2, "recap": f"Cycle {cycle}: practised together"}
+            return {"met": met, "progress": self.progress if met else 2, "recap": f"Cycle {cycle}: {self.recap}"}
         if kind == PromptKind.PULSE:
-            return {"safe_and_useful": 1 if self.low_pulse else 5}
+            return {"safe_and_useful": 1 if self.low_pulse else 5, "comment": self.comment}
         if kind == PromptKind.MIDPOINT_SURVEY:
-            return {"satisfaction": 4, "usefulness": 4}
+            return {"satisfaction": 4, "usefulness": 4, "comment": self.comment}
         if kind == PromptKind.CLOSEOUT_SURVEY:
             skills = (
                 MENTOR_SKILLS
@@ -68,6 +70,7 @@ class Persona:
             return {
                 "satisfaction": 4,
                 "would_recommend": True,
+                "comment": self.comment,
                 "skill_ratings": [{"skill": s, "before": 2, "after": 4} for s in skills],
             }
         return None

@@ -5,14 +5,17 @@ dev server instead, through the `dev_harness` fixture: the time-skipping server 
 for an update its validator rejects.
 """
 
+import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -64,13 +67,46 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
+# PostgreSQL runs on every machine of this project (CI included); a test of the SQL layer fails, never skips,
+# when it cannot be reached.
+POSTGRES_URL = os.environ.get("FLIPSIDE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose connections live in a fresh schema of their own, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each SQL test runs twice: on a SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'record.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
 class Harness:
     """One test's worker, task queue and data folder, with the outbox and event log it writes."""
 
-    def __init__(self, env: WorkflowEnvironment, data_dir: Path) -> None:
+    def __init__(self, env: WorkflowEnvironment, data_dir: Path, database_url: str = "") -> None:
         self.env = env
         self.client = env.client
-        self.settings = Settings(task_queue=f"tq-{uuid.uuid4()}", data_dir=data_dir)
+        self.settings = Settings(task_queue=f"tq-{uuid.uuid4()}", data_dir=data_dir, database_url=database_url)
         self.channel = OutboxFileChannel(self.settings.outbox_path)
         self.store = SqlEventStore(self.settings.database)
         self.programs: list[str] = []  # workflow ids of the programs this test started
@@ -90,9 +126,12 @@ class Harness:
 @asynccontextmanager
 async def _running(env: WorkflowEnvironment, data_dir: Path) -> AsyncIterator[Harness]:
     h = Harness(env, data_dir)
-    async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
-        yield h
-        await h.terminate_leftovers()
+    try:
+        async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
+            yield h
+            await h.terminate_leftovers()
+    finally:
+        h.store.dispose()
 
 
 @pytest.fixture
