@@ -8,45 +8,70 @@ once in `rebuild`.
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Executable, Table, case, insert, select, update
 
 from activities.store import tables as t
 from domain import events as ev
 
-Handler = Callable[[Connection, int, ev.DomainEvent], None]
+
+class Projector:
+    """Applies events to the read model through one connection, with inserts sent in bulk.
+
+    Inserts wait, grouped by table, and go to the database together before any update or read runs, so every
+    statement still sees the rows of the events before it (no table's insert depends on another's), and a long
+    run of check-ins costs a handful of round trips.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pending: dict[Table, list[dict[str, Any]]] = {}
+        self.sides: dict[str, tuple[str, str]] = {}  # pairing id -> (mentor, mentee)
+
+    def insert(self, table: Table, **values: Any) -> None:
+        self.pending.setdefault(table, []).append(values)
+
+    def execute(self, statement: Executable) -> None:
+        self.flush()
+        self.conn.execute(statement)
+
+    def flush(self) -> None:
+        for table, rows in self.pending.items():
+            self.conn.execute(insert(table), rows)
+        self.pending = {}
+
+    def side(self, pairing_id: str, participant: str) -> str:
+        if pairing_id not in self.sides:
+            self.flush()
+            row = self.conn.execute(
+                select(t.pairings.c.mentor, t.pairings.c.mentee).where(t.pairings.c.pairing_id == pairing_id)
+            ).first()
+            if row is None:
+                return "unknown"
+            self.sides[pairing_id] = (row.mentor, row.mentee)
+        mentor, mentee = self.sides[pairing_id]
+        return "mentor" if participant == mentor else "mentee" if participant == mentee else "unknown"
 
 
-def _set_participant(conn: Connection, event: ev.DomainEvent, email: str | None, **values: Any) -> None:
-    conn.execute(
+Handler = Callable[[Projector, int, ev.DomainEvent], None]
+
+
+def _set_participant(p: Projector, event: ev.DomainEvent, email: str | None, **values: Any) -> None:
+    p.execute(
         update(t.participants)
         .where(t.participants.c.program_id == event.program_id, t.participants.c.email == email)
         .values(**values)
     )
 
 
-def _set_pairing(conn: Connection, pairing_id: str | None, **values: Any) -> None:
-    conn.execute(update(t.pairings).where(t.pairings.c.pairing_id == pairing_id).values(**values))
-
-
-def _side(conn: Connection, event: ev.DomainEvent) -> str:
-    row = conn.execute(
-        select(t.pairings.c.mentor, t.pairings.c.mentee).where(t.pairings.c.pairing_id == event.pairing_id)
-    ).first()
-    if row is None:
-        return "unknown"
-    return "mentor" if event.participant == row.mentor else "mentee"
-
-
-def _insert(conn: Connection, table: Table, **values: Any) -> None:
-    conn.execute(insert(table).values(**values))
+def _set_pairing(p: Projector, pairing_id: str | None, **values: Any) -> None:
+    p.execute(update(t.pairings).where(t.pairings.c.pairing_id == pairing_id).values(**values))
 
 
 # Program facts
-def program_started(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def program_started(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.ProgramStarted)
-    _insert(
-        conn,
+    p.insert(
         t.programs,
         program_id=event.program_id,
         name=fact.name,
@@ -59,25 +84,24 @@ def program_started(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def phase_changed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def phase_changed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(event.fact, ev.PhaseChanged)
-    conn.execute(update(t.programs).where(t.programs.c.program_id == event.program_id).values(phase=event.fact.phase))
+    p.execute(update(t.programs).where(t.programs.c.program_id == event.program_id).values(phase=event.fact.phase))
 
 
-def program_closed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def program_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(event.fact, ev.ProgramClosed)
-    conn.execute(
+    p.execute(
         update(t.programs)
         .where(t.programs.c.program_id == event.program_id)
         .values(closed_at=event.at, outcome=event.fact.outcome)
     )
 
 
-def invited(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def invited(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.Invited) and event.participant is not None
-    _insert(
-        conn,
+    p.insert(
         t.participants,
         program_id=event.program_id,
         email=event.participant,
@@ -90,23 +114,22 @@ def invited(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def opted_in(conn: Connection, _: int, event: ev.DomainEvent) -> None:
-    _set_participant(conn, event, event.participant, status="opted_in", opted_in_at=event.at)
+def opted_in(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    _set_participant(p, event, event.participant, status="opted_in", opted_in_at=event.at)
 
 
-def training_completed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
-    _set_participant(conn, event, event.participant, status="trained", trained_at=event.at)
+def training_completed(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    _set_participant(p, event, event.participant, status="trained", trained_at=event.at)
 
 
-def excluded(conn: Connection, _: int, event: ev.DomainEvent) -> None:
-    _set_participant(conn, event, event.participant, status="excluded")
+def excluded(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    _set_participant(p, event, event.participant, status="excluded")
 
 
-def matched(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def matched(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.Matched)
-    _insert(
-        conn,
+    p.insert(
         t.pairings,
         pairing_id=fact.pairing,
         program_id=event.program_id,
@@ -123,26 +146,25 @@ def matched(conn: Connection, _: int, event: ev.DomainEvent) -> None:
         matched_at=event.at,
     )
     for email in (fact.mentor, fact.mentee):
-        _set_participant(conn, event, email, status="matched")
+        _set_participant(p, event, email, status="matched")
 
 
-def withdrawn(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def withdrawn(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(event.fact, ev.Withdrawn)
     _set_participant(
-        conn, event, event.participant, status="withdrawn", withdrawn_at=event.at, withdrawn_in_phase=event.fact.phase
+        p, event, event.participant, status="withdrawn", withdrawn_at=event.at, withdrawn_in_phase=event.fact.phase
     )
 
 
-def recognised(conn: Connection, _: int, event: ev.DomainEvent) -> None:
-    _set_participant(conn, event, event.participant, status="completed")
+def recognised(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    _set_participant(p, event, event.participant, status="completed")
 
 
-def metrics_snapshot(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def metrics_snapshot(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.MetricsSnapshot)
     m = fact.metrics
-    _insert(
-        conn,
+    p.insert(
         t.metric_snapshots,
         program_id=event.program_id,
         label=fact.label,
@@ -165,11 +187,10 @@ def metrics_snapshot(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def kpi_evaluated(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def kpi_evaluated(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.KpiEvaluated)
-    _insert(
-        conn,
+    p.insert(
         t.kpi_results,
         program_id=event.program_id,
         kpi=fact.kpi,
@@ -181,18 +202,16 @@ def kpi_evaluated(conn: Connection, _: int, event: ev.DomainEvent) -> None:
 
 
 # Pairing facts
-def accepted(conn: Connection, _: int, event: ev.DomainEvent) -> None:
-    row = conn.execute(select(t.pairings.c.accepted).where(t.pairings.c.pairing_id == event.pairing_id)).first()
-    if row is not None:
-        count = row.accepted + 1
-        _set_pairing(conn, event.pairing_id, accepted=count, stage="planning" if count == 2 else "introduction")
+def accepted(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    count = t.pairings.c.accepted + 1
+    _set_pairing(p, event.pairing_id, accepted=count, stage=case((count >= 2, "planning"), else_="introduction"))
 
 
-def plan_agreed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def plan_agreed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.PlanAgreed)
     _set_pairing(
-        conn,
+        p,
         event.pairing_id,
         stage="mentoring",
         plan_skills=fact.skills,
@@ -201,11 +220,10 @@ def plan_agreed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def checkin_logged(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def checkin_logged(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.CheckinLogged)
-    _insert(
-        conn,
+    p.insert(
         t.checkins,
         pairing_id=event.pairing_id,
         cycle=fact.cycle,
@@ -218,11 +236,10 @@ def checkin_logged(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def cycle_closed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def cycle_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.CycleClosed)
-    _insert(
-        conn,
+    p.insert(
         t.checkin_cycles,
         pairing_id=event.pairing_id,
         cycle=fact.cycle,
@@ -233,12 +250,11 @@ def cycle_closed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def survey_answered(conn: Connection, event_id: int, event: ev.DomainEvent) -> None:
+def survey_answered(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.SurveyAnswered) and event.pairing_id and event.participant
-    side = _side(conn, event)
-    _insert(
-        conn,
+    side = p.side(event.pairing_id, event.participant)
+    p.insert(
         t.survey_answers,
         event_id=event_id,
         program_id=event.program_id,
@@ -255,8 +271,7 @@ def survey_answered(conn: Connection, event_id: int, event: ev.DomainEvent) -> N
         answered_at=event.at,
     )
     for rating in fact.skills:
-        _insert(
-            conn,
+        p.insert(
             t.skill_ratings,
             event_id=event_id,
             skill=rating.skill,
@@ -268,11 +283,10 @@ def survey_answered(conn: Connection, event_id: int, event: ev.DomainEvent) -> N
         )
 
 
-def alert_raised(conn: Connection, event_id: int, event: ev.DomainEvent) -> None:
+def alert_raised(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.AlertRaised)
-    _insert(
-        conn,
+    p.insert(
         t.alerts,
         event_id=event_id,
         program_id=event.program_id,
@@ -283,15 +297,15 @@ def alert_raised(conn: Connection, event_id: int, event: ev.DomainEvent) -> None
     )
 
 
-def flagged_at_risk(conn: Connection, _: int, event: ev.DomainEvent) -> None:
-    _set_pairing(conn, event.pairing_id, at_risk=True)
+def flagged_at_risk(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    _set_pairing(p, event.pairing_id, at_risk=True)
 
 
-def pairing_closed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
+def pairing_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.PairingClosed)
     _set_pairing(
-        conn,
+        p,
         event.pairing_id,
         stage="closed",
         outcome=fact.outcome.value,
@@ -301,7 +315,7 @@ def pairing_closed(conn: Connection, _: int, event: ev.DomainEvent) -> None:
     )
 
 
-def _ignore(conn: Connection, event_id: int, event: ev.DomainEvent) -> None:
+def _ignore(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     """Facts kept in the log that no projection needs (the program's `cancelled` shows as its phase)."""
 
 
@@ -333,5 +347,5 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def project(conn: Connection, event_id: int, event: ev.DomainEvent) -> None:
-    HANDLERS[event.kind](conn, event_id, event)
+def project(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
+    HANDLERS[event.kind](p, event_id, event)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, s
 from sqlalchemy.dialects import postgresql, sqlite
 
 from activities.store import tables as t
-from activities.store.projections import project
+from activities.store.projections import Projector, project
 from domain.events import DomainEvent
 
 log = structlog.get_logger()
@@ -67,8 +67,10 @@ class SqlEventStore:
             self._lock_program(conn, events[0].program_id)
             added = self._insert_new(conn, events)
             by_key = {(e.workflow_id, e.seq): e for e in events}
+            projector = Projector(conn)
             for event_id, workflow_id, seq in sorted(added):
-                project(conn, event_id, by_key[(workflow_id, seq)])
+                project(projector, event_id, by_key[(workflow_id, seq)])
+            projector.flush()
         return len(added)
 
     def _lock_program(self, conn: Connection, program_id: str) -> None:
@@ -108,9 +110,11 @@ class SqlEventStore:
         with self.engine.begin() as conn:
             for table in t.PROJECTIONS:
                 conn.execute(delete(table))
+            projector = Projector(conn)
             for event_id, domain_event in _stream(conn):
-                project(conn, event_id, domain_event)
+                project(projector, event_id, domain_event)
                 replayed += 1
+            projector.flush()
         log.info("read model rebuilt", events=replayed)
         return replayed
 
