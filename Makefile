@@ -6,7 +6,7 @@ DATA := .flipside
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
 	--search-attribute FlipsideKind=Keyword
 
-.PHONY: run test lint bench server worker stop clean
+.PHONY: run test lint bench chromium server worker stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,13 +40,18 @@ run: worker
 	$(BIN)/python -m demo.run
 	@echo "Temporal and the worker keep running for you to explore; \`make stop\` stops them."
 
+# The report's browser test drives Debian's Chromium (no browser download works here); installed when missing.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 # Lint first: a type error or a format slip fails CI as surely as a broken test.
-test: lint
+test: lint chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 # Figures go to bench/results/; see README.md, "Performance".
 bench: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
+	$(BIN)/python -m bench.events
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
