@@ -154,7 +154,7 @@ def open_record(settings: Settings) -> Engine:
 
 def list_programs(settings: Settings) -> str:
     # Imported here, not at the top: the report modules load matplotlib and scipy, which other commands never need.
-    from activities.report_charts import percent
+    from activities.report.charts import percent
     from activities.store.queries import list_programs as query
 
     engine = open_record(settings)
@@ -182,7 +182,7 @@ def list_programs(settings: Settings) -> str:
 
 
 def report(settings: Settings, program: str, out: Path | None) -> str:
-    from activities.report import write_report
+    from activities.report.write import write_report
     from activities.store.queries import ProgramNotFound
 
     pid = program_id(program)

@@ -4,6 +4,7 @@ The demo shows a varied program (a decline and a rematch, a withdrawal, a pair t
 mentor whose private pulse is low) and the tests reuse the same people to drive workflows.
 """
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,9 +72,15 @@ class Persona:
                 "satisfaction": 4,
                 "would_recommend": True,
                 "comment": self.comment,
-                "skill_ratings": [{"skill": s, "before": 2, "after": 4} for s in skills],
+                "skill_ratings": [self.self_rating(s) for s in skills],
             }
         return None
+
+    def self_rating(self, skill: str) -> dict[str, Any]:
+        """Before and after, varied from person to person (but the same every run) so the evaluation has spread."""
+        spread = zlib.crc32(f"{self.email}/{skill}".encode())
+        before = 1 + spread % 3
+        return {"skill": skill, "before": before, "after": min(5, before + 1 + (spread >> 4) % 3)}
 
 
 def _modules_from(question: str) -> list[str]:

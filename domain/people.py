@@ -1,9 +1,11 @@
 """Participants and the roster they arrive in."""
 
 import csv
+import difflib
 import io
 import re
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -20,6 +22,7 @@ ROSTER_HEADER = [
     "timezone",
     "manager_email",
 ]
+MIN_SENIORITY, MAX_SENIORITY = 0, 20
 
 
 def normalise_email(value: str) -> str:
@@ -43,7 +46,9 @@ class Participant(BaseModel):
     email: str
     name: str = Field(min_length=1)
     role: Role
-    seniority: int = Field(ge=0, le=20, description="Level in the organisation; higher is more senior.")
+    seniority: int = Field(
+        ge=MIN_SENIORITY, le=MAX_SENIORITY, description="Level in the organisation; higher is more senior."
+    )
     department: str = ""
     skills_offered: list[str] = []
     skills_wanted: list[str] = []
@@ -64,7 +69,7 @@ class Participant(BaseModel):
     @field_validator("skills_offered", "skills_wanted", "interests")
     @classmethod
     def _tidy(cls, values: list[str]) -> list[str]:
-        return [v.strip().lower() for v in values if v.strip()]
+        return [tidy for v in values if (tidy := v.strip().lower())]
 
     @property
     def first_name(self) -> str:
@@ -84,25 +89,6 @@ class RosterError(ValueError):
         super().__init__("\n".join(f"line {p.line}: {p.message}" for p in problems))
 
 
-def _split_list(cell: str) -> list[str]:
-    return [item.strip() for item in cell.split(";") if item.strip()]
-
-
-def _row_to_participant(row: dict[str, str]) -> Participant:
-    return Participant(
-        email=row["email"],
-        name=row["name"].strip(),
-        role=row["role"].strip().lower(),  # pydantic validates the enum
-        seniority=row["seniority"].strip(),
-        department=row["department"].strip(),
-        skills_offered=_split_list(row["skills_offered"]),
-        skills_wanted=_split_list(row["skills_wanted"]),
-        interests=_split_list(row["interests"]),
-        timezone=row["timezone"].strip() or "UTC",
-        manager_email=row["manager_email"].strip() or None,
-    )
-
-
 def validation_problems(error: ValidationError) -> list[str]:
     """One readable sentence per problem, naming the field."""
     parts = []
@@ -116,61 +102,227 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(validation_problems(error))
 
 
+_ROLES = frozenset(Role)
+_ROLE_CHOICES = ", ".join(r.value for r in list(Role)[:-1]) + f" or {list(Role)[-1].value}"  # mentor, mentee or either
+_SENIORITY_RULE = f"a whole number from {MIN_SENIORITY} to {MAX_SENIORITY}, higher is more senior"
+_SUGGESTIONS_MAX = 50  # difflib costs about 2 ms a look-up; a file of typos must not take minutes to refuse
+_LOOP_SHOWN = 6  # a loop of hundreds of people is named by its first few and its size
+
+
 def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> list[Participant]:
-    """Parse a roster CSV; raise RosterError listing every bad line, so nothing starts from a bad file."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if header != ROSTER_HEADER:
-        raise RosterError([RosterProblem(line=1, message=f"the header must be {','.join(ROSTER_HEADER)}")])
-    participants: list[Participant] = []
+    """Parse a roster CSV; raise RosterError listing every bad line, so nothing starts from a bad file.
+
+    Each cell is checked here, in plain Python, so every reason can be put the way a coordinator reads it;
+    a row that passes then goes through pydantic, which stays the authority on what a Participant is.
+    Line numbers are those of a text editor: a row whose quoted cell holds a line break is reported by the
+    line it starts on.
+    """
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets often save UTF-8 with a BOM
+    header = next(reader, None)
+    if header is None:
+        rule = f"the first line must be the header {','.join(ROSTER_HEADER)}"
+        raise RosterError([RosterProblem(line=1, message=f"the file is empty; {rule}")])
+    if (wrong := _header_problem(header)) is not None:
+        raise RosterError([RosterProblem(line=1, message=wrong)])
     problems: list[RosterProblem] = []
-    line_of: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if None in row or any(v is None for v in row.values()):
-            problems.append(RosterProblem(line=line, message=f"expected {len(ROSTER_HEADER)} columns"))
-            continue
+    participants: list[Participant] = []
+    line_of: dict[str, int] = {}  # first line of each email
+    managers: dict[str, str] = {}
+    timezones = _TimezoneHints(known_timezones) if known_timezones is not None else None
+    end = reader.line_num
+    while True:
+        start = end + 1
         try:
-            person = _row_to_participant(row)
-        except ValidationError as error:
-            problems.append(RosterProblem(line=line, message=describe_validation_error(error)))
+            cells = next(reader, None)
+        except csv.Error as error:  # only a runaway quoted cell gets here; nothing after it can be trusted
+            message = f'the file cannot be read past this row ({error}); check it for an unmatched "'
+            problems.append(RosterProblem(line=start, message=message))
+            break
+        end = reader.line_num
+        if cells is None:
+            break
+        if not "".join(cells).strip():
+            continue  # blank lines, and the ",,,,," rows spreadsheets leave at the bottom
+        if len(cells) != len(ROSTER_HEADER):
+            problems.append(RosterProblem(line=start, message=_column_count_problem(len(cells), start, end)))
             continue
-        if known_timezones is not None and person.timezone not in known_timezones:
-            problems.append(RosterProblem(line=line, message=f"timezone: unknown time zone {person.timezone!r}"))
-        if person.email in line_of:
+        row, reasons = _read_row(cells, timezones)
+        if reasons:
+            problems.extend(RosterProblem(line=start, message=reason) for reason in reasons)
+        email = row["email"]
+        if email is None:
+            continue
+        if email in line_of:
             problems.append(
-                RosterProblem(
-                    line=line, message=f"email: {person.email} already appears on line {line_of[person.email]}"
-                )
+                RosterProblem(line=start, message=f"email: {email} already appears on line {line_of[email]}")
             )
             continue
-        if person.manager_email == person.email:
-            problems.append(RosterProblem(line=line, message="manager_email: a person cannot be their own manager"))
-        line_of[person.email] = line
-        participants.append(person)
-    problems.extend(_manager_loops(participants, line_of))
-    if not participants and not problems:
+        line_of[email] = start
+        if row["manager_email"] not in (None, email):
+            managers[email] = row["manager_email"]
+        if not reasons:
+            # Validated row by row, not in one TypeAdapter call at the end: holding 50,000 dicts until then
+            # lengthened every pass of the garbage collector and made the parse about a quarter slower.
+            try:
+                participants.append(Participant.model_validate(row))
+            except ValidationError as error:  # a rule of Participant that the checks above do not know yet
+                problems.extend(RosterProblem(line=start, message=m) for m in validation_problems(error))
+    problems.extend(_manager_loops(managers, line_of))
+    if not line_of and not problems:
         problems.append(RosterProblem(line=1, message="the roster has no participants"))
     if problems:
-        raise RosterError(sorted(problems, key=lambda p: p.line))
+        raise RosterError(sorted(problems, key=lambda p: p.line))  # stable: a row's reasons stay in column order
     return participants
 
 
-def _manager_loops(participants: list[Participant], line_of: dict[str, int]) -> list[RosterProblem]:
-    managers = {p.email: p.manager_email for p in participants if p.manager_email}
+def _read_row(cells: list[str], timezones: "_TimezoneHints | None") -> tuple[dict[str, Any], list[str]]:
+    """The row's fields for Participant, and why any of them is wrong (email None if unusable)."""
+    # One strip per cell that needs it, no list or generator: at 50,000 rows every allocation is paid again
+    # by the garbage collector.
+    raw_email, name, raw_role, raw_seniority, department, offered, wanted, interests, raw_zone, raw_manager = cells
+    raw_email, name, raw_role, raw_seniority = raw_email.strip(), name.strip(), raw_role.strip(), raw_seniority.strip()
+    raw_zone, raw_manager = raw_zone.strip(), raw_manager.strip()
+    reasons = []
+    email: str | None = raw_email.lower()
+    if not raw_email:
+        reasons.append("email: missing")
+        email = None
+    elif not _EMAIL.match(raw_email):
+        reasons.append(f"email: {raw_email!r} is not an email address")
+        email = None
+    if "\n" in name:  # a line break inside a quoted name is not part of the name
+        name = " ".join(name.split())
+    if not name:
+        reasons.append("name: missing")
+    role = raw_role.lower()
+    if role not in _ROLES:
+        said = f"{raw_role!r} is not a role" if raw_role else "missing"
+        reasons.append(f"role: {said}; use {_ROLE_CHOICES}")
+    seniority = -1
+    if raw_seniority.isascii() and raw_seniority.isdigit():
+        seniority = int(raw_seniority)
+    if not MIN_SENIORITY <= seniority <= MAX_SENIORITY:
+        said = f"{raw_seniority!r} is not" if raw_seniority else "missing; use"
+        reasons.append(f"seniority: {said} {_SENIORITY_RULE}")
+    zone = raw_zone or "UTC"
+    if timezones is not None and zone not in timezones.known:
+        reasons.append(f"timezone: unknown time zone {zone!r}{timezones.hint(zone)}")
+    manager: str | None = raw_manager.lower() or None
+    if manager is not None and not _EMAIL.match(manager):
+        reasons.append(f"manager_email: {raw_manager!r} is not an email address")
+        manager = None
+    elif manager is not None and manager == email:
+        reasons.append("manager_email: a person cannot be their own manager")
+    row = {
+        "email": email,
+        "name": name,
+        "role": role,
+        "seniority": seniority,
+        "department": department.strip(),
+        "skills_offered": offered.split(";"),  # Participant strips, lowers and drops the empty ones
+        "skills_wanted": wanted.split(";"),
+        "interests": interests.split(";"),
+        "timezone": zone,
+        "manager_email": manager,
+    }
+    return row, reasons
+
+
+def _header_problem(header: list[str]) -> str | None:
+    """None when the header is right, else which columns are missing, unexpected, repeated or out of order."""
+    names = [h.strip().lower() for h in header]
+    if names == ROSTER_HEADER:
+        return None
+    parts = [f"the header must be {','.join(ROSTER_HEADER)}"]
+    missing = [c for c in ROSTER_HEADER if c not in names]
+    if missing:
+        parts.append(f"missing: {', '.join(missing)}")
+    unexpected = []
+    for name, written in ((n, h.strip()) for n, h in zip(names, header, strict=True) if n not in ROSTER_HEADER):
+        close = difflib.get_close_matches(name, missing, n=1, cutoff=0.6)  # "e-mail" for email, "manager"...
+        unexpected.append(
+            (repr(written) if written else "an unnamed column") + (f" (did you mean {close[0]}?)" if close else "")
+        )
+    if unexpected:
+        parts.append(f"unexpected: {', '.join(unexpected)}")
+    repeated = sorted({n for n in names if n in ROSTER_HEADER and names.count(n) > 1})
+    if repeated:
+        parts.append(f"repeated: {', '.join(repeated)}")
+    if len(parts) == 1:
+        parts.append("the columns are in a different order")
+    return "; ".join(parts)
+
+
+def _column_count_problem(found: int, start: int, end: int) -> str:
+    message = f"expected {len(ROSTER_HEADER)} columns, found {found}"
+    if end > start:  # a quote that never closes swallows the lines after it into one cell
+        return f'{message}; this row runs on to line {end}: check it for an unmatched "'
+    if found > len(ROSTER_HEADER):
+        return f"{message}; a value containing a comma must be in double quotes"
+    return message
+
+
+class _TimezoneHints:
+    """Suggests the zone someone meant: same name in other letter case, a city alone, or a close spelling."""
+
+    def __init__(self, known: frozenset[str]) -> None:
+        self.known = known
+        self._index: dict[str, str] | None = None
+        self._spellings: list[str] = []
+        self._cache: dict[str, str] = {}
+
+    def hint(self, zone: str) -> str:
+        if zone not in self._cache:
+            found = self._find(zone)
+            self._cache[zone] = f"; did you mean {found!r}?" if found else ""
+        return self._cache[zone]
+
+    def _find(self, zone: str) -> str | None:
+        if self._index is None:  # built on the first bad zone only, so a good file pays nothing
+            # Area/City names only: the Etc/GMT+1 family means UTC-1, a trap to suggest for "GMT+1".
+            cities = sorted(z for z in self.known if "/" in z and not z.startswith("Etc/"))
+            self._index = {z.rsplit("/", 1)[-1].lower(): z for z in cities} | {z.lower(): z for z in self.known}
+            self._spellings = [z.lower() for z in cities]
+        key = zone.lower().replace(" ", "_")
+        if key in self._index:
+            return self._index[key]
+        if len(self._cache) >= _SUGGESTIONS_MAX:
+            return None
+        close = difflib.get_close_matches(key, self._spellings, n=1, cutoff=0.8)
+        return self._index[close[0]] if close else None
+
+
+def _manager_loops(managers: dict[str, str], line_of: dict[str, int]) -> list[RosterProblem]:
+    """A problem on each line of every loop of managers, in one pass: each person is walked past once."""
     problems = []
-    for email in managers:
-        seen = {email}
-        current = managers.get(email)
-        while current is not None and current in managers:
-            if current in seen:
-                problems.append(
-                    RosterProblem(line=line_of[email], message="manager_email: the chain of managers loops back")
-                )
-                break
-            seen.add(current)
+    done: set[str] = set()
+    for first in managers:
+        path: dict[str, int] = {}  # the walk up from `first`, each person's position on it
+        current: str | None = first
+        while current is not None and current not in done and current not in path:
+            path[current] = len(path)
             current = managers.get(current)
+        if current is not None and current in path:
+            loop = list(path)[path[current] :]
+            for i, email in enumerate(loop):
+                chain = _describe_loop(loop, i)
+                problems.append(
+                    RosterProblem(
+                        line=line_of[email], message=f"manager_email: the chain of managers loops back: {chain}"
+                    )
+                )
+        done.update(path)
     return problems
+
+
+def _describe_loop(loop: list[str], start: int) -> str:
+    """The loop as read from loop[start] upwards and back to them: "a -> b -> a"."""
+    size = len(loop)
+    if size <= _LOOP_SHOWN:
+        names = [loop[(start + k) % size] for k in range(size)]
+        return " -> ".join([*names, loop[start]])
+    names = [loop[(start + k) % size] for k in range(3)]
+    return " -> ".join([*names, "...", loop[(start - 1) % size], loop[start]]) + f" ({size} people)"
 
 
 def management_chain(email: str, managers: dict[str, str]) -> set[str]:

@@ -217,12 +217,12 @@ def test_every_bad_row_is_reported_with_its_line_number_and_nothing_is_returned(
     problems = [(p.line, p.message) for p in error.value.problems]
     assert problems == [
         (3, "email: 'not-an-email' is not an email address"),
-        (4, "role: Input should be 'mentor', 'mentee' or 'either'"),
+        (4, "role: 'boss' is not a role; use mentor, mentee or either"),
         (5, "email: a@example.com already appears on line 2"),
         (6, "timezone: unknown time zone 'Mars/Base'"),
-        (7, "manager_email: the chain of managers loops back"),
-        (8, "manager_email: the chain of managers loops back"),
-        (9, "expected 10 columns"),
+        (7, "manager_email: the chain of managers loops back: e@example.com -> f@example.com -> e@example.com"),
+        (8, "manager_email: the chain of managers loops back: f@example.com -> e@example.com -> f@example.com"),
+        (9, "expected 10 columns, found 4"),
     ]
     assert str(error.value).splitlines()[0] == "line 3: email: 'not-an-email' is not an email address"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import starter
-from activities.report import WrittenReport, write_report
+from activities.report.write import WrittenReport, write_report
 from activities.store import queries as q
 from activities.store.sql import SqlEventStore
 from domain.evaluation import MENTEES_ON_PLAN_SKILLS, MENTORS_ON_LEADERSHIP, evaluate_paired
