@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY domain/ domain/
 COPY workflows/ workflows/
 COPY activities/ activities/
+COPY migrations/ migrations/
 # pyproject.toml also installs these, so `pip install .` needs them in the build context.
 COPY demo/ demo/
 COPY worker.py starter.py settings.py flipside_client.py ./

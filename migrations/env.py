@@ -1,7 +1,7 @@
-"""Alembic's entry point: run the migrations against the URL the store passes in (or alembic.ini's)."""
+"""Alembic's entry point: run the migrations on the store's connection, or on alembic.ini's URL by hand."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
 from activities.store.tables import metadata
 
@@ -9,13 +9,21 @@ config = context.config
 
 
 def run_migrations_online() -> None:
+    given: Connection | None = config.attributes.get("connection")  # the store's, holding its migration lock
+    if given is not None:
+        _run(given)
+        return
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
     )
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def run_migrations_offline() -> None:

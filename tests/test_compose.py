@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -64,9 +65,26 @@ def test_worker_talks_to_the_temporal_service_in_the_registered_namespace(servic
 
 
 def test_worker_starts_after_temporal_is_healthy_and_attributes_are_registered(services: dict[str, Service]) -> None:
-    expected = {"temporal": "service_healthy", "temporal-admin-tools": "service_completed_successfully"}
+    expected = {
+        "temporal": "service_healthy",
+        "temporal-admin-tools": "service_completed_successfully",
+        "record-db": "service_healthy",
+    }
     assert depends_on(services["worker"]) == expected
     assert "healthcheck" in services["temporal"]
+
+
+def test_worker_keeps_the_program_record_in_the_record_database(services: dict[str, Service]) -> None:
+    url = make_url(environment(services["worker"])["DATABASE_URL"])
+    record = environment(services[str(url.host)])
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.username, url.password, url.database) == (
+        record["POSTGRES_USER"],
+        record["POSTGRES_PASSWORD"],
+        record["POSTGRES_DB"],
+    )
+    assert depends_on(services["worker"])[str(url.host)] == "service_healthy"
+    assert str(url.host) != "postgresql", "the record keeps out of Temporal's own database"
 
 
 def test_temporal_persists_to_postgres_once_it_is_healthy(services: dict[str, Service]) -> None:
@@ -128,7 +146,8 @@ def test_dockerfile_copies_only_paths_that_exist() -> None:
 def test_dockerfile_copies_everything_pyproject_installs() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     setuptools = project["tool"]["setuptools"]
-    needed = {"pyproject.toml", project["project"]["readme"], *setuptools.get("packages", [])}
+    packages = {package.split(".")[0] for package in setuptools.get("packages", [])}  # a sub-package comes along
+    needed = {"pyproject.toml", project["project"]["readme"], *packages}
     needed |= {f"{module}.py" for module in setuptools.get("py-modules", [])}
     missing = needed - set(dockerfile_copy_sources())
     assert not missing, f"`pip install .` in the image would miss {sorted(missing)}"

@@ -23,6 +23,7 @@ from domain.events import DomainEvent
 log = structlog.get_logger()
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 REBUILD_BATCH = 5000
+MIGRATION_LOCK = zlib.crc32(b"flipside-migrations")
 
 
 def make_engine(url: str) -> Engine:
@@ -43,11 +44,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to the newest migration; safe to run on every start."""
+    """Bring the schema to the newest migration; safe to run on every start, by several workers at once."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # workers starting together take turns; SQLite locks the file
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
 
 
 class SqlEventStore:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the program record; `activities/store/sql.py::migrate` runs them."""
