@@ -20,7 +20,7 @@ from domain.answers import (
     require,
 )
 from domain.core import WorkflowCore
-from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs
+from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs, why_not
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
 from domain.people import Participant, handle
 from domain.spec import MatchingMode, ProgramSpec
@@ -222,17 +222,39 @@ class Program:
         return False
 
     def check_preferences(self, choice: Preferences) -> None:
+        """A ranked list of up to five people taking part, each someone the rules let this participant pair with.
+
+        The first list answers the preferences prompt; a later one replaces it while training is still open.
+        """
         self.require_not_finished()
         member = self.member(choice.participant)
         require(self.spec.matching.mode != MatchingMode.ALGORITHM, "this program matches people by algorithm")
-        self.state.prompts.require_pending(member.person.email, "preferences", "list of preferred partners")
+        you = member.person
+        if member.preferences and member.status in (MemberStatus.OPTED_IN, MemberStatus.TRAINED):
+            require(
+                self.state.phase == ProgramPhase.TRAINING,
+                "the lists of preferred partners closed when matching began; your last list is the one used",
+            )
+        else:
+            self.state.prompts.require_pending(you.email, "preferences", "list of preferred partners")
         ranked = [e.strip().lower() for e in choice.ranked]
         require(bool(ranked), "name at least one person you would like to work with")
         require(len(ranked) <= MAX_PREFERENCES, f"name at most {MAX_PREFERENCES} people")
         require(len(set(ranked)) == len(ranked), "name each person once")
-        require(member.person.email not in ranked, "you cannot choose yourself")
-        strangers = [e for e in ranked if e not in self.state.members]
-        require(not strangers, f"not in this program: {', '.join(strangers)}")
+        require(you.email not in ranked, "you cannot choose yourself")
+        taking_part = {
+            e for e, m in self.state.members.items() if m.status in (MemberStatus.OPTED_IN, MemberStatus.TRAINED)
+        }
+        strangers = [e for e in ranked if e not in taking_part]
+        require(not strangers, f"not taking part in this program: {', '.join(strangers)}")
+        context = self.match_context()
+        ruled_out = []
+        for email in ranked:
+            them = self.state.members[email].person
+            if why_not(you, them, context) is not None and why_not(them, you, context) is not None:
+                mentor, mentee = (you, them) if you.seniority < them.seniority else (them, you)
+                ruled_out.append(f"{email} ({why_not(mentor, mentee, context)})")
+        require(not ruled_out, f"the program's rules do not let you be paired with {'; '.join(ruled_out)}")
 
     def apply_preferences(self, choice: Preferences) -> None:
         member = self.member(choice.participant)
