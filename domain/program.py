@@ -61,7 +61,8 @@ class Member(BaseModel):
     status: MemberStatus = MemberStatus.INVITED
     modules_done: list[str] = []
     preferences: list[str] = []
-    pairing_id: str | None = None
+    pairing_id: str | None = None  # the current pairing
+    pairing_ids: list[str] = []  # every pairing, past and present: a group mentor has several at once
     opted_in: bool = False
     trained: bool = False
     matched: bool = False
@@ -319,10 +320,20 @@ class Program:
         for email in (pair.mentor, pair.mentee):
             member = self.member(email)
             member.status, member.matched, member.pairing_id = MemberStatus.PAIRED, True, record.pairing_id
+            member.pairing_ids.append(record.pairing_id)
             member.unmatched_reason = None
             if email in self.state.rematch_pool:
                 self.state.rematch_pool.remove(email)
         return record
+
+    def pairings_of(self, email: str) -> list[PairingRecord]:
+        member = self.member(email)
+        return [self.state.pairings[p] for p in member.pairing_ids if p in self.state.pairings]
+
+    def other_running_pairing(self, email: str, besides: str) -> str | None:
+        """A pairing this person is still in besides the one that ended (a group mentor has several)."""
+        running = [r.pairing_id for r in self.pairings_of(email) if r.running and r.pairing_id != besides]
+        return running[0] if running else None
 
     # Any time
     def check_withdrawal(self, withdrawal: Withdrawal) -> None:

@@ -558,20 +558,26 @@ class ProgramWorkflow(PromptingWorkflow):
     async def withdraw(self, withdrawal: Withdrawal) -> str:
         self.updates_this_run += 1
         member = self.rules.member(withdrawal.participant)
-        record = self.state.pairings.get(member.pairing_id or "")
         member.status = MemberStatus.WITHDRAWN
         self.state.prompts.close_all(member.person.email)
         self.rules.leave_pool(member.person.email)
         self.record(events.Withdrawn(phase=self.state.phase.value), member.person.email)
-        if record is not None and record.running:
-            await workflow.get_external_workflow_handle(record.pairing_id).signal("participant_withdrew", withdrawal)
-        elif record is not None:  # approved but not started: the partner goes back to the pool
-            del self.state.pairings[record.pairing_id]
-            partner = record.mentee if member.person.email == record.mentor else record.mentor
-            self.rules.return_to_pool(partner, "your proposed partner withdrew")
-        elif self.state.proposal is not None and not self.state.approved:
+        await self._end_pairings_of(member.person.email, withdrawal)
+        if not member.pairing_ids and self.state.proposal is not None and not self.state.approved:
             self.rules.drop_from_proposal(member.person.email)
         return "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run."
+
+    async def _end_pairings_of(self, email: str, withdrawal: Withdrawal) -> None:
+        """Every pairing of someone who left ends: a group mentor's mentees all hear of it."""
+        for record in self.rules.pairings_of(email):
+            if record.running:
+                await workflow.get_external_workflow_handle(record.pairing_id).signal(
+                    "participant_withdrew", withdrawal
+                )
+            elif not record.started:  # approved but not started: the partner goes back to the pool
+                del self.state.pairings[record.pairing_id]
+                partner = record.mentee if email == record.mentor else record.mentor
+                self.rules.return_to_pool(partner, "your proposed partner withdrew")
 
     @withdraw.validator
     def _check_withdraw(self, withdrawal: Withdrawal) -> None:
@@ -663,7 +669,7 @@ class ProgramWorkflow(PromptingWorkflow):
 
     # Pairings report here when they end
     @workflow.signal
-    def pairing_finished(self, summary: PairingSummary) -> None:
+    async def pairing_finished(self, summary: PairingSummary) -> None:
         record = self.state.pairings.get(summary.pairing_id)
         if record is None or record.summary is not None:
             return
@@ -674,12 +680,18 @@ class ProgramWorkflow(PromptingWorkflow):
         if outcome == PairingOutcome.CANCELLED and not record.rematch_requested:
             return
         for email in (summary.mentor, summary.mentee):
+            member = self.state.members[email]
+            still_in = self.rules.other_running_pairing(email, besides=summary.pairing_id)
+            if still_in and not (outcome == PairingOutcome.WITHDRAWN and email in summary.ended_by):
+                member.pairing_id = still_in  # a group mentor goes on with their other mentees
+                continue
             if outcome == PairingOutcome.UNANSWERED and email in summary.ended_by:
                 self.state.members[email].status = MemberStatus.INACTIVE
             elif outcome == PairingOutcome.WITHDRAWN and email in summary.ended_by:
-                if self.state.members[email].status != MemberStatus.WITHDRAWN:  # not already told by `withdraw`
+                if member.status != MemberStatus.WITHDRAWN:  # not already told by `withdraw`
                     self.record(events.Withdrawn(phase=self.state.phase.value), email)
-                self.state.members[email].status = MemberStatus.WITHDRAWN
+                    member.status = MemberStatus.WITHDRAWN
+                    await self._end_pairings_of(email, Withdrawal(participant=email, reason="withdrew"))
             elif self._rematch_possible:
                 self.rules.return_to_pool(email, "your previous pairing ended")
             else:
