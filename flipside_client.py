@@ -79,14 +79,15 @@ async def program_status(client: Client, program_id: str) -> ProgramStatus:
 
 
 async def prompts_for(client: Client, program_id: str, person: str) -> list[PendingPrompt]:
-    """Every prompt waiting for a person: the program's, and their pairing's if they have one."""
+    """Every prompt waiting for a person: the program's, and their pairings' (a group mentor has several)."""
     program = client.get_workflow_handle(program_id)
     prompts: list[PendingPrompt] = await program.query("pending_prompts", person, result_type=list[PendingPrompt])
     try:
         member = await program.query("member", person, result_type=MemberView)
     except Exception:  # coordinators are not members; their prompts are all on the program
         return prompts
-    if member.pairing_id:
-        pairing = client.get_workflow_handle(member.pairing_id)
+    pairing_ids = dict.fromkeys([*([member.pairing_id] if member.pairing_id else []), *member.pairing_ids])
+    for pairing_id in pairing_ids:
+        pairing = client.get_workflow_handle(pairing_id)
         prompts += await pairing.query("pending_prompts", person, result_type=list[PendingPrompt])
     return prompts

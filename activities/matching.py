@@ -1,4 +1,8 @@
-"""Matching runs as an activity: it can take seconds for a large cohort, which a workflow task must not."""
+"""Matching runs as an activity: it can take seconds for a large cohort, which a workflow task must not.
+
+Synchronous on purpose: the solver is CPU-bound, so it runs on the worker's thread pool and never stalls the
+event loop that drives the workflows.
+"""
 
 import structlog
 from temporalio import activity
@@ -10,7 +14,7 @@ log = structlog.get_logger()
 
 
 @activity.defn(name="propose_matches")
-async def propose_matches_activity(request: MatchRequest) -> MatchProposal:
+def propose_matches_activity(request: MatchRequest) -> MatchProposal:
     proposal = propose_matches(request.people, request.mode, request.context)
     log.info(
         "matches proposed",

@@ -140,6 +140,7 @@ class MemberView(BaseModel):
     name: str
     status: MemberStatus
     pairing_id: str | None
+    pairing_ids: list[str] = []  # every pairing running now: a group mentor has several
     modules_done: list[str]
     unmatched_reason: str | None
 
@@ -263,13 +264,25 @@ class Program:
         self.state.prompts.close(member.person.email, "preferences")
 
     # Matching
-    def match_context(self) -> MatchContext:
-        return MatchContext(
+    def match_context(self, mentees_already: dict[str, int] | None = None) -> MatchContext:
+        """The spec's matching policy (weights, capacity, working hours) and what this program has learnt."""
+        return MatchContext.for_policy(
+            self.spec.matching,
             managers={e: m.person.manager_email for e, m in self.state.members.items() if m.person.manager_email},
             excluded_pairs=list(self.state.excluded_pairs),
             preferences={e: m.preferences for e, m in self.state.members.items() if m.preferences},
-            prefer_cross_department=self.spec.matching.prefer_cross_department,
+            mentees_already=mentees_already,
         )
+
+    def mentors_with_room(self) -> dict[str, int]:
+        """Group mentors still under their capacity: email -> mentees they have now. Empty when capacity is 1."""
+        capacity = self.spec.matching.mentor_capacity
+        load: dict[str, int] = {}
+        for record in self.state.pairings.values():
+            if record.running or (record.summary is None and not record.started):
+                load[record.mentor] = load.get(record.mentor, 0) + 1
+        mentees = {r.mentee for r in self.state.pairings.values() if r.running}
+        return {email: n for email, n in load.items() if n < capacity and email not in mentees}
 
     def check_approval(self, approval: Approval) -> None:
         self.require_coordinator(approval.coordinator)
@@ -432,6 +445,7 @@ class Program:
             name=member.person.name,
             status=member.status,
             pairing_id=member.pairing_id,
+            pairing_ids=[r.pairing_id for r in self.pairings_of(email) if r.running],
             modules_done=member.modules_done,
             unmatched_reason=member.unmatched_reason,
         )

@@ -101,12 +101,68 @@ class MatchingMode(StrEnum):
     HYBRID = "hybrid"
 
 
+MAX_MENTOR_CAPACITY = 5  # group mentoring beyond five mentees stops being mentoring
+
+
+class MatchWeights(BaseModel):
+    """Points a possible pair earns; the matcher proposes the pairs with the most points in total."""
+
+    model_config = STRICT_KEYS
+
+    skills_taught: float = Field(
+        default=3.0, ge=0, le=100, description="Per skill the mentor offers that the mentee wants to learn."
+    )
+    skills_learned_back: float = Field(
+        default=1.0, ge=0, le=100, description="Per skill the mentee offers that the mentor wants to learn."
+    )
+    shared_interests: float = Field(default=0.5, ge=0, le=100, description="Per interest the two share.")
+    timezone_overlap: float = Field(
+        default=0.25, ge=0, le=100, description="Per hour the two working days overlap (see working_hours)."
+    )
+    cross_department: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="Added when the two work in different departments and prefer_cross_department is on.",
+    )
+    stated_preference: float = Field(
+        default=2.0, ge=0, le=100, description="Added for each of the two who named the other as a preferred partner."
+    )
+
+
+class WorkingHours(BaseModel):
+    """The working day, in each person's own time zone, used to count the hours two people can meet."""
+
+    model_config = STRICT_KEYS
+
+    start: int = Field(default=9, ge=0, le=23, description="Local hour the working day starts.")
+    end: int = Field(default=17, ge=1, le=24, description="Local hour the working day ends.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start >= self.end:
+            raise ValueError(f"the working day must start before it ends, got {self.start} to {self.end}")
+        return self
+
+
 class MatchingPolicy(BaseModel):
     model_config = STRICT_KEYS
 
     mode: MatchingMode = MatchingMode.ALGORITHM
     auto_approve: bool = Field(default=False, description="Approve proposed pairs without a coordinator.")
-    prefer_cross_department: bool = True
+    prefer_cross_department: bool = Field(
+        default=True, description="Score pairs across departments higher (weights.cross_department)."
+    )
+    mentor_capacity: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_MENTOR_CAPACITY,
+        description="Mentees one mentor may take; above 1 allows group mentoring when mentors are scarce.",
+    )
+    weights: MatchWeights = Field(default_factory=MatchWeights, description="Points for what makes a good pair.")
+    working_hours: WorkingHours = Field(
+        default_factory=WorkingHours, description="Working day used for the time-zone overlap."
+    )
 
 
 class ProgramSpec(BaseModel):

@@ -338,7 +338,17 @@ def test_mutual_choices_are_honoured_in_self_select_mode_and_one_sided_ones_are_
         "s0@example.com",
         "s1@example.com",
     }
-    assert all("no mutual choice" in u.reason for u in proposal.unmatched)
+    reasons = {u.email: u.reason for u in proposal.unmatched}
+    assert (
+        reasons["m1@example.com"]
+        == reasons["s0@example.com"]
+        == ("none of the people you named also named you and can be paired with you under the program's rules")
+    )
+    assert (
+        reasons["m2@example.com"]
+        == reasons["s1@example.com"]
+        == ("you did not name anyone you would like to work with")
+    )
 
 
 def test_a_mutual_choice_that_breaks_a_hard_constraint_is_not_honoured() -> None:

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         TrainingCompleted,
         Withdrawal,
     )
-    from domain.matching import MatchProposal
+    from domain.matching import MatchContext, MatchProposal
     from domain.metrics import (
         PairingOutcome,
         PairingSummary,
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notices import NoticeKind
     from domain.pairing import PairingInput, PairingTerms
+    from domain.people import Participant
     from domain.program import (
         FINISHED,
         Member,
@@ -235,9 +236,12 @@ class ProgramWorkflow(PromptingWorkflow):
         if not self.cancelling:
             self._enter(ProgramPhase.KICKOFF)
 
-    async def _propose(self, pool: list) -> MatchProposal:  # type: ignore[type-arg]
+    async def _propose(self, pool: list[Participant], context: MatchContext | None = None) -> MatchProposal:
         request = MatchRequest(
-            program_id=self.program_id, people=pool, mode=self.spec.matching.mode, context=self.rules.match_context()
+            program_id=self.program_id,
+            people=pool,
+            mode=self.spec.matching.mode,
+            context=context or self.rules.match_context(),
         )
         return await calls.propose_matches(request)
 
@@ -365,13 +369,16 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @property
     def _rematch_due(self) -> bool:
-        return self.state.rematch_pending and len(self.state.rematch_pool) >= 2
+        enough = len(self.state.rematch_pool) >= (1 if self.spec.matching.mentor_capacity > 1 else 2)
+        return self.state.rematch_pending and enough
 
     async def _rematch(self) -> None:
         """Pair people who came back to the pool (after a decline, silence, withdrawal or a coordinator's call)."""
         self.state.rematch_pending = False
-        pool = [self.state.members[e].person for e in self.state.rematch_pool]
-        proposal = await self._propose(pool)
+        room = self.rules.mentors_with_room()  # group mentors may take one more from the pool
+        emails = [*self.state.rematch_pool, *[e for e in room if e not in self.state.rematch_pool]]
+        pool = [self.state.members[e].person for e in emails]
+        proposal = await self._propose(pool, self.rules.match_context(mentees_already=room))
         for pair in proposal.pairs:
             record = self.rules.add_pairing(pair)
             self.record(self._matched("rematched", record))

@@ -1,0 +1,352 @@
+"""How well and how fast the matcher pairs synthetic cohorts, against the greedy pass it replaced and random pairs.
+
+    python -m bench.matching [--sizes 200 2000 10000] [--either 0 0.15] [--capacity 1] [--seed 11]
+
+Each cohort is generated from a seed (see `synthetic_cohort`), once with everyone on one side (mentor or mentee)
+and once with a share of people open to `either` side. Every run (optimal, greedy, random) is a separate
+Python process, so wall time and peak memory do not mix: the process's maximum resident set, and (from a
+second process under tracemalloc, which would slow the first) the peak the run itself allocated. For each run:
+people matched, pairs, total score, and for the optimal matcher the bound it proves and whether it proved
+optimality. Checks: every proposal against the hard constraints (through the
+coordinator's edit check, a separate code path); on the smaller cohorts the pruned graph against the whole
+graph; on the smallest an exact optimum from an integer program (HiGHS, through SciPy). Figures go to
+bench/results/matching.json and bench/results/matching.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from bench.roster import DEPARTMENTS, FIRST_NAMES, INTERESTS, LAST_NAMES, NEWER_SKILLS, SENIOR_SKILLS, TIMEZONES
+from domain.matching import (
+    CANDIDATES,
+    MatchContext,
+    ProposedPair,
+    check_edited_pairs,
+    greedy_pairs,
+    score,
+    solve_matching,
+    why_not,
+)
+from domain.people import Participant, Role
+
+RESULTS = Path(__file__).parent / "results"
+SPAN = 7  # direct reports per manager
+METHODS = ("optimal", "greedy", "random")
+
+
+def synthetic_cohort(size: int, seed: int = 11, either_share: float = 0.15) -> list[Participant]:
+    """A cohort as a large organisation might enrol it, the same for the same arguments.
+
+    A share `either_share` is open to either side, the rest split evenly between newer colleagues who mentor
+    (seniority 0-7, offering digital skills, wanting business ones) and senior ones who are mentored (5-15, the
+    other way round); `either` people sit in between (3-11) and list some of both. Seniority ranges overlap, so
+    the rule that a mentor is less senior bites. Departments, interests and twelve time zones are drawn at
+    random. Everyone reports to someone at least as senior: ranked by seniority, the person at rank r reports to
+    rank (r - 1) // 7, a tree five levels deep at 10,000 people, so management chains rule many pairs out.
+    """
+    rng = random.Random(seed)
+    drafts: list[dict[str, Any]] = []
+    for i in range(size):
+        draw = rng.random()
+        if draw < either_share:
+            role, seniority = Role.EITHER, rng.randint(3, 11)
+            offered = rng.sample(NEWER_SKILLS, rng.randint(0, 2)) + rng.sample(SENIOR_SKILLS, rng.randint(0, 2))
+            wanted = rng.sample(NEWER_SKILLS + SENIOR_SKILLS, rng.randint(1, 3))
+        elif draw < either_share + (1 - either_share) / 2:
+            role, seniority = Role.MENTOR, rng.randint(0, 7)
+            offered, wanted = rng.sample(NEWER_SKILLS, rng.randint(1, 3)), rng.sample(SENIOR_SKILLS, rng.randint(0, 2))
+        else:
+            role, seniority = Role.MENTEE, rng.randint(5, 15)
+            offered, wanted = rng.sample(SENIOR_SKILLS, rng.randint(1, 3)), rng.sample(NEWER_SKILLS, rng.randint(1, 3))
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        drafts.append(
+            {
+                "email": f"{first}.{last}{i}@flipside.example".lower().replace("'", ""),
+                "name": f"{first} {last}",
+                "role": role,
+                "seniority": seniority,
+                "department": rng.choice(DEPARTMENTS),
+                "skills_offered": offered,
+                "skills_wanted": wanted,
+                "interests": rng.sample(INTERESTS, rng.randint(0, 3)),
+                "timezone": rng.choice(TIMEZONES),
+            }
+        )
+    ranked = sorted(range(size), key=lambda i: (-drafts[i]["seniority"], i))
+    for r, i in enumerate(ranked[1:], start=1):
+        drafts[i]["manager_email"] = drafts[ranked[(r - 1) // SPAN]]["email"]
+    return [Participant.model_validate(d) for d in drafts]
+
+
+def synthetic_context(people: list[Participant], seed: int, capacity: int) -> MatchContext:
+    """The context a program would pass: everyone's manager, and one pair in a hundred already tried."""
+    rng = random.Random(seed + 1)
+    emails = [p.email for p in people]
+    tried = [(rng.choice(emails), rng.choice(emails)) for _ in range(len(people) // 100)]
+    return MatchContext(
+        managers={p.email: p.manager_email for p in people if p.manager_email},
+        excluded_pairs=[(a, b) for a, b in tried if a != b],
+        mentor_capacity=capacity,
+    )
+
+
+def summarise(pairs: list[ProposedPair], people: list[Participant], context: MatchContext) -> dict[str, Any]:
+    by_email = {p.email: p for p in people}
+    total = round(sum(p.score for p in pairs), 2)
+    return {
+        "people_matched": len({e for p in pairs for e in (p.mentor, p.mentee)}),
+        "pairs": len(pairs),
+        "total_score": total,
+        "score_per_pair": round(total / len(pairs), 3) if pairs else 0.0,
+        "rules_broken": len(check_edited_pairs([(p.mentor, p.mentee) for p in pairs], by_email, context)),
+    }
+
+
+def run_one(
+    method: str, size: int, either: float, capacity: int, seed: int, candidates: int | None, traced: bool = False
+) -> dict[str, Any]:
+    """One measured run, meant for a fresh process (see `measure`); `traced` counts allocations instead of time."""
+    people = synthetic_cohort(size, seed, either)
+    context = synthetic_context(people, seed, capacity)
+    if traced:
+        tracemalloc.start()
+    start = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if method == "optimal":
+        result = solve_matching(people, context, candidates=candidates or CANDIDATES)
+        pairs = result.pairs
+        extra = {
+            "proven_optimal": result.proven_optimal,
+            "bound_people": result.bound_people,
+            "bound_score": result.bound_score,
+            "branches": result.branches,
+            "edges": result.edges,
+            "unmatched_no_fit": sum(1 for u in result.unmatched if u.reason.startswith("nobody")),
+        }
+    else:
+        pairs = greedy_pairs(people, context, shuffle_seed=seed if method == "random" else None)
+    wall = time.perf_counter() - start
+    if traced:
+        return {"allocated_peak_mb": round(tracemalloc.get_traced_memory()[1] / 2**20, 1)}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "method": method,
+        "size": size,
+        "either_share": either,
+        "capacity": capacity,
+        "candidates": candidates,
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(peak / 1024, 1),
+        **summarise(pairs, people, context),
+        **extra,
+    }
+
+
+def measure(
+    method: str, size: int, either: float, capacity: int, seed: int, candidates: int | None = None
+) -> dict[str, Any]:
+    """run_one in a fresh interpreter, so its time and memory are its own; then again under tracemalloc (which
+    sees NumPy's arrays too) for the peak the run itself allocated, apart from the cohort and the imports."""
+    figures: dict[str, Any] = {}
+    for traced in (False, True):
+        command = [sys.executable, "-m", "bench.matching", "--run", method, str(size), str(either), str(capacity)]
+        command += ["--seed", str(seed)] + (["--candidates", str(candidates)] if candidates else [])
+        command += ["--traced"] if traced else []
+        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+        figures |= json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def exact_by_integer_program(size: int, either: float, capacity: int, seed: int) -> dict[str, Any]:
+    """The optimum (people matched, then score) by an integer program over every allowed pair: an independent
+    check of the matcher, practical for a few hundred people only.
+
+    x[e] = 1 when pair e (mentor, mentee) is chosen, y[a] = 1 when a mentors anyone. A person is a mentee at
+    most once and not while mentoring; a mentor takes at most `capacity`; people matched = sum x + sum y.
+    """
+    people = synthetic_cohort(size, seed, either)
+    context = synthetic_context(people, seed, capacity)
+    start = time.perf_counter()
+    edges = [(a, b) for a in range(size) for b in range(size) if why_not(people[a], people[b], context) is None]
+    gains = np.array([round(score(people[a], people[b], context)[0] * 100) for a, b in edges], dtype=float)
+    mentors = sorted({a for a, _ in edges})
+    where = {a: i for i, a in enumerate(mentors)}
+    n_x, n_y = len(edges), len(mentors)
+    rows, cols, vals = [], [], []
+    for e, (a, b) in enumerate(edges):
+        rows += [b, size + where[a]]  # b mentored once; a's mentees within capacity
+        cols += [e, e]
+        vals += [1.0, 1.0]
+    for i, a in enumerate(mentors):
+        rows += [a, size + i, size + n_y + i]  # a not a mentee while mentoring; capacity; y only if mentoring
+        cols += [n_x + i, n_x + i, n_x + i]
+        vals += [1.0, -float(capacity), 1.0]
+    for e, (a, _) in enumerate(edges):
+        rows.append(size + n_y + where[a])
+        cols.append(e)
+        vals.append(-1.0)
+    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(size + 2 * n_y, n_x + n_y))
+    upper = np.r_[np.ones(size), np.zeros(2 * n_y)]
+    rules = LinearConstraint(matrix, -np.inf, upper)
+    whole = np.ones(n_x + n_y)
+    options = {"mip_rel_gap": 0.0}
+    first = milp(-whole, constraints=[rules], integrality=whole, bounds=Bounds(0, 1), options=options)
+    matched = round(-first.fun)
+    keep = LinearConstraint(whole[None, :], matched, matched)
+    second = milp(
+        -np.r_[gains, np.zeros(n_y)], constraints=[rules, keep], integrality=whole, bounds=Bounds(0, 1), options=options
+    )
+    return {
+        "size": size,
+        "either_share": either,
+        "people_matched": matched,
+        "total_score": round(-second.fun / 100, 2),
+        "solve_s": round(time.perf_counter() - start, 2),
+    }
+
+
+def write_results(figures: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "matching.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    lines = [
+        "# bench/matching.py results",
+        "",
+        f"Measured {figures['measured_at']} on {figures['machine']}; seed {figures['seed']}, mentor capacity"
+        f" {figures['capacity']}. Cohorts from `synthetic_cohort` (manager tree seven wide, overlapping seniority,"
+        " one pair in a hundred already tried). Each run in its own process; RSS = the process's maximum resident"
+        " set (Python, the imports and the cohort included); allocated = the peak the run itself allocated, from"
+        " tracemalloc in a second process (NumPy arrays included). Score = total points of the proposed pairs"
+        " (spec default weights). Bound = most people any proposal could match, as the matcher proves it; proven ="
+        " no proposal matches more people, or as many with a higher score.",
+        "",
+        "| people | either | method | wall s | RSS MB | allocated MB | matched | pairs | total score | per pair "
+        "| bound | proven | rules broken |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in figures["runs"]:
+        lines.append(
+            f"| {r['size']:,} | {r['either_share']:.0%} | {r['method']} | {r['wall_s']} | {r['peak_rss_mb']} "
+            f"| {r['allocated_peak_mb']} | {r['people_matched']:,} | {r['pairs']:,} | {r['total_score']:,} "
+            f"| {r['score_per_pair']} | {r.get('bound_people', '')} | {r.get('proven_optimal', '')} "
+            f"| {r['rules_broken']} |"
+        )
+    lines += ["", "## Checks", ""]
+    lines += [f"- {line}" for line in figures["checks"]]
+    lines.append("")
+    (RESULTS / "matching.md").write_text("\n".join(lines))
+    return path
+
+
+def checks(runs: list[dict[str, Any]], whole: list[dict[str, Any]], exact: list[dict[str, Any]]) -> list[str]:
+    """The issue's floors and the equality checks, in words."""
+    found = []
+    for r in (r for r in runs if r["method"] == "optimal"):
+        greedy = next(
+            g
+            for g in runs
+            if g["method"] == "greedy" and g["size"] == r["size"] and g["either_share"] == r["either_share"]
+        )
+        verdict = "at least" if r["total_score"] >= greedy["total_score"] else "BELOW"
+        found.append(
+            f"{r['size']:,} people, {r['either_share']:.0%} either: total score {r['total_score']:,} is {verdict} "
+            f"greedy's {greedy['total_score']:,} ({r['people_matched'] - greedy['people_matched']:+,} people matched)"
+        )
+        floor = {2000: 5.0, 10000: 60.0}.get(r["size"])
+        if floor is not None:
+            ok = "under" if r["wall_s"] < floor else "OVER"
+            found.append(
+                f"{r['size']:,} people, {r['either_share']:.0%} either: {r['wall_s']} s, {ok} the {floor:g} s floor"
+            )
+    for w in whole:
+        pruned = next(
+            r
+            for r in runs
+            if r["method"] == "optimal" and r["size"] == w["size"] and r["either_share"] == w["either_share"]
+        )
+        same = (w["people_matched"], w["total_score"]) == (pruned["people_matched"], pruned["total_score"])
+        found.append(
+            f"{w['size']:,} people, {w['either_share']:.0%} either: pruned graph ({pruned['edges']:,} pairs) "
+            f"{'equals' if same else 'DIFFERS FROM'} the whole graph ({w['edges']:,} pairs): "
+            f"{pruned['people_matched']:,} matched, {pruned['total_score']:,} points against {w['people_matched']:,},"
+            f" {w['total_score']:,} in {w['wall_s']} s"
+        )
+    for x in exact:
+        mine = next(
+            r
+            for r in runs
+            if r["method"] == "optimal" and r["size"] == x["size"] and r["either_share"] == x["either_share"]
+        )
+        same = (x["people_matched"], x["total_score"]) == (mine["people_matched"], mine["total_score"])
+        got = "equals it" if same else f"gets {mine['people_matched']:,} matched, {mine['total_score']:,} points"
+        found.append(
+            f"{x['size']:,} people, {x['either_share']:.0%} either: integer program optimum {x['people_matched']:,}"
+            f" matched, {x['total_score']:,} points ({x['solve_s']} s); the matcher {got}"
+        )
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000, 10000], help="cohort sizes")
+    parser.add_argument("--either", type=float, nargs="+", default=[0.0, 0.15], help="shares open to either side")
+    parser.add_argument("--capacity", type=int, default=1, help="mentees per mentor (default 1)")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--whole-up-to", type=int, default=2000, help="also solve the unpruned graph up to this size")
+    parser.add_argument("--exact-up-to", type=int, default=200, help="integer-program optimum up to this size")
+    parser.add_argument("--candidates", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run", nargs=4, metavar=("METHOD", "SIZE", "EITHER", "CAPACITY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        method, size, either, capacity = args.run
+        figures = run_one(method, int(size), float(either), int(capacity), args.seed, args.candidates, args.traced)
+        print(json.dumps(figures))
+        return
+    runs, whole, exact = [], [], []
+    for size in args.sizes:
+        for either in args.either:
+            for method in METHODS:
+                run = measure(method, size, either, args.capacity, args.seed)
+                runs.append(run)
+                print(
+                    f"{size} people, {either:.0%} either, {method}: {run['wall_s']} s, {run['peak_rss_mb']} MB, "
+                    f"{run['people_matched']} matched, score {run['total_score']}"
+                )
+            if size <= args.whole_up_to:
+                whole.append(measure("optimal", size, either, args.capacity, args.seed, candidates=size))
+                print(f"  whole graph: {whole[-1]['wall_s']} s, {whole[-1]['people_matched']} matched")
+            if size <= args.exact_up_to:
+                exact.append(exact_by_integer_program(size, either, args.capacity, args.seed))
+                print(f"  integer program: {exact[-1]}")
+    figures = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs",
+        "seed": args.seed,
+        "capacity": args.capacity,
+        "runs": runs,
+        "whole_graph": whole,
+        "integer_program": exact,
+        "checks": checks(runs, whole, exact),
+    }
+    print("\n".join(figures["checks"]))
+    print(f"Written to {write_results(figures)}")
+
+
+if __name__ == "__main__":
+    main()

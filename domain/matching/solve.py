@@ -1,0 +1,150 @@
+"""The optimal proposal for a pool: `solve_matching` puts `scoring`, `assignment` and `either` together.
+
+With one side each the bipartite solve is the whole problem and its result is proven optimal; otherwise the
+search over `either` people gives a proposal and a bound. `MatchingResult` says whether the proposal is proven
+optimal and gives the bound (`bound_people`, `bound_score`). Every proposed pair is checked again with
+`why_not`, and its score recomputed pair by pair, before it is returned. Everyone left unmatched is told why
+(`_unmatched_reason`): the first rule that leaves nobody who fits them, or that all who fit are paired.
+"""
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from domain.matching.assignment import CANDIDATES, _Bipartite, _NotExact, _Oriented, _Tiers
+from domain.matching.either import _branch_budget, _fill, _persons, _search, _symmetric_of
+from domain.matching.model import MatchContext, MatchingResult, ProposedPair, UnmatchedPerson
+from domain.matching.rules import why_not
+from domain.matching.scoring import UNIT, _Cohort, _explain, _listing
+from domain.people import Participant, Role
+
+
+def solve_matching(
+    people: Sequence[Participant],
+    context: MatchContext,
+    exclude: Iterable[str] = (),
+    *,
+    candidates: int = CANDIDATES,
+    branch_budget: int | None = None,
+) -> MatchingResult:
+    """The optimal proposal for `people` minus `exclude`, with every pair's reasons and every unmatched person's."""
+    skip = set(exclude)
+    pool = [p for p in people if p.email not in skip]
+    cohort = _Cohort(pool, context)
+    budget = _branch_budget(len(pool)) if branch_budget is None else branch_budget
+    tiers = _Tiers.of(len(pool), cohort.max_units, tie=True)
+    if not tiers.exact:
+        tiers = _Tiers.of(len(pool), cohort.max_units, tie=False)
+    if not tiers.exact:
+        raise ValueError("the scores are too large to compare exactly; lower the matching weights")
+    while True:
+        try:
+            oriented = _Bipartite(_Oriented(cohort), tiers, candidates)
+            symmetric = None
+            if cohort.fixed.all():  # one side each: the bipartite problem is the whole problem
+                best = oriented.solve(np.ones(len(pool), dtype=np.bool_), np.ones(len(pool), dtype=np.bool_))
+                bound, branches = best.value, 0
+            else:
+                if (cohort.capacity == 1).all():
+                    symmetric = _symmetric_of(oriented)
+                best, bound, branches = _search(oriented, symmetric, budget)
+            break
+        except _NotExact:
+            if not tiers.tie:
+                raise
+            tiers = _Tiers.of(len(pool), cohort.max_units, tie=False)
+    if bound > best.value:
+        best = _fill(oriented, best)
+    matched_people, units = tiers.decode(best.value)
+    bound_people, bound_units = tiers.decode(max(bound, best.value))
+    score_bounded = bound_people == matched_people  # else the bound's score part is for more people than matched
+    if bound_people % 2 and (cohort.capacity == 1).all():  # pairs of two: an even number of people is matched
+        bound_people -= 1
+    pairs = []
+    mentors, mentees = _persons(oriented, best)
+    for a, b, pair_units in zip(mentors.tolist(), mentees.tolist(), best.units.tolist(), strict=True):
+        mentor, mentee = pool[a], pool[b]
+        checked, reasons = _explain(mentor, mentee, context, cohort.points)
+        if checked != pair_units or why_not(mentor, mentee, context) is not None:
+            raise RuntimeError(f"matcher disagrees with the rules on {mentor.email} -> {mentee.email}")
+        pairs.append(ProposedPair(mentor=mentor.email, mentee=mentee.email, score=checked / UNIT, reasons=reasons))
+    pairs.sort(key=lambda p: (-p.score, p.mentor, p.mentee))
+    taken = {e for p in pairs for e in (p.mentor, p.mentee)}
+    proven = bound <= best.value
+    unmatched = [
+        UnmatchedPerson(email=p.email, reason=_unmatched_reason(cohort, oriented, i, proven))
+        for i, p in enumerate(pool)
+        if p.email not in taken
+    ]
+    return MatchingResult(
+        pairs=pairs,
+        unmatched=unmatched,
+        people_matched=matched_people,
+        total_score=units / UNIT,
+        proven_optimal=proven,
+        bound_people=bound_people,
+        bound_score=bound_units / UNIT if score_bounded else None,
+        branches=branches,
+        edges=oriented.edges + (symmetric.edges if symmetric is not None else 0),
+    )
+
+
+def optimal_pairs(
+    people: Sequence[Participant], context: MatchContext, exclude: Iterable[str] = ()
+) -> list[ProposedPair]:
+    """The optimal pairs among `people` except `exclude` (e.g. those already paired by mutual choice)."""
+    return solve_matching(people, context, exclude).pairs
+
+
+_SIDE = {Role.MENTOR: "more senior mentee", Role.MENTEE: "less senior mentor", Role.EITHER: "partner"}
+
+
+_NONE_ON_SIDE = {
+    Role.MENTOR: "nobody in the pool signed up to be mentored",
+    Role.MENTEE: "nobody in the pool signed up to mentor",
+    Role.EITHER: "nobody else is in the pool",
+}
+
+
+_NONE_BY_SENIORITY = {
+    Role.MENTOR: "nobody who signed up to be mentored is more senior than you",
+    Role.MENTEE: "nobody who signed up to mentor is less senior than you",
+    Role.EITHER: "everyone else is at your level of seniority, or on a side that needs the opposite",
+}
+
+
+_NONE_OUTSIDE_CHAIN = {
+    Role.MENTOR: "nobody in the pool is more senior than you and outside your management chain",
+    Role.MENTEE: "nobody in the pool is less senior than you and outside your management chain",
+    Role.EITHER: "everyone whose seniority fits yours is in your management chain",
+}
+
+
+def _unmatched_reason(cohort: _Cohort, problem: _Bipartite, i: int, proven: bool) -> str:
+    """Why person i has no partner: the first rule that leaves nobody who fits, or that those who fit are taken."""
+    person = cohort.people[i]
+    lpos, rpos = int(cohort.left_pos[i]), int(cohort.right_pos[i])
+    if lpos < 0 and rpos < 0:
+        return "you already mentor as many people as the program allows"
+    fits = (int(problem.row_count[lpos]) if lpos >= 0 else 0) + (int(problem.col_count[rpos]) if rpos >= 0 else 0)
+    role = person.role if (lpos >= 0 and rpos >= 0) or person.role != Role.EITHER else Role.MENTOR
+    if fits:
+        who = "the one person" if fits == 1 else f"all {fits} people"
+        taken = f"{who} who could be your {_SIDE[role]} {'is' if fits == 1 else 'are'} already paired"
+        if proven:
+            return f"{taken}; pairing you instead would leave someone else without a partner or lower the overall fit"
+        return f"{taken}, in a proposal that pairs as many people as could be found"
+    others = np.arange(len(cohort.people)) != i
+    no_one = np.zeros_like(others)
+    as_mentee = (cohort.left_pos >= 0) & others if rpos >= 0 else no_one
+    as_mentor = (cohort.right_pos >= 0) & others if lpos >= 0 else no_one
+    stages = [(as_mentee | as_mentor, _NONE_ON_SIDE[role])]
+    fit = (as_mentee & (cohort.seniority < person.seniority)) | (as_mentor & (cohort.seniority > person.seniority))
+    stages.append((fit, _NONE_BY_SENIORITY[role]))
+    fit = fit & ~cohort.related(i)
+    stages.append((fit, _NONE_OUTSIDE_CHAIN[role]))
+    names = [cohort.people[j].name for j in cohort.partners_before(i) if fit[j]]
+    named = f" ({_listing(names)})" if names else ""
+    stages.append((no_one, f"your partners so far in this program{named} are not proposed again"))
+    detail = next(words for allowed, words in stages if not allowed.any())
+    return f"nobody in the pool could be your {_SIDE[role]}: {detail}"
