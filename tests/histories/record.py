@@ -1,0 +1,113 @@
+"""Record the histories the replay test checks workflow code against.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs each scenario below as a whole program on a time-skipping Temporal test server (no real time passes),
+with simulated people answering, and writes the history of the program and of every pairing it started to
+tests/histories/<scenario>/<workflow id>.json. Record again only on purpose: a history recorded by older code
+is what proves a change keeps running programs working (see docs/ARCHITECTURE.md, "Changing workflow code").
+"""
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from demo.personas import Persona
+from domain.answers import CoordinatorAction
+from domain.program import ProgramPhase, ProgramStatus
+from tests.conftest import Harness, register_search_attributes
+from tests.driving import drive, personas_for, start_program
+from tests.factories import COORDINATOR, roster, spec
+from worker import build_worker
+
+HERE = Path(__file__).parent
+AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR, reason="the team is reorganising")
+Handle = WorkflowHandle[Any, Any]
+Steer = Callable[[Harness, Handle, dict[str, Persona]], Awaitable[None]]
+
+
+async def run_to_the_end(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    await drive(h, handle, cast)
+
+
+async def pause_then_resume(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    await drive(h, handle, cast, until=ProgramPhase.MENTORING)
+    await h.env.sleep(timedelta(days=3))
+    await handle.execute_update("pause", AS_COORDINATOR, result_type=str)
+    await h.env.sleep(timedelta(days=10))
+    await handle.execute_update("resume", AS_COORDINATOR, result_type=str)
+    await drive(h, handle, cast)
+
+
+async def cancel_while_mentoring(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    await drive(h, handle, cast, until=ProgramPhase.MENTORING)
+    await h.env.sleep(timedelta(days=8))
+    await handle.execute_update("cancel", AS_COORDINATOR, result_type=str)
+
+
+SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
+    "lifecycle": ({"junior02": Persona("junior02@example.com", low_pulse=True)}, run_to_the_end),
+    "decline-and-rematch": ({"senior00": Persona("senior00@example.com", decline_match=True)}, run_to_the_end),
+    "withdrawal": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
+    "missed-checkins": (
+        {
+            "junior00": Persona("junior00@example.com", stop_checkins_after=1),
+            "senior00": Persona("senior00@example.com", stop_checkins_after=1),
+        },
+        run_to_the_end,
+    ),
+    "pause-and-resume": ({}, pause_then_resume),
+    "cancel": ({}, cancel_while_mentoring),
+}
+
+
+async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona], steer: Steer) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        h = Harness(env, Path(folder))
+        # Five newer colleagues and four senior ones: one waits unmatched, so a decline can end in a rematch.
+        people = [p for p in roster(5) if p.email != "senior04@example.com"]
+        try:
+            async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
+                handle = await start_program(h, spec(durations={"program_length": "3w"}), people)
+                await steer(h, handle, personas_for(people, **special))
+                await handle.result()
+                status: ProgramStatus = await handle.query("status", result_type=ProgramStatus)
+                pairings = sorted({str(n["pairing_id"]) for n in h.notices() if n["pairing_id"]})
+                written = await save(env.client, HERE / name, [handle.id, *pairings])
+        finally:
+            h.store.dispose()
+        print(f"{name}: {status.phase.value}, {written} histories")
+        return written
+
+
+async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for workflow_id in workflow_ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        (folder / f"{workflow_id}.json").write_text(history.to_json())
+    return len(workflow_ids)
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=shutil.which("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    try:
+        await register_search_attributes(env.client)
+        for name, (special, steer) in SCENARIOS.items():
+            await record(env, name, special, steer)
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
