@@ -8,7 +8,8 @@ from pathlib import Path
 import structlog
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities.codec import DATA_CONVERTER
 
 
 class Settings(BaseModel):
@@ -64,6 +65,4 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address, namespace=settings.namespace, data_converter=pydantic_data_converter
-    )
+    return await Client.connect(settings.temporal_address, namespace=settings.namespace, data_converter=DATA_CONVERTER)

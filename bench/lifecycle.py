@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.codec import DATA_CONVERTER
 from bench.bare_loop import ANSWERS_PER_ROUND, BareAnswer, BareInput, BareLoopWorkflow, RoundChannel, RoundOpened
 from demo.personas import Persona
 from domain.metrics import PairingOutcome, PairingSummary
@@ -291,7 +291,7 @@ def _binary(name: str) -> str:
 async def bench(n: int, rounds: int, cadence: timedelta, concurrency: int) -> dict[str, Any]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         search_attributes=search.ALL,
         dev_server_log_level="error",
     )

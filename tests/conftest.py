@@ -19,9 +19,9 @@ from sqlalchemy.exc import OperationalError
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.codec import DATA_CONVERTER
 from activities.notify import OutboxFileChannel
 from activities.store.sql import SqlEventStore
 from settings import Settings
@@ -48,7 +48,7 @@ async def register_search_attributes(client: Client) -> None:
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=DATA_CONVERTER
     )
     await register_search_attributes(environment.client)
     yield environment
@@ -59,7 +59,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         search_attributes=search.ALL,
         dev_server_log_level="error",
     )

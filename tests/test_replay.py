@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from activities.codec import DATA_CONVERTER
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
@@ -30,7 +30,7 @@ async def test_recorded_histories_replay_without_nondeterminism(scenario: str) -
     histories = [
         WorkflowHistory.from_json(path.stem, path.read_text()) for path in HISTORIES if path.parent.name == scenario
     ]
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER)
     failures = {}
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

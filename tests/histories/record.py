@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.codec import DATA_CONVERTER
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.program import ProgramPhase, ProgramStatus
@@ -99,7 +99,7 @@ async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
 
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=shutil.which("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=shutil.which("temporal-test-server"), data_converter=DATA_CONVERTER
     )
     try:
         await register_search_attributes(env.client)

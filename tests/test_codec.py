@@ -1,0 +1,43 @@
+"""Large payloads travel compressed, so a program of thousands stays inside Temporal's payload limits."""
+
+import zoneinfo
+
+from temporalio.api.common.v1 import Payload
+
+from activities.codec import COMPRESS_ABOVE, DATA_CONVERTER, ZLIB, CompressionCodec
+from bench.roster import roster_csv
+from domain.people import parse_roster
+from domain.program import ProgramInput, new_program_state
+from tests.conftest import Harness
+from tests.driving import start_program, status
+from tests.factories import spec
+
+WARNING_LIMIT = 512 * 1024  # Temporal warns above this; it refuses above 2 MiB
+
+
+async def test_large_payloads_are_compressed_and_small_ones_stay_readable() -> None:
+    codec = CompressionCodec(above=1000)
+    small = Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": 1}')
+    large = Payload(metadata={"encoding": b"json/plain"}, data=b'{"participant": "x"},' * 500)
+    encoded = await codec.encode([small, large])
+    assert encoded[0] == small
+    assert encoded[1].metadata["encoding"] == ZLIB and encoded[1].ByteSize() < large.ByteSize() / 10
+    assert await codec.decode(encoded) == [small, large]
+
+
+async def test_a_five_thousand_person_program_fits_well_inside_the_limits() -> None:
+    people = parse_roster(roster_csv(5000), frozenset(zoneinfo.available_timezones()))
+    inp = ProgramInput(spec=spec(), roster=people)
+    carried = ProgramInput(spec=spec(), roster=[], state=new_program_state(inp))  # what continue-as-new sends
+    for value in (inp, carried):
+        plain = DATA_CONVERTER.payload_converter.to_payloads([value])[0]
+        assert plain.ByteSize() > WARNING_LIMIT  # too big as plain JSON
+        sent = (await DATA_CONVERTER.encode([value]))[0]
+        assert sent.metadata["encoding"] == ZLIB and sent.ByteSize() < WARNING_LIMIT
+
+
+async def test_a_program_with_a_compressed_input_runs(harness: Harness) -> None:
+    people = parse_roster(roster_csv(1000), frozenset(zoneinfo.available_timezones()))
+    assert DATA_CONVERTER.payload_converter.to_payloads([people])[0].ByteSize() > COMPRESS_ABOVE
+    handle = await start_program(harness, spec(), people)
+    assert (await status(handle)).funnel.invited == 1000
