@@ -36,8 +36,12 @@ async def test_a_five_thousand_person_program_fits_well_inside_the_limits() -> N
         assert sent.metadata["encoding"] == ZLIB and sent.ByteSize() < WARNING_LIMIT
 
 
-async def test_a_program_with_a_compressed_input_runs(harness: Harness) -> None:
-    people = parse_roster(roster_csv(1000), frozenset(zoneinfo.available_timezones()))
+async def test_a_program_with_a_compressed_input_runs(dev_harness: Harness) -> None:
+    # On the real dev server: the time-skipping test server, given a 600-person program, stalled the tests
+    # that came after it (their queries timed out), which says nothing about Flipside.
+    harness = dev_harness
+    people = parse_roster(roster_csv(600), frozenset(zoneinfo.available_timezones()))
     assert DATA_CONVERTER.payload_converter.to_payloads([people])[0].ByteSize() > COMPRESS_ABOVE
     handle = await start_program(harness, spec(), people)
-    assert (await status(handle)).funnel.invited == 1000
+    assert (await status(handle)).funnel.invited == 600
+    await handle.terminate("seen running")
