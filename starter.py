@@ -199,6 +199,14 @@ def report(settings: Settings, program: str, out: Path | None) -> str:
     return f"report: {written.html.resolve().as_uri()}\nCSV exports next to it: {files}"
 
 
+CONTROLS = {
+    "close-recruitment": "close a program's recruitment before its deadline",
+    "pause": "pause a program: every deadline and check-in waits",
+    "resume": "resume a paused program",
+    "cancel": "cancel a program, with notice to everyone",
+}
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="starter.py", description="Run reverse mentoring programs on Temporal.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -210,7 +218,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     approve.add_argument("program")
     approve.add_argument("--pair", action="append", metavar="MENTOR:MENTEE", help="repeat to give the full edit")
     for name in ("close-recruitment", "pause", "resume", "cancel"):
-        action = commands.add_parser(name, help=f"{name.replace('-', ' ')} a program")
+        action = commands.add_parser(name, help=CONTROLS[name])
         action.add_argument("program")
         action.add_argument("--reason", default="")
     for sub in commands.choices.values():
