@@ -1,5 +1,6 @@
 """What both workflows share: a pausable clock, prompts with reminders, and the outbox of notices and events."""
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -76,6 +77,10 @@ class PromptingWorkflow:
     async def flush_events(self) -> None:
         while self.core.journal.unsent:
             await calls.append_events(self.core.journal.take())
+
+    async def send_and_flush(self) -> None:
+        """Notices and events at once: two activities side by side instead of one after the other."""
+        await asyncio.gather(self.send_outbox(), self.flush_events())
 
     # Prompts
     def ask(self, prompt_id: str, kind: PromptKind, to: str, question: str, update: str, due: timedelta) -> None:
