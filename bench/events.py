@@ -19,16 +19,15 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from activities.store.sql import SqlEventStore
+from bench.output import RESULTS, save_figures
 from domain import events as ev
 from domain.metrics import PairingOutcome
 
-RESULTS = Path(__file__).parent / "results"
 BATCH = 200  # what a workflow hands the activity at most (EventJournal.take)
 CYCLES = 20
 POSTGRES_URL = os.environ.get("FLIPSIDE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -191,8 +190,7 @@ def main() -> None:
             finally:
                 drop_schema(schema)
         print(database, json.dumps(figures[database]))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "events.json").write_text(json.dumps(figures, indent=2) + "\n")
+    save_figures("events", figures)
     with (RESULTS / "events.md").open("a") as table:
         for database in args.databases.split(","):
             f = figures[database]

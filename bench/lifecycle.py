@@ -11,7 +11,6 @@ to bench/results/lifecycle.md.
 
 import argparse
 import asyncio
-import json
 import logging
 import shutil
 import statistics
@@ -30,6 +29,7 @@ from temporalio.worker import Worker
 
 from activities.codec import DATA_CONVERTER
 from bench.bare_loop import ANSWERS_PER_ROUND, BareAnswer, BareInput, BareLoopWorkflow, RoundChannel, RoundOpened
+from bench.output import RESULTS, save_figures
 from demo.personas import Persona
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.notices import Notice, NoticeKind
@@ -42,7 +42,6 @@ from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
 
-RESULTS = Path(__file__).parent / "results"
 PROGRAM_ID = "program-bench"
 
 
@@ -319,9 +318,7 @@ async def bench(n: int, rounds: int, cadence: timedelta, concurrency: int) -> di
 
 
 def write_results(figures: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"lifecycle-{figures['pairings']}p-{figures['rounds']}r.json"
-    path.write_text(json.dumps(figures, indent=2) + "\n")
+    path = save_figures(f"lifecycle-{figures['pairings']}p-{figures['rounds']}r", figures)
     table = RESULTS / "lifecycle.md"
     if not table.exists():
         table.write_text(

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from bench.output import RESULTS, save_figures
 from bench.roster import DEPARTMENTS, FIRST_NAMES, INTERESTS, LAST_NAMES, NEWER_SKILLS, SENIOR_SKILLS, TIMEZONES
 from domain.matching import (
     CANDIDATES,
@@ -44,7 +45,6 @@ from domain.matching import (
 )
 from domain.people import Participant, Role
 
-RESULTS = Path(__file__).parent / "results"
 SPAN = 7  # direct reports per manager
 METHODS = ("optimal", "greedy", "random")
 
@@ -221,9 +221,7 @@ def exact_by_integer_program(size: int, either: float, capacity: int, seed: int)
 
 
 def write_results(figures: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "matching.json"
-    path.write_text(json.dumps(figures, indent=2) + "\n")
+    path = save_figures("matching", figures)
     lines = [
         "# bench/matching.py results",
         "",

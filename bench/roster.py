@@ -17,7 +17,6 @@ import csv
 import gc
 import io
 import itertools
-import json
 import os
 import platform
 import pstats
@@ -31,11 +30,11 @@ from typing import Any
 from pydantic import TypeAdapter
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.output import RESULTS, save_figures
 from domain.people import ROSTER_HEADER, Participant, RosterError, parse_roster
 from domain.program import ProgramInput, new_program_state
 from domain.spec import load_spec
 
-RESULTS = Path(__file__).parent / "results"
 ZONES = frozenset(zoneinfo.available_timezones())
 # Temporal refuses a payload over 2 MB and warns above 512 KB.
 PAYLOAD_LIMIT = 2 * 1024 * 1024
@@ -251,9 +250,7 @@ def profile(count: int) -> None:
 
 
 def write_results(figures: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "roster.json"
-    path.write_text(json.dumps(figures, indent=2) + "\n")
+    path = save_figures("roster", figures)
     lines = [
         "# bench/roster.py results",
         "",
