@@ -2,6 +2,7 @@
 
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -19,6 +20,18 @@ class Settings(BaseModel):
     data_dir: Path = Path(".flipside")
     log_format: str = "console"  # "json" in production
     database_url: str = ""  # empty: a SQLite file in the data folder
+    # Notices: "file" writes the outbox file (the default for `make run`); "email" sends through SMTP.
+    notify: str = "file"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_tls: str = "none"  # "none", "starttls" or "tls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "Flipside <flipside@localhost>"
+    # The portal: where links in notices point, and the key that signs links and session cookies.
+    portal_url: str = "http://localhost:8000"
+    secret_key: str = ""  # empty: a random key kept in the data folder (development only)
+    link_ttl_hours: int = 14 * 24
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -30,6 +43,16 @@ class Settings(BaseModel):
             data_dir=Path(env.get("FLIPSIDE_DATA_DIR", ".flipside")),
             log_format=env.get("FLIPSIDE_LOG_FORMAT", "console"),
             database_url=env.get("DATABASE_URL", ""),
+            notify=env.get("FLIPSIDE_NOTIFY", "file"),
+            smtp_host=env.get("SMTP_HOST", "localhost"),
+            smtp_port=int(env.get("SMTP_PORT", "25")),
+            smtp_tls=env.get("SMTP_TLS", "none"),
+            smtp_username=env.get("SMTP_USERNAME", ""),
+            smtp_password=env.get("SMTP_PASSWORD", ""),
+            mail_from=env.get("FLIPSIDE_MAIL_FROM", cls.model_fields["mail_from"].default),
+            portal_url=env.get("FLIPSIDE_PORTAL_URL", cls.model_fields["portal_url"].default),
+            secret_key=env.get("FLIPSIDE_SECRET_KEY", ""),
+            link_ttl_hours=int(env.get("FLIPSIDE_LINK_TTL_HOURS", str(14 * 24))),
         )
 
     @property
@@ -44,6 +67,23 @@ class Settings(BaseModel):
     @property
     def snapshots_dir(self) -> Path:
         return self.data_dir / "snapshots"
+
+    def signing_key(self) -> str:
+        """The key of links and sessions: FLIPSIDE_SECRET_KEY, or one made once and kept in the data folder.
+
+        Every process of one installation (worker, portal) must share it: the worker signs the links that the
+        portal checks.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # exclusive create: when the worker and the portal start together, one key wins
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        except FileExistsError:
+            pass
+        return path.read_text(encoding="utf-8").strip()
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:

@@ -1,5 +1,6 @@
 """Notices: the messages Flipside sends people, written here so the words live in one place."""
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -14,6 +15,23 @@ class NoticeKind(StrEnum):
     RECOGNITION = "recognition"
 
 
+class Meeting(BaseModel):
+    """A pair's recurring check-in, sent as a calendar invitation with each check-in prompt.
+
+    `series` stays the same for a pairing, so a calendar updates one series instead of adding a new one with
+    every cycle; `sequence` (the cycle) tells it which version is newest.
+    """
+
+    series: str
+    sequence: int
+    title: str
+    starts_at: datetime
+    length: timedelta
+    every: timedelta
+    occurrences: int
+    attendees: list[str]
+
+
 class Notice(BaseModel):
     key: str  # idempotency key: workflow id and a business key, stable across retries and continue-as-new
     to: str
@@ -23,3 +41,4 @@ class Notice(BaseModel):
     program_id: str
     pairing_id: str | None = None
     prompt_id: str | None = None
+    meeting: Meeting | None = None

@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.answers import Refusal
     from domain.core import WorkflowCore
     from domain.events import Fact
-    from domain.notices import Notice, NoticeKind
+    from domain.notices import Meeting, Notice, NoticeKind
     from domain.prompts import Prompt, PromptKind
     from workflows import calls
 
@@ -44,7 +44,14 @@ class PromptingWorkflow:
 
     # Notices and events
     def notify(
-        self, to: str, kind: NoticeKind, key: str, subject: str, body: str, prompt_id: str | None = None
+        self,
+        to: str,
+        kind: NoticeKind,
+        key: str,
+        subject: str,
+        body: str,
+        prompt_id: str | None = None,
+        meeting: Meeting | None = None,
     ) -> None:
         self.core.outbox.append(
             Notice(
@@ -56,6 +63,7 @@ class PromptingWorkflow:
                 program_id=self.program_id,
                 pairing_id=self.pairing_id,
                 prompt_id=prompt_id,
+                meeting=meeting,
             )
         )
 
@@ -83,7 +91,16 @@ class PromptingWorkflow:
         await asyncio.gather(self.send_outbox(), self.flush_events())
 
     # Prompts
-    def ask(self, prompt_id: str, kind: PromptKind, to: str, question: str, update: str, due: timedelta) -> None:
+    def ask(
+        self,
+        prompt_id: str,
+        kind: PromptKind,
+        to: str,
+        question: str,
+        update: str,
+        due: timedelta,
+        meeting: Meeting | None = None,
+    ) -> None:
         prompt = Prompt(
             id=prompt_id,
             kind=kind,
@@ -95,7 +112,8 @@ class PromptingWorkflow:
             due=due,
         )
         self.core.prompts.open(prompt)
-        self.notify(to, NoticeKind.PROMPT, prompt_id, question, self._by_when(prompt), prompt_id=prompt_id)
+        body = self._by_when(prompt)
+        self.notify(to, NoticeKind.PROMPT, prompt_id, question, body, prompt_id=prompt_id, meeting=meeting)
 
     def _by_when(self, prompt: Prompt) -> str:
         due_at = self.core.clock.wall_time(prompt.due, workflow.now())

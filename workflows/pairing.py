@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SurveyAnswered,
     )
     from domain.metrics import PairingOutcome, PairingSummary
-    from domain.notices import NoticeKind
+    from domain.notices import Meeting, NoticeKind
     from domain.pairing import (
         Pairing,
         PairingInput,
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import PromptingWorkflow, refusals
 
 
+MEETING_LENGTH = timedelta(minutes=45)
 CYCLE_CLOSE_SENDS_AT_ONCE = "cycle-close-sends-notices-and-events-at-once"
 
 
@@ -215,6 +216,7 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.cycle += 1
         self.state.cycle_due = due
         cycle = self.state.cycle
+        meeting = self._meeting(due)
         for email in self.rules.people:
             self.ask(
                 f"check-in-{cycle}",
@@ -223,6 +225,7 @@ class PairingWorkflow(PromptingWorkflow):
                 f"Check-in {cycle}: did you meet, how is it going (1-5), and a short recap for the two of you",
                 "log_checkin",
                 due,
+                meeting=meeting,
             )
         self.ask(
             f"pulse-{cycle}",
@@ -231,6 +234,27 @@ class PairingWorkflow(PromptingWorkflow):
             "Just for you: is this pairing safe and useful for you? (1-5; your partner never sees this)",
             "answer_pulse",
             due,
+        )
+
+    def _meeting(self, cycle_due: timedelta) -> Meeting | None:
+        """The pair's meetings from this cycle to the end, halfway through each cycle, at the agreed cadence."""
+        plan, started = self.state.plan, self.state.mentoring_started
+        assert plan is not None and started is not None
+        due_at = self.state.clock.wall_time(cycle_due, workflow.now())
+        if due_at is None:  # paused: the next cycle's prompt carries the invitation
+            return None
+        every = plan.meeting_every
+        left = self.terms.mentoring_length - (cycle_due - started)
+        mentor, mentee = self.inp.mentor, self.inp.mentee
+        return Meeting(
+            series=f"{self.pairing_id}@flipside",
+            sequence=self.state.cycle,
+            title=f"Reverse mentoring: {mentor.first_name} and {mentee.first_name}",
+            starts_at=due_at - (cycle_due - self.elapsed) / 2,
+            length=MEETING_LENGTH,
+            every=every,
+            occurrences=1 + max(0, int(left / every)),
+            attendees=[mentor.email, mentee.email],
         )
 
     def _close_cycle(self) -> None:

@@ -198,6 +198,33 @@ kpi_results = Table(
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Not projections: the outbox of messages (one row per idempotency key; `sent_at` set once delivered) and the
+# sign-in links already used. Rebuild leaves both alone.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("key", String(600), primary_key=True),
+    Column("recipient", Email, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("program_id", WorkflowId, nullable=False, index=True),
+    Column("pairing_id", WorkflowId),
+    Column("prompt_id", String(100)),
+    Column("notice", Json, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+)
+
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("email", Email, nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+)
+
 # The projections, in the order rebuild empties them; the event log is never among them.
 PROJECTIONS = [
     kpi_results,

@@ -1,0 +1,1 @@
+"""The participant and coordinator portal: FastAPI, server-rendered pages, sign-in by magic link."""
