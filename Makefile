@@ -6,7 +6,7 @@ DATA := .flipside
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
 	--search-attribute FlipsideKind=Keyword
 
-.PHONY: run test lint bench chromium server worker stop clean
+.PHONY: run test lint bench chromium server worker portal codec stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,7 +24,7 @@ server: $(VENV)/.installed
 	else \
 		echo "Starting Temporal (history in $(DATA)/temporal.db, UI on http://localhost:8233)"; \
 		nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 --ui-port 8233 \
-			$(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
+			--ui-codec-endpoint http://localhost:8081 $(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
 		$(BIN)/python -c "import socket, time; \
 			[time.sleep(0.2) for _ in range(150) if socket.socket().connect_ex(('127.0.0.1', 7233))]"; \
 	fi
@@ -35,8 +35,23 @@ worker: server
 	@nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
 	@echo "Worker started (log in $(DATA)/worker.log)"
 
-run: worker
+# The portal where people answer their prompts; the links in every notice point here.
+portal: worker
+	@if [ -f $(DATA)/portal.pid ]; then kill `cat $(DATA)/portal.pid` 2>/dev/null || true; fi
+	@nohup $(BIN)/python -m portal > $(DATA)/portal.log 2>&1 & echo $$! > $(DATA)/portal.pid
+	@$(BIN)/python -c "import socket, time; \
+		[time.sleep(0.2) for _ in range(100) if socket.socket().connect_ex(('127.0.0.1', 8000))]"
+	@echo "Portal started (log in $(DATA)/portal.log)"
+
+# Payloads are encrypted; the codec server lets an engineer who holds $(DATA)/codec.token read them.
+codec: $(VENV)/.installed
+	@if [ -f $(DATA)/codec.pid ]; then kill `cat $(DATA)/codec.pid` 2>/dev/null || true; fi
+	@mkdir -p $(DATA)
+	@nohup $(BIN)/python codec_server.py > $(DATA)/codec.log 2>&1 & echo $$! > $(DATA)/codec.pid
+
+run: portal codec
 	@echo "Temporal UI: http://localhost:8233"
+	@echo "Portal: http://localhost:8000 (sign in with a link from $(DATA)/outbox.jsonl; the demo prints one)"
 	$(BIN)/python -m demo.run
 	@echo "Temporal and the worker keep running for you to explore; \`make stop\` stops them."
 
@@ -59,7 +74,7 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy .
 
 stop:
-	@for p in worker temporal; do \
+	@for p in codec portal worker temporal; do \
 		if [ -f $(DATA)/$$p.pid ]; then \
 			pid=`cat $(DATA)/$$p.pid`; kill $$pid 2>/dev/null || true; \
 			while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -f $(DATA)/$$p.pid; \

@@ -4,13 +4,14 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from activities.codec import DATA_CONVERTER
+from activities.codec import Keyring, data_converter
 
 
 class Settings(BaseModel):
@@ -32,6 +33,17 @@ class Settings(BaseModel):
     portal_url: str = "http://localhost:8000"
     secret_key: str = ""  # empty: a random key kept in the data folder (development only)
     link_ttl_hours: int = 14 * 24
+    # Payload encryption: `id:base64key,...` (32-byte AES keys) and the id new payloads are sealed with. Keep
+    # retired keys listed while histories sealed with them may still be read. Empty: a development key kept in
+    # the data folder.
+    codec_keys: str = Field(default="", repr=False)
+    codec_key_id: str = ""
+    # The codec server (codec_server.py), which decodes payloads for the Temporal UI and CLI. Its bearer token;
+    # empty: a random token kept in the data folder (development only).
+    codec_token: str = Field(default="", repr=False)
+    codec_host: str = "127.0.0.1"
+    codec_port: int = 8081
+    codec_ui_origins: str = "http://localhost:8233,http://127.0.0.1:8233"  # comma-separated; CORS
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -53,6 +65,12 @@ class Settings(BaseModel):
             portal_url=env.get("FLIPSIDE_PORTAL_URL", cls.model_fields["portal_url"].default),
             secret_key=env.get("FLIPSIDE_SECRET_KEY", ""),
             link_ttl_hours=int(env.get("FLIPSIDE_LINK_TTL_HOURS", str(14 * 24))),
+            codec_keys=env.get("FLIPSIDE_CODEC_KEYS", ""),
+            codec_key_id=env.get("FLIPSIDE_CODEC_KEY_ID", ""),
+            codec_token=env.get("FLIPSIDE_CODEC_TOKEN", ""),
+            codec_host=env.get("FLIPSIDE_CODEC_HOST", cls.model_fields["codec_host"].default),
+            codec_port=int(env.get("FLIPSIDE_CODEC_PORT", "8081")),
+            codec_ui_origins=env.get("FLIPSIDE_CODEC_UI_ORIGINS", cls.model_fields["codec_ui_origins"].default),
         )
 
     @property
@@ -74,16 +92,48 @@ class Settings(BaseModel):
         Every process of one installation (worker, portal) must share it: the worker signs the links that the
         portal checks.
         """
-        if self.secret_key:
-            return self.secret_key
-        path = self.data_dir / "secret.key"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # exclusive create: when the worker and the portal start together, one key wins
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
+        return self.secret_key or _kept_once(self.data_dir / "secret.key", lambda: secrets.token_urlsafe(32))
+
+    def codec_keyring(self) -> Keyring:
+        """The keys payloads are sealed and opened with: FLIPSIDE_CODEC_KEYS, or a development key kept in the
+        data folder, shared by every process of one installation (worker, starter, demo, portal, codec server).
+        """
+        if self.codec_keys:
+            return Keyring.parse(self.codec_keys, self.codec_key_id)
+        if self.codec_key_id:
+            raise ValueError("FLIPSIDE_CODEC_KEY_ID is set but FLIPSIDE_CODEC_KEYS is empty")
+        return Keyring.parse(_kept_once(self.data_dir / "codec.keys", lambda: Keyring.generate().serialise()))
+
+    def codec_bearer_token(self) -> str:
+        """The codec server's bearer token: FLIPSIDE_CODEC_TOKEN, or one made once and kept in the data folder."""
+        token = self.codec_token or _kept_once(self.codec_token_path, lambda: secrets.token_urlsafe(32))
+        if len(token) < 16:
+            raise ValueError("FLIPSIDE_CODEC_TOKEN is too short: use at least 16 random characters")
+        return token
+
+    @property
+    def codec_token_path(self) -> Path:
+        return self.data_dir / "codec.token"
+
+
+def _kept_once(path: Path, make: Callable[[], str]) -> str:
+    """A secret made once and kept in a file only its owner reads.
+
+    Written whole to a private temporary file, then linked into place: the link fails if the file exists, so
+    when the worker and the demo start together one value wins, and nobody reads a half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(make())
+        try:
+            os.link(draft, path)
         except FileExistsError:
             pass
-        return path.read_text(encoding="utf-8").strip()
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
@@ -105,4 +155,9 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.namespace, data_converter=DATA_CONVERTER)
+    """A client whose payloads are encrypted; a worker built on it reads and writes the same way."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        data_converter=data_converter(settings.codec_keyring()),
+    )

@@ -7,17 +7,48 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.email import SmtpTransport
 from activities.matching import propose_matches_activity
 from activities.notify import Channel, NotificationActivities, OutboxFileChannel
+from activities.outbox import Dispatcher, SqlOutbox
 from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
 from activities.store.sql import SqlEventStore
+from portal.links import LinkSigner
 from settings import Settings, configure_logging, connect
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
 log = structlog.get_logger()
 SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database's write lock
+
+
+def link_signer(settings: Settings) -> LinkSigner:
+    """Signs the sign-in link in every notice; the portal checks it with the same key."""
+    return LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
+
+
+def make_channel(settings: Settings) -> Channel:
+    """FLIPSIDE_NOTIFY: "file" writes the outbox file (with links), "email" queues in the SQL outbox."""
+    if settings.notify == "file":
+        return OutboxFileChannel(settings.outbox_path, link_signer(settings))
+    if settings.notify == "email":
+        return SqlOutbox(settings.database)
+    raise ValueError(f'FLIPSIDE_NOTIFY must be "file" or "email", not {settings.notify!r}')
+
+
+def make_dispatcher(settings: Settings, outbox: SqlOutbox) -> Dispatcher:
+    """Emails what `outbox` queues, through the SMTP server in the settings; wakes when it queues something."""
+    transport = SmtpTransport(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_tls,
+        settings.smtp_username,
+        settings.smtp_password,
+    )
+    dispatcher = Dispatcher(outbox.engine, transport, link_signer(settings), settings.mail_from)
+    outbox.on_queued(dispatcher.wake)
+    return dispatcher
 
 
 def build_worker(
@@ -32,7 +63,7 @@ def build_worker(
     A worker that caches no workflows replays each one from its history on every task, and leaves no sticky
     queue behind when it stops: tests of a worker restart use that.
     """
-    notifications = NotificationActivities(channel or OutboxFileChannel(settings.outbox_path))
+    notifications = NotificationActivities(channel or make_channel(settings))
     record = RecordActivities(store or SqlEventStore(settings.database))
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
     return Worker(
@@ -60,8 +91,20 @@ async def main() -> None:
         task_queue=settings.task_queue,
         data_dir=str(settings.data_dir),
         database=settings.database.split("@")[-1],  # never log a password
+        notify=settings.notify,
     )
-    await build_worker(client, settings).run()
+    channel = make_channel(settings)
+    worker = build_worker(client, settings, channel=channel)
+    if not isinstance(channel, SqlOutbox):
+        await worker.run()
+        return
+    # Email: the dispatcher runs beside the worker, in the same event loop, woken by each queued notice. More
+    # workers may run it too: dispatchers claim rows, so each email goes out once.
+    dispatching = asyncio.create_task(make_dispatcher(settings, channel).run())
+    try:
+        await worker.run()
+    finally:
+        dispatching.cancel()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from demo.personas import Persona, answer_everything
 from domain.metrics import describe_kpi
 from domain.program import MemberView, ProgramPhase, ProgramResult, ProgramStatus
 from domain.prompts import PromptKind
+from portal.links import LinkSigner
 from settings import Settings, configure_logging, connect
 from starter import describe_status, load_program, start_program, ui_link
 from workflows.program import ProgramWorkflow
@@ -84,6 +85,12 @@ async def pair_stops_meeting(client: Client, program: str, personas: dict[str, P
             personas[email].stop_checkins_after = 1
 
 
+def coordinator_link(settings: Settings, program_id: str) -> str:
+    """A fresh single-use sign-in link: every notice carries one too (see the outbox file)."""
+    signer = LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
+    return signer.link(COORDINATOR, program_id)
+
+
 async def play(client: Client, settings: Settings) -> ProgramResult:
     spec, roster = load_program(HERE / "program.toml", HERE / "roster.csv")
     spec.slug = f"{spec.slug}-{datetime.now():%H%M%S}"
@@ -91,6 +98,7 @@ async def play(client: Client, settings: Settings) -> ProgramResult:
     program = await start_program(client, settings, spec, roster)
     narrator.say(f"started {program} with {len(roster)} people")
     narrator.say(f"Temporal UI: {ui_link(program, settings.namespace)}")
+    narrator.say(f"Portal, signed in as the coordinator: {coordinator_link(settings, program)}")
     personas = cast([p.email for p in roster])
     handle = client.get_workflow_handle_for(ProgramWorkflow.run, program)
     stop_meeting_set = False
@@ -124,6 +132,7 @@ async def main() -> None:
         print(f"  {describe_kpi(kpi)}")
     print(f"\nEvery notice is in {settings.outbox_path}; the program record in {settings.database}.")
     print(f"Browse the program and its pairings: {ui_link(result.program_id, settings.namespace)}")
+    print(f"The coordinator's page and report in the portal: {coordinator_link(settings, result.program_id)}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import zoneinfo
 
 from temporalio.api.common.v1 import Payload
 
-from activities.codec import COMPRESS_ABOVE, DATA_CONVERTER, ZLIB, CompressionCodec
+from activities.codec import COMPRESS_ABOVE, DATA_CONVERTER, ENCRYPTED, ZLIB, CompressionCodec, Keyring, data_converter
 from bench.roster import roster_csv
 from domain.people import parse_roster
 from domain.program import ProgramInput, new_program_state
@@ -29,11 +29,14 @@ async def test_a_five_thousand_person_program_fits_well_inside_the_limits() -> N
     people = parse_roster(roster_csv(5000), frozenset(zoneinfo.available_timezones()))
     inp = ProgramInput(spec=spec(), roster=people)
     carried = ProgramInput(spec=spec(), roster=[], state=new_program_state(inp))  # what continue-as-new sends
+    production = data_converter(Keyring.generate())  # compressed, then encrypted
     for value in (inp, carried):
         plain = DATA_CONVERTER.payload_converter.to_payloads([value])[0]
         assert plain.ByteSize() > WARNING_LIMIT  # too big as plain JSON
         sent = (await DATA_CONVERTER.encode([value]))[0]
         assert sent.metadata["encoding"] == ZLIB and sent.ByteSize() < WARNING_LIMIT
+        sealed = (await production.encode([value]))[0]
+        assert sealed.metadata["encoding"] == ENCRYPTED and sealed.ByteSize() < WARNING_LIMIT
 
 
 async def test_a_program_with_a_compressed_input_runs(dev_harness: Harness) -> None:

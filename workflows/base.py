@@ -125,7 +125,12 @@ class PromptingWorkflow:
             prompt.reminded = True
             subject = f"Reminder: {prompt.question}"
             self.notify(
-                prompt.participant, NoticeKind.REMINDER, f"{prompt.id}/reminder", subject, self._by_when(prompt)
+                prompt.participant,
+                NoticeKind.REMINDER,
+                f"{prompt.id}/reminder",
+                subject,
+                self._by_when(prompt),
+                prompt_id=prompt.id,  # its link opens the prompt; only the activity input changes, replay holds
             )
 
     def on_expired(self, prompt: Prompt) -> None:
