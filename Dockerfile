@@ -1,4 +1,4 @@
-# The Flipside worker image: docker-compose.yml builds it as the `worker` service.
+# The Flipside image: docker-compose.yml runs it as the `worker`, `portal` and `codec-server` services.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,9 +18,10 @@ COPY domain/ domain/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY migrations/ migrations/
+COPY portal/ portal/
 # pyproject.toml also installs these, so `pip install .` needs them in the build context.
 COPY demo/ demo/
-COPY worker.py starter.py settings.py flipside_client.py ./
+COPY worker.py starter.py settings.py flipside_client.py codec_server.py ./
 
 RUN pip install --no-cache-dir .
 

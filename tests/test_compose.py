@@ -130,6 +130,31 @@ def test_admin_tools_registers_exactly_the_flipside_search_attributes(services: 
     assert job["restart"] == "no" and depends_on(job) == {"temporal": "service_healthy"}
 
 
+def test_portal_and_codec_server_run_the_flipside_image_with_the_secrets_they_need(
+    services: dict[str, Service],
+) -> None:
+    worker, portal, codec = (environment(services[name]) for name in ("worker", "portal", "codec-server"))
+    for name in ("portal", "codec-server"):
+        assert services[name]["build"] == services["worker"]["build"], f"{name} runs the Flipside image"
+    assert " -m portal " in f" {script(services['portal'])} " and "codec_server.py" in script(services["codec-server"])
+    # The worker signs the links the portal checks, and both read and write the same encrypted payloads.
+    for key in ("FLIPSIDE_SECRET_KEY", "FLIPSIDE_CODEC_KEYS", "DATABASE_URL", "TEMPORAL_ADDRESS"):
+        assert worker[key] == portal[key], key
+    assert codec["FLIPSIDE_CODEC_KEYS"] == worker["FLIPSIDE_CODEC_KEYS"]
+    # No default for a secret: compose refuses to start until it is set (`${NAME:?message}`).
+    for env, key in ((worker, "FLIPSIDE_SECRET_KEY"), (worker, "FLIPSIDE_CODEC_KEYS"), (codec, "FLIPSIDE_CODEC_TOKEN")):
+        assert re.fullmatch(r"\$\{" + key + r":\?[^}]+\}", env[key]), f"{key} must be required, not defaulted"
+    assert worker["FLIPSIDE_NOTIFY"] == "email"
+
+
+def test_the_temporal_ui_asks_the_codec_server_and_the_codec_server_lets_it(services: dict[str, Service]) -> None:
+    ui, codec = environment(services["temporal-ui"]), environment(services["codec-server"])
+    endpoint_port = ui["TEMPORAL_CODEC_ENDPOINT"].rsplit(":", 1)[1]
+    assert f"{endpoint_port}:{codec['FLIPSIDE_CODEC_PORT']}" in services["codec-server"]["ports"]
+    ui_port = services["temporal-ui"]["ports"][0].split(":")[0]
+    assert f"http://localhost:{ui_port}" in codec["FLIPSIDE_CODEC_UI_ORIGINS"].split(",")
+
+
 def dockerfile_copy_sources() -> list[str]:
     sources: list[str] = []
     for words in (line.split() for line in (ROOT / "Dockerfile").read_text().splitlines()):
