@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.answers import (
     Approval,
@@ -88,6 +89,19 @@ async def prompts_for(client: Client, program_id: str, person: str) -> list[Pend
         return prompts
     pairing_ids = dict.fromkeys([*([member.pairing_id] if member.pairing_id else []), *member.pairing_ids])
     for pairing_id in pairing_ids:
-        pairing = client.get_workflow_handle(pairing_id)
-        prompts += await pairing.query("pending_prompts", person, result_type=list[PendingPrompt])
+        prompts += await _pairing_prompts(client, pairing_id, person)
     return prompts
+
+
+async def _pairing_prompts(client: Client, pairing_id: str, person: str) -> list[PendingPrompt]:
+    """A pairing's prompts for a person. An approved pairing is named in the member view a moment before its
+    workflow starts at kick-off; until then it has no prompts, rather than an error."""
+    try:
+        found: list[PendingPrompt] = await client.get_workflow_handle(pairing_id).query(
+            "pending_prompts", person, result_type=list[PendingPrompt]
+        )
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return []
+    return found

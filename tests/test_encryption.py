@@ -2,16 +2,19 @@
 
 A program runs with the production converter (compress, then AES-256-GCM) on client and worker, and its history
 and every pairing's are read raw from the server. Keys rotate without losing old payloads, histories recorded
-before encryption still replay, and the codec server decrypts only for a bearer of its token.
+before encryption still replay, and the codec server decrypts only for a bearer of its token, or for a browser
+signed in with it (tests/test_codec_ui.py shows the Temporal UI doing so).
 """
 
 import asyncio
 import base64
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from http.cookies import Morsel, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,7 @@ from activities.codec import (
     data_converter,
     payload_codec,
 )
-from codec_server import build_app
+from codec_server import SESSION_COOKIE, SESSION_HOURS, UiSessions, build_app
 from demo.personas import Persona
 from domain.program import ProgramInput, ProgramPhase
 from domain.spec import ProgramSpec
@@ -415,6 +418,106 @@ async def test_the_ui_origin_may_ask_first_and_other_origins_may_not(codec_http:
         headers={"Origin": "https://evil.example", "Authorization": f"Bearer {TOKEN}"},
     )
     assert "access-control-allow-origin" not in reply.headers
+
+
+def set_cookie(reply: httpx.Response) -> "Morsel[str]":
+    jar: SimpleCookie = SimpleCookie()
+    jar.load(reply.headers["set-cookie"])
+    return jar[SESSION_COOKIE]
+
+
+async def sign_in(http: httpx.AsyncClient, token: str = TOKEN) -> httpx.Response:
+    return await http.post("/signin", data={"token": token})
+
+
+async def test_signing_in_with_the_token_sets_a_cookie_that_proves_it_without_holding_it(
+    codec_http: httpx.AsyncClient,
+) -> None:
+    page = await codec_http.get("/signin")
+    assert page.status_code == 200 and 'name="token"' in page.text and 'type="password"' in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert (await codec_http.get("/")).headers["location"] == "/signin"
+
+    for wrong in ["", "wrong-token", TOKEN[:-1], f"{TOKEN}x", f"Bearer {TOKEN}"]:
+        refused = await sign_in(codec_http, wrong)
+        assert refused.status_code == 401 and "set-cookie" not in refused.headers
+        assert "not the codec server&#x27;s token" in refused.text
+
+    signed_in = await sign_in(codec_http, f" {TOKEN}\n")  # pasted with stray whitespace
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/signin"
+    cookie = set_cookie(signed_in)
+    assert cookie["httponly"] and cookie["samesite"].lower() == "strict" and cookie["path"] == "/"
+    assert cookie["max-age"] == str(SESSION_HOURS * 3600) and not cookie["secure"]  # plain http in development
+    assert TOKEN not in signed_in.headers["set-cookie"]
+    status = await codec_http.get("/signin", headers={"Cookie": f"{SESSION_COOKIE}={cookie.value}"})
+    assert "Signed in until" in status.text and 'action="/signout"' in status.text
+
+    over_tls = httpx.AsyncClient(transport=httpx.ASGITransport(app=codec_app()), base_url="https://codec")
+    async with over_tls:
+        assert set_cookie(await sign_in(over_tls))["secure"]
+
+
+async def test_the_sign_in_cookie_decodes_for_the_ui_origin_only(codec_http: httpx.AsyncClient) -> None:
+    cookie = set_cookie(await sign_in(codec_http)).value
+    body = as_json(await sealed_recap())
+
+    async def decode(cookie_value: str, origin: str | None = UI) -> httpx.Response:
+        headers = {"Cookie": f"{SESSION_COOKIE}={cookie_value}", "X-Namespace": "default"}
+        return await codec_http.post(
+            "/decode", content=body, headers={**headers, **({"Origin": origin} if origin else {})}
+        )
+
+    served = await decode(cookie)
+    assert served.status_code == 200 and from_json(served.text) == [plain("recap: we paired on dashboards")]
+    assert (served.headers["access-control-allow-origin"], served.headers["access-control-allow-credentials"]) == (
+        UI,
+        "true",
+    )
+    encoded = await codec_http.post(
+        "/encode", content=as_json([plain("new")]), headers={"Cookie": f"{SESSION_COOKIE}={cookie}", "Origin": UI}
+    )
+    assert encoded.status_code == 200 and from_json(encoded.text)[0].metadata[KEY_ID] == b"key-b"
+
+    nine_hours_ago = UiSessions(TOKEN)
+    nine_hours_ago.signer.get_timestamp = lambda: int(time.time()) - 9 * 3600  # type: ignore[method-assign]
+    label, stamp, signature = cookie.split(".")
+    refused = {
+        "from another origin": await decode(cookie, "https://evil.example"),
+        "without an Origin (curl, a script)": await decode(cookie, None),
+        "expired": await decode(nine_hours_ago.issue()),
+        "signed with an earlier token": await decode(UiSessions("an-earlier-token-0123456789").issue()),
+        "altered": await decode(f"{label}.{stamp}.{signature[:-2]}AA"),
+        "the token itself": await decode(TOKEN),
+        "empty": await decode(""),
+    }
+    assert {why: r.status_code for why, r in refused.items()} == {why: 401 for why in refused}
+    assert all(b"dashboards" not in r.content for r in refused.values())
+
+
+async def test_signing_out_clears_the_cookie(codec_http: httpx.AsyncClient) -> None:
+    cookie = set_cookie(await sign_in(codec_http))
+    signed_out = await codec_http.post("/signout", headers={"Cookie": f"{SESSION_COOKIE}={cookie.value}"})
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/signin"
+    cleared = set_cookie(signed_out)
+    assert cleared.value == "" and cleared["max-age"] == "0"
+
+
+async def test_credentials_are_granted_to_the_exact_ui_origins_and_never_to_any_origin(
+    codec_http: httpx.AsyncClient,
+) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
+    allowed = await codec_http.options("/decode", headers={"Origin": UI, **preflight})
+    assert allowed.status_code == 200
+    assert (allowed.headers["access-control-allow-origin"], allowed.headers["access-control-allow-credentials"]) == (
+        UI,
+        "true",
+    )
+    elsewhere = await codec_http.options("/decode", headers={"Origin": "https://evil.example", **preflight})
+    assert elsewhere.status_code == 400 and "access-control-allow-origin" not in elsewhere.headers
+    for wildcard in ("*", "null"):
+        with pytest.raises(ValueError, match="exact origins"):
+            build_app(payload_codec(ROTATED), TOKEN, [UI, wildcard], "default")
 
 
 async def test_the_temporal_cli_reads_a_history_through_the_codec_server(dev_env: WorkflowEnvironment) -> None:
