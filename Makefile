@@ -52,6 +52,7 @@ codec: $(VENV)/.installed
 run: portal codec
 	@echo "Temporal UI: http://localhost:8233"
 	@echo "Portal: http://localhost:8000 (sign in with a link from $(DATA)/outbox.jsonl; the demo prints one)"
+	@echo "Payloads are encrypted: to read them in the UI, sign in at http://localhost:8081/signin with the token in $(DATA)/codec.token (README, Confidential payloads)"
 	$(BIN)/python -m demo.run
 	@echo "Temporal and the worker keep running for you to explore; \`make stop\` stops them."
 
