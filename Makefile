@@ -68,6 +68,7 @@ test: lint chromium
 bench: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
 	$(BIN)/python -m bench.events
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.portal
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

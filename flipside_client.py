@@ -3,10 +3,11 @@
 Used by the coordinator CLI, the demo and the tests; the web portal of a later release uses it too.
 """
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -81,16 +82,23 @@ async def program_status(client: Client, program_id: str) -> ProgramStatus:
 
 async def prompts_for(client: Client, program_id: str, person: str) -> list[PendingPrompt]:
     """Every prompt waiting for a person: the program's, and their pairings' (a group mentor has several)."""
-    program = client.get_workflow_handle(program_id)
-    prompts: list[PendingPrompt] = await program.query("pending_prompts", person, result_type=list[PendingPrompt])
     try:
-        member = await program.query("member", person, result_type=MemberView)
-    except Exception:  # coordinators are not members; their prompts are all on the program
-        return prompts
-    pairing_ids = dict.fromkeys([*([member.pairing_id] if member.pairing_id else []), *member.pairing_ids])
-    for pairing_id in pairing_ids:
-        prompts += await _pairing_prompts(client, pairing_id, person)
-    return prompts
+        member = await client.get_workflow_handle(program_id).query("member", person, result_type=MemberView)
+    except WorkflowQueryFailedError:  # coordinators are not members; their prompts are all on the program
+        return await prompts_of(client, program_id, person, None)
+    return await prompts_of(client, program_id, member.email, member)
+
+
+async def prompts_of(client: Client, program_id: str, person: str, member: MemberView | None) -> list[PendingPrompt]:
+    """A person's prompts when their member view is already known (None for a coordinator): the program and
+    each pairing are asked at once, which keeps the program workflow's query load to one per call."""
+    program = client.get_workflow_handle(program_id)
+    pairing_ids = [] if member is None else [*([member.pairing_id] if member.pairing_id else []), *member.pairing_ids]
+    found = await asyncio.gather(
+        program.query("pending_prompts", person, result_type=list[PendingPrompt]),
+        *(_pairing_prompts(client, pairing_id, person) for pairing_id in dict.fromkeys(pairing_ids)),
+    )
+    return [prompt for prompts in found for prompt in prompts]
 
 
 async def _pairing_prompts(client: Client, pairing_id: str, person: str) -> list[PendingPrompt]:

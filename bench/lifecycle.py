@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 
 from activities.codec import DATA_CONVERTER
 from bench.bare_loop import ANSWERS_PER_ROUND, BareAnswer, BareInput, BareLoopWorkflow, RoundChannel, RoundOpened
-from bench.output import RESULTS, save_figures
+from bench.output import RESULTS, latency_ms, save_figures
 from demo.personas import Persona
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.notices import Notice, NoticeKind
@@ -74,22 +74,12 @@ class Samples:
             "updates": len(every),
             "updates_per_s": round(len(every) / wall, 1),
             "peak_updates_per_s": max(per_second.values(), default=0),
-            "latency_ms": _percentiles(every),
-            "round_latency_ms": _percentiles(in_rounds),
-            "by_kind": {kind: {"n": len(v), **_percentiles(v)} for kind, v in sorted(self.latencies.items())},
-            "query_latency_ms": _percentiles(self.query_latencies),
+            "latency_ms": latency_ms(every),
+            "round_latency_ms": latency_ms(in_rounds),
+            "by_kind": {kind: {"n": len(v), **latency_ms(v)} for kind, v in sorted(self.latencies.items())},
+            "query_latency_ms": latency_ms(self.query_latencies),
             "refused": dict(self.refused),
         }
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {
-        k: round(v * 1000, 1) for k, v in {"p50": statistics.median(ordered), "p99": p99, "max": ordered[-1]}.items()
-    }
 
 
 class Driver:

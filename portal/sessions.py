@@ -1,0 +1,74 @@
+"""Session cookies and CSRF tokens.
+
+A session is a cookie signed with the installation's key (itsdangerous), never a server-side record, so any
+portal process can read it. It always holds a random CSRF token; once the person has signed in with a link it
+also holds their email and program. Every POST form carries the token in a hidden field and the portal
+compares it with the cookie's in constant time before reading anything else.
+"""
+
+import hmac
+import secrets
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+SESSION_COOKIE = "flipside_session"
+SESSION_SALT = "flipside-session"  # never the links' salt: a link token is not a session, and the reverse
+SESSION_HOURS = 12
+CSRF_FIELD = "csrf_token"
+
+
+class Session(BaseModel):
+    csrf: str
+    email: str | None = None
+    program_id: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.email is not None and self.program_id is not None
+
+
+def new_session(email: str | None = None, program_id: str | None = None) -> Session:
+    """A fresh session with a new CSRF token: made on the sign-in page, and again once signed in."""
+    return Session(csrf=secrets.token_urlsafe(32), email=email, program_id=program_id)
+
+
+def same_token(expected: str, submitted: str) -> bool:
+    return hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+class Sessions:
+    def __init__(self, key: str, secure: bool, max_age_seconds: int = SESSION_HOURS * 3600) -> None:
+        self.serializer = URLSafeTimedSerializer(key, salt=SESSION_SALT)
+        self.secure = secure
+        self.max_age = max_age_seconds
+
+    def read(self, request: Request) -> Session | None:
+        """The session in the request's cookie; None when there is none, or it is forged or too old."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        try:
+            return Session.model_validate(self.serializer.loads(cookie, max_age=self.max_age))
+        except (BadSignature, ValidationError):
+            return None
+
+    def save(self, response: Response, session: Session) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.serializer.dumps(session.model_dump(exclude_none=True)),
+            max_age=self.max_age,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure, httponly=True, samesite="lax")
+
+    @staticmethod
+    def csrf_ok(session: Session | None, submitted: object) -> bool:
+        return session is not None and isinstance(submitted, str) and same_token(session.csrf, submitted)

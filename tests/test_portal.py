@@ -1,0 +1,431 @@
+"""The portal, end to end: real app (httpx over ASGI), real workflows on the time-skipping server, real SQL.
+
+One pair goes through a whole program in the portal, answering every kind of prompt through its form; other
+tests cover ranked preferences, withdrawal and signing in and out. Security is in test_portal_security.py.
+"""
+
+import html
+import re
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from demo.personas import Persona
+from domain.answers import CoordinatorAction
+from domain.pairing import PairingStage, PairRecord
+from domain.program import MemberStatus, ProgramPhase
+from domain.prompts import PendingPrompt, PromptKind
+from domain.spec import ProgramSpec
+from flipside_client import prompts_for
+from portal.app import create_app
+from portal.links import LinkSigner
+from settings import Settings
+from tests.conftest import Harness
+from tests.driving import drive, member, pairing_view, personas_for, result, start_program
+from tests.factories import COORDINATOR, roster, spec
+
+J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
+BASE = "http://testserver"
+Form = Mapping[str, str | list[str]]
+
+
+async def wind_down(h: Harness) -> None:
+    """End what a test started the way production would: cancel each program, then wait for every run to finish.
+
+    The harness would otherwise terminate runs with a task or an activity in flight, which leaves the shared
+    time-skipping server slow to skip time (and to answer queries) for the tests after it (temporalio/sdk-java#3088).
+    """
+    for program_id in h.programs:
+        handle = h.client.get_workflow_handle(program_id)
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            continue
+        with suppress(WorkflowUpdateFailedError):  # refused: already finishing
+            stop = CoordinatorAction(coordinator=COORDINATOR, reason="the test is over")
+            await handle.execute_update("cancel", stop, result_type=str)
+        with suppress(WorkflowFailureError):
+            await handle.result()
+    for pairing_id in sorted({str(n["pairing_id"]) for n in h.notices() if n["pairing_id"]}):
+        with suppress(WorkflowFailureError):
+            await h.client.get_workflow_handle(pairing_id).result()
+
+
+@pytest.fixture
+async def harness(harness: Harness) -> AsyncIterator[Harness]:
+    """The shared harness, wound down cleanly after each test (see wind_down)."""
+    yield harness
+    await wind_down(harness)
+
+
+# A browser per person: its own cookie jar, and the CSRF token of its session
+class Browser:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.csrf = ""
+
+    async def get(self, url: str) -> httpx.Response:
+        return await self.http.get(url)
+
+    async def post(self, url: str, data: Form, csrf: str | None = None) -> httpx.Response:
+        """Send a form as a browser would, with the session's CSRF token unless told otherwise."""
+        fields = {**data, "csrf_token": self.csrf if csrf is None else csrf}
+        return await self.http.post(url, data=fields)
+
+    async def open_link(self, link: str) -> httpx.Response:
+        """GET a sign-in link: the Continue page, which also gives a fresh visitor a session and its token."""
+        page = await self.http.get(path_of(link))
+        if page.status_code == 200:
+            self.csrf = hidden(page.text, "csrf_token")
+        return page
+
+    async def sign_in(self, settings: Settings, email: str, program_id: str, prompt_id: str | None = None) -> str:
+        """Open a fresh link and press Continue; returns where the portal sent the person."""
+        page = await self.open_link(signer(settings).link(email, program_id, prompt_id))
+        assert page.status_code == 200, page.text
+        response = await self.post("/signin", {"token": hidden(page.text, "token")})
+        assert response.status_code == 303, response.text
+        location = response.headers["location"]
+        landing = await self.get(location)
+        if landing.status_code == 200:  # the signed-in session has a token of its own
+            self.csrf = hidden(landing.text, "csrf_token")
+        return str(location)
+
+
+@asynccontextmanager
+async def browser(app: FastAPI, base_url: str = BASE) -> AsyncIterator[Browser]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
+        yield Browser(http)
+
+
+@asynccontextmanager
+async def portal_app(h: Harness, settings: Settings | None = None) -> AsyncIterator[FastAPI]:
+    app = create_app(settings or h.settings, h.client)
+    try:
+        yield app
+    finally:
+        app.state.portal.engine.dispose()
+
+
+def signer(settings: Settings) -> LinkSigner:
+    return LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
+
+
+def path_of(link: str) -> str:
+    parts = urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found is not None, f"no hidden field {name} in the page"
+    return html.unescape(found.group(1))
+
+
+def error_next_to(page: str, field: str) -> str:
+    """The error shown next to a field (its id ends in -<field>-error), as text."""
+    found = re.search(rf'id="[^"]*-{re.escape(field)}-error">(.*?)</p>', page, re.DOTALL)
+    assert found is not None, f"no error next to {field}"
+    words = re.sub(r'<span class="visually-hidden">Error: </span>', "", found.group(1))  # for screen readers
+    return html.unescape(re.sub(r"<[^>]+>", "", words)).strip()
+
+
+def textarea(page: str, name: str) -> str:
+    found = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', page, re.DOTALL)
+    assert found is not None, f"no textarea {name}"
+    return html.unescape(found.group(1))
+
+
+def text_of(page: str) -> str:
+    """The words of a page, without markup, for reading it the way a person would."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def prompt_path(prompt: PendingPrompt) -> str:
+    return f"/prompts/{prompt.workflow_id}/{prompt.id}"
+
+
+async def until_prompt(
+    h: Harness, program_id: str, email: str, kind: PromptKind, step: timedelta = timedelta(minutes=10)
+) -> PendingPrompt:
+    """Move time on in steps until a prompt of this kind waits for the person."""
+    for _ in range(200):
+        try:
+            prompts = await prompts_for(h.client, program_id, email)
+        except RPCError as error:  # a pairing approved a moment ago, whose workflow has not started yet
+            assert error.status == RPCStatusCode.NOT_FOUND
+            prompts = []
+        for prompt in prompts:
+            if prompt.kind == kind:
+                return prompt
+        await h.env.sleep(step)
+    raise AssertionError(f"{email} never got a {kind.value} prompt")
+
+
+async def open_kinds(h: Harness, program_id: str, email: str) -> set[str]:
+    return {p.id for p in await prompts_for(h.client, program_id, email)}
+
+
+def short_spec(**overrides: Any) -> ProgramSpec:
+    """Three weeks of mentoring, under a slug of its own: pairing ids come from the slug, and a query sent in the
+    moment before a pairing starts would otherwise reach an earlier test's pairing of the same id."""
+    return spec(durations={"program_length": "3w"}, slug=f"portal-{uuid.uuid4().hex[:8]}", **overrides)
+
+
+# The whole program, through the portal
+async def test_a_pair_answers_every_kind_of_prompt_through_the_portal(harness: Harness) -> None:
+    handle = await start_program(harness, short_spec(), roster(1))
+    pid, settings = handle.id, harness.settings
+    async with portal_app(harness) as app, browser(app) as junior, browser(app) as senior, browser(app) as coach:
+        # Opt-in: the link about it lands on it; consent is required, and the refusal sits next to the box
+        assert await junior.sign_in(settings, J0, pid, "opt-in") == f"/prompts/{pid}/opt-in"
+        page = await junior.get(f"/prompts/{pid}/opt-in")
+        assert "What we say stays between us" in page.text and "Please answer by" in page.text
+        refused = await junior.post(f"/prompts/{pid}/opt-in", {})
+        assert refused.status_code == 422
+        assert error_next_to(refused.text, "consent_to_ground_rules") == (
+            "To opt in, you must consent to the ground rules"
+        )
+        assert (await member(handle, J0)).status == MemberStatus.INVITED
+        done = await junior.post(f"/prompts/{pid}/opt-in", {"consent_to_ground_rules": "yes"})
+        assert done.status_code == 200 and "Welcome aboard" in done.text and 'href="/"' in done.text
+        assert await senior.sign_in(settings, S0, pid) == "/"
+        home = await senior.get("/")
+        assert "Join the program" in home.text and 'name="consent_to_ground_rules"' in home.text
+        assert (await senior.post(f"/prompts/{pid}/opt-in", {"consent_to_ground_rules": "yes"})).status_code == 200
+        assert (await member(handle, S0)).status == MemberStatus.OPTED_IN
+
+        # Training: modules as checkboxes, one at a time or all at once
+        training = await until_prompt(harness, pid, J0, PromptKind.TRAINING, timedelta(hours=12))
+        page = await junior.get(prompt_path(training))
+        assert page.text.count('name="modules"') == 2
+        partly = await junior.post(prompt_path(training), {"modules": ["reverse-mentoring-101"]})
+        assert "Still to do: giving-candid-feedback" in partly.text
+        assert "reverse-mentoring-101 (done)" in (await junior.get(prompt_path(training))).text
+        finished = await junior.post(prompt_path(training), {"modules": ["giving-candid-feedback"]})
+        assert "Training complete" in finished.text
+        both = {"modules": ["reverse-mentoring-101", "giving-candid-feedback"]}
+        assert "Training complete" in (await senior.post(prompt_path(training), both)).text
+        assert (await member(handle, S0)).modules_done == ["giving-candid-feedback", "reverse-mentoring-101"]
+
+        # Matching: the coordinator's link lands on the coordinator page, with the proposal and its reasons
+        await until_prompt(harness, pid, COORDINATOR, PromptKind.APPROVE_MATCHES)
+        assert await coach.sign_in(settings, COORDINATOR, pid, "approve-matches") == "/program"
+        program = text_of((await coach.get("/program")).text)
+        assert "junior00@example.com mentors senior00@example.com" in program
+        assert "Jun teaches social media, which Sen wants" in program and "Approve these 1 pairs" in program
+        assert (await junior.get("/program")).status_code == 403
+        approved = await coach.post("/program/approve", {})
+        assert approved.status_code == 200 and "Approved 1 pairs" in approved.text
+
+        # The match: partner's name and the reasons; a decline reason would be for the coordinator only
+        match = await until_prompt(harness, pid, J0, PromptKind.ACCEPT_MATCH)
+        words = text_of((await junior.get(prompt_path(match))).text)
+        assert "Your partner: Sen 00" in words and "Why you two" in words
+        assert "Jun teaches social media, which Sen wants" in words and "Only your coordinator reads this" in words
+        waiting = await junior.post(prompt_path(match), {"accept": "yes"})
+        assert "waiting for your partner" in waiting.text
+        accepted = await senior.post(
+            prompt_path(await until_prompt(harness, pid, S0, PromptKind.ACCEPT_MATCH)), {"accept": "yes"}
+        )
+        assert "You have both accepted" in accepted.text
+
+        # The plan: a cadence outside the program's range is refused next to its field, and what was typed stays
+        proposal = await until_prompt(harness, pid, J0, PromptKind.PROPOSE_PLAN)
+        plan: Form = {
+            "goals": "Use AI tools in my weekly report\nBuild a team dashboard",
+            "skills": "ai tools, data dashboards",
+            "meeting_every": "1d",
+            "channel": "video",
+            "accept_ground_rules": "yes",
+        }
+        refused = await junior.post(prompt_path(proposal), plan)
+        assert refused.status_code == 422
+        assert error_next_to(refused.text, "meeting_every") == "Meet every 3d12h to 1w3d12h, not every 1d"
+        assert textarea(refused.text, "goals") == plan["goals"]
+        assert 'name="channel" value="video"' in refused.text
+        saved = await junior.post(prompt_path(proposal), {**plan, "meeting_every": "1w"})
+        assert "Plan saved. Sen 00 is asked to agree it." in saved.text
+        agree = await until_prompt(harness, pid, S0, PromptKind.AGREE_PLAN)
+        words = text_of((await senior.get(prompt_path(agree))).text)
+        assert "Build a team dashboard" in words and "ai tools, data dashboards" in words and "every 1 week" in words
+        agreed = await senior.post(prompt_path(agree), {"accept_ground_rules": "yes"})
+        assert "Plan agreed. Check-ins start now." in agreed.text
+
+        # Check-in: an impossible rating is refused next to it; the recap typed is kept
+        checkin = await until_prompt(harness, pid, J0, PromptKind.CHECK_IN)
+        assert checkin.id == "check-in-1"
+        typed = {"met": "yes", "progress": "9", "recap": "We set up the dashboard tool together."}
+        refused = await junior.post(prompt_path(checkin), typed)
+        assert refused.status_code == 422
+        assert (
+            error_next_to(refused.text, "progress") == "The progress rating must be a whole number from 1 to 5, not 9"
+        )
+        assert textarea(refused.text, "recap") == typed["recap"]
+        assert 'name="met" value="yes" checked' in refused.text
+        missing = await junior.post(prompt_path(checkin), {"recap": "still here"})
+        assert missing.status_code == 422 and error_next_to(missing.text, "progress") == "Please answer this question."
+        logged = await junior.post(prompt_path(checkin), {**typed, "progress": "4"})
+        assert "Check-in 1 logged" in logged.text
+        senior_checkin = await until_prompt(harness, pid, S0, PromptKind.CHECK_IN)
+        await senior.post(prompt_path(senior_checkin), {"met": "yes", "progress": "5", "recap": "Great first session."})
+        pairing = harness.client.get_workflow_handle(checkin.workflow_id)
+        record = await pairing.query("pair_record", J0, result_type=PairRecord)
+        assert [(e.participant, e.progress, e.recap) for e in record.checkins] == [
+            (J0, 4, typed["recap"]),
+            (S0, 5, "Great first session."),
+        ]
+        own = text_of((await junior.get(f"/pairings/{checkin.workflow_id}")).text)
+        assert typed["recap"] in own and "Great first session." in own
+
+        # The private pulse: the mentor's alone, and the page says the partner never sees it
+        pulse = await until_prompt(harness, pid, J0, PromptKind.PULSE)
+        assert PromptKind.PULSE not in {p.kind for p in await prompts_for(harness.client, pid, S0)}
+        assert "Your partner never sees it" in (await junior.get(prompt_path(pulse))).text
+        answered = await junior.post(prompt_path(pulse), {"safe_and_useful": "5", "comment": ""})
+        assert "Only your coordinator can act on this answer" in answered.text
+
+        # Mid-point survey (a low answer flags the pairing at risk for the coordinator)
+        midpoint = await until_prompt(harness, pid, J0, PromptKind.MIDPOINT_SURVEY, timedelta(hours=12))
+        thanks = await junior.post(prompt_path(midpoint), {"satisfaction": "4", "usefulness": "5"})
+        assert "Thank you for your mid-point answers" in thanks.text
+        low = {"satisfaction": "2", "usefulness": "3", "comment": ""}
+        await senior.post(prompt_path(await until_prompt(harness, pid, S0, PromptKind.MIDPOINT_SURVEY)), low)
+        assert (await pairing_view(pairing)).at_risk
+
+        # Close-out: the mentor rates leadership, the mentee the plan's skills, before and after
+        closeout = await until_prompt(harness, pid, J0, PromptKind.CLOSEOUT_SURVEY, timedelta(hours=12))
+        page = await junior.get(prompt_path(closeout))
+        assert "Before the program: leadership" in page.text and "Now: giving feedback" in page.text
+        ratings: Form = {
+            "satisfaction": "5",
+            "would_recommend": "yes",
+            "before_0": "2",
+            "after_0": "4",
+            "before_1": "3",
+        }
+        refused = await junior.post(prompt_path(closeout), ratings)
+        assert refused.status_code == 422 and error_next_to(refused.text, "after_1") == "Please answer this question."
+        assert 'name="before_0" value="2" checked' in refused.text
+        assert (
+            "Your answers help the next program"
+            in (await junior.post(prompt_path(closeout), {**ratings, "after_1": "4"})).text
+        )
+
+        # The coordinator sees the pairing at risk and the missed check-ins, and links to it in the Temporal UI
+        program = text_of((await coach.get("/program")).text)
+        assert "Pairings that may need you" in program and "a low mid-point answer" in program
+        assert "check-ins missed in a row (cycle 3)" in program
+        assert f"/workflows/{checkin.workflow_id}" in (await coach.get("/program")).text
+
+        senior_closeout = await until_prompt(harness, pid, S0, PromptKind.CLOSEOUT_SURVEY)
+        page = await senior.get(prompt_path(senior_closeout))
+        assert "Before the program: ai tools" in page.text and "Now: data dashboards" in page.text
+        skills: Form = {"before_0": "1", "after_0": "3", "before_1": "2", "after_1": "4"}
+        await senior.post(prompt_path(senior_closeout), {"satisfaction": "4", "would_recommend": "yes", **skills})
+
+        outcome = await result(handle)
+        assert outcome.metrics.pairings_completed == 1
+        assert (await pairing_view(pairing)).stage == PairingStage.ENDED
+        program = text_of((await coach.get("/program")).text)
+        assert "Phase: Completed" in program and "1 completed" in program
+        assert (await member(handle, J0)).status == MemberStatus.COMPLETED
+        assert "You completed the program" in text_of((await junior.get("/")).text)
+
+
+async def test_ranked_preferences_are_refused_next_to_the_choices_and_then_accepted(harness: Harness) -> None:
+    people = roster(2)
+    handle = await start_program(harness, short_spec(matching={"mode": "self_select"}), people)
+    await drive(harness, handle, personas_for(people), until=ProgramPhase.TRAINING)
+    pid = handle.id
+    async with portal_app(harness) as app, browser(app) as junior:
+        landed = await junior.sign_in(harness.settings, J0, pid, "preferences")
+        assert landed == f"/prompts/{pid}/preferences"
+        page = await junior.get(landed)
+        assert all(f'name="choice_{n}"' in page.text for n in range(1, 6))
+        refused = await junior.post(landed, {"choice_1": "stranger@example.com", "choice_2": S1})
+        assert refused.status_code == 422
+        assert error_next_to(refused.text, "choices") == "Not taking part in this program: stranger@example.com"
+        assert 'name="choice_1" value="stranger@example.com"' in refused.text
+        assert f'name="choice_2" value="{S1}"' in refused.text
+        accepted = await junior.post(landed, {"choice_1": S1, "choice_2": S0, "choice_3": ""})
+        assert accepted.status_code == 200 and "Mutual choices are honoured first" in accepted.text
+        assert "preferences" not in await open_kinds(harness, pid, J0)
+
+
+async def test_withdrawing_is_always_offered_says_nothing_is_lost_and_ends_taking_part(harness: Harness) -> None:
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    pid = handle.id
+    async with portal_app(harness) as app, browser(app) as junior:
+        await junior.sign_in(harness.settings, J0, pid)
+        assert 'href="/withdraw"' in (await junior.get("/")).text  # offered while merely invited, too
+        await junior.post(f"/prompts/{pid}/opt-in", {"consent_to_ground_rules": "yes"})
+        page = text_of((await junior.get("/withdraw")).text)
+        assert "Nothing is lost" in page and "you do not have to say why" in page
+        done = await junior.post("/withdraw", {"reason": "A new role takes my time"})
+        assert done.status_code == 200
+        assert "You have withdrawn. Nothing you wrote is lost" in done.text
+        assert (await member(handle, J0)).status == MemberStatus.WITHDRAWN
+        home = await junior.get("/")
+        assert 'href="/withdraw"' not in home.text and "You have withdrawn" in home.text
+        again = await junior.post("/withdraw", {"reason": ""})
+        assert again.status_code == 422 and "has already withdrawn" in again.text
+        # The program goes on without them: the other person is still invited
+        assert "opt-in" in await open_kinds(harness, pid, S0)
+
+
+async def test_sign_in_waits_for_continue_sets_a_careful_cookie_and_signs_out(harness: Harness) -> None:
+    handle = await start_program(harness, short_spec(), roster(1))
+    link = signer(harness.settings).link(J0, handle.id, "opt-in")
+    async with portal_app(harness) as app, browser(app) as junior:
+        page = await junior.open_link(link)
+        assert page.status_code == 200 and "Continue" in page.text and J0 in page.text
+        assert (await junior.get("/")).status_code == 401  # the GET signed nobody in, and used nothing
+        response = await junior.post("/signin", {"token": hidden(page.text, "token")})
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=43200" in cookie
+        assert "secure" not in cookie  # the portal URL is http here
+        junior.csrf = hidden((await junior.get("/")).text, "csrf_token")
+        assert response.headers["location"] == f"/prompts/{handle.id}/opt-in"
+        assert (await junior.get("/")).headers["referrer-policy"] == "no-referrer"
+        out = await junior.post("/signout", {})
+        assert out.status_code == 200 and "signed out" in out.text
+        assert (await junior.get("/")).status_code == 401
+
+    https = harness.settings.model_copy(update={"portal_url": "https://portal.example.com"})
+    async with portal_app(harness, https) as app, browser(app, "https://portal.example.com") as senior:
+        page = await senior.open_link(signer(https).link(S0, handle.id))
+        response = await senior.post("/signin", {"token": hidden(page.text, "token")})
+        assert response.status_code == 303 and "secure" in response.headers["set-cookie"].lower()
+
+
+async def test_the_coordinator_page_follows_the_phases_and_the_report_waits_for_the_record(harness: Harness) -> None:
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    async with portal_app(harness) as app, browser(app) as coach:
+        await coach.sign_in(harness.settings, COORDINATOR, handle.id)
+        home = text_of((await coach.get("/")).text)
+        assert "You coordinate this program" in home and "Nothing is waiting for you" in home
+        assert 'href="/withdraw"' not in (await coach.get("/")).text  # not a participant
+        page = text_of((await coach.get("/program")).text)
+        assert "Phase: Recruitment" in page and "Invited 2" in page and "Recruitment now" in page
+        assert "Training to come" in page
+        early = await coach.get("/program/report")
+        assert early.status_code == 404 and "No report yet" in early.text
+        await drive(harness, handle, personas_for(people, junior00=Persona(J0)), until=ProgramPhase.MATCHING)
+        page = text_of((await coach.get("/program")).text)
+        assert "Recruitment done began" in page and "Opted in 2" in page
+        report = await coach.get("/program/report")
+        assert report.status_code == 200 and "Digital Fluency 2026" in report.text
+        funnel = await coach.get("/program/report/funnel.csv")
+        assert funnel.status_code == 200 and funnel.text.splitlines()[0] == "stage,people"
+        assert "invited,2" in funnel.text
