@@ -31,9 +31,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store.sql import SqlEventStore, make_engine
 from domain.answers import Approval, CoordinatorAction, PairChoice
-from domain.people import Participant, RosterError, describe_validation_error, parse_roster
+from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramInput, ProgramStatus
-from domain.spec import ProgramSpec, SpecError, load_spec
+from domain.spec import ProgramSpec, SpecError, decode_spec, load_spec
 from flipside_client import Refused, build_answer, program_status, prompts_for, send_answer
 from settings import Settings, configure_logging, connect
 from workflows import search
@@ -57,14 +57,22 @@ def ui_link(workflow_id: str, namespace: str = "default") -> str:
 def load_program(spec_path: Path, roster_path: Path) -> tuple[ProgramSpec, list[Participant]]:
     """Read and check both files; every problem is reported and nothing starts from a bad file."""
     try:
-        spec = load_spec(spec_path.read_text(encoding="utf-8"))
+        spec = load_spec(decode_spec(_read(spec_path)))
     except SpecError as error:
         raise CliError(f"{spec_path}:\n{error}") from error
     try:
-        roster = parse_roster(roster_path.read_text(encoding="utf-8"), frozenset(zoneinfo.available_timezones()))
+        roster = parse_roster(decode_roster(_read(roster_path)), frozenset(zoneinfo.available_timezones()))
     except RosterError as error:
         raise CliError(f"{roster_path}:\n{error}") from error
     return spec, roster
+
+
+def _read(path: Path) -> bytes:
+    """A file's bytes; decoded by the domain, so that a file that is not UTF-8 is reported by line."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror or error}") from error
 
 
 async def start_program(client: Client, settings: Settings, spec: ProgramSpec, roster: list[Participant]) -> str:

@@ -6,17 +6,27 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
+from domain.people import quoted
+
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _WHOLE = re.compile(r"^(?:\d+[wdhms])+$")
 _PART = re.compile(r"(\d+)([wdhms])")
+_MAX_DIGITS = 15
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse "2w", "3d12h" or "90s"; raise ValueError with an example of the format otherwise."""
     compact = text.strip().lower().replace(" ", "")
     if not _WHOLE.match(compact):
-        raise ValueError(f"{text!r} is not a duration; write it like '30d', '2w', '1h30m' or '90s'")
-    return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact)))
+        raise ValueError(f"{quoted(text)} is not a duration; write it like '30d', '2w', '1h30m' or '90s'")
+    parts = _PART.findall(compact)
+    # timedelta stops at 999,999,999 days and int() at 4,300 digits: both would escape as Python's own errors.
+    if any(len(n) > _MAX_DIGITS for n, _ in parts):
+        raise ValueError(f"{quoted(text)} is longer than any program could run")
+    try:
+        return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[unit] for n, unit in parts))
+    except OverflowError:
+        raise ValueError(f"{quoted(text)} is longer than any program could run") from None
 
 
 def format_duration(value: timedelta) -> str:

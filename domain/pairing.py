@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from domain.answers import (
+    MAX_SHORT,
     CheckIn,
     CloseoutAnswers,
     MatchAnswer,
@@ -18,13 +19,18 @@ from domain.answers import (
     PlanProposal,
     Pulse,
     Refusal,
+    Withdrawal,
+    check_items,
     check_rating,
+    check_text,
+    listed,
     require,
+    shown,
 )
 from domain.core import WorkflowCore
 from domain.durations import Duration, format_duration
 from domain.metrics import PairingOutcome, PairingSummary
-from domain.people import Participant
+from domain.people import Participant, named, quoted
 from domain.prompts import PromptKind
 
 MENTOR_SKILLS = ["leadership", "giving feedback"]  # what a reverse mentor rates before/after at close-out
@@ -145,15 +151,21 @@ class Pairing:
         return self.inp.mentor if email == self.inp.mentor.email else self.inp.mentee
 
     def require_member(self, email: str) -> None:
-        require(email in self.people, f"{email} is not part of this pairing")
+        require(email in self.people, f"{named(email)} is not part of this pairing")
 
     def require_running(self) -> None:
         require(self.state.stage != PairingStage.ENDED, "this pairing has ended")
+
+    def check_withdrawal(self, withdrawal: Withdrawal) -> None:
+        self.require_member(withdrawal.participant)
+        require(self.state.summary.outcome is None, "this pairing has already ended")
+        check_text(withdrawal.reason, "the reason")
 
     # Introduction
     def check_match_answer(self, answer: MatchAnswer) -> None:
         self.require_member(answer.participant)
         self.state.prompts.require_pending(answer.participant, "accept-match", "match to accept or decline")
+        check_text(answer.reason, "the reason")
 
     def apply_match_answer(self, answer: MatchAnswer) -> None:
         self.state.prompts.close(answer.participant, "accept-match")
@@ -171,6 +183,11 @@ class Pairing:
         require(bool(goals), "the plan needs at least one goal")
         require(bool([s for s in plan.skills if s.strip()]), "the plan needs at least one skill to work on")
         require(bool(plan.channel.strip()), "say how you will meet (for example video, in person or chat)")
+        check_items(plan.goals, "goals")
+        check_items(plan.skills, "skills")
+        skills = [s.strip().lower() for s in plan.skills if s.strip()]
+        require(len(set(skills)) == len(skills), "name each skill once")
+        check_text(plan.channel, "how you will meet", MAX_SHORT)
         require(plan.accept_ground_rules, "both of you must accept the ground rules to agree a plan")
         if plan.meeting_every is not None:
             low, high = self.inp.terms.cadence_min, self.inp.terms.cadence_max
@@ -213,7 +230,7 @@ class Pairing:
         self.require_member(checkin.participant)
         self._require_cycle_prompt(checkin.participant, checkin.cycle, "check-in")
         check_rating(checkin.progress, "the progress rating")
-        require(len(checkin.recap) <= 4000, "keep the recap under 4,000 characters")
+        check_text(checkin.recap, "the recap")
 
     def apply_checkin(self, checkin: CheckIn) -> None:
         self.state.prompts.close(checkin.participant, f"check-in-{checkin.cycle}")
@@ -231,12 +248,14 @@ class Pairing:
     def _require_cycle_prompt(self, email: str, cycle: int, what: str) -> None:
         if self.state.prompts.get(email, f"{what}-{cycle}") is None:
             now_open = f"the open one is cycle {self.state.cycle}" if self.state.cycle else "none is open yet"
-            raise Refusal(f"{what} {cycle} is not open for {email}; {now_open}")
+            raise Refusal(f"{what} {shown(cycle)} is not open for {email}; {now_open}")
 
     def check_pulse(self, pulse: Pulse) -> None:
+        self.require_member(pulse.participant)
         require(pulse.participant == self.inp.mentor.email, "only the mentor is asked this question")
         self._require_cycle_prompt(pulse.participant, pulse.cycle, "pulse")
         check_rating(pulse.safe_and_useful, "the answer")
+        check_text(pulse.comment, "the comment")
 
     def apply_pulse(self, pulse: Pulse) -> bool:
         """Close the pulse prompt; True when the answer is low and the coordinator must hear of it."""
@@ -261,6 +280,7 @@ class Pairing:
         self.state.prompts.require_pending(answers.participant, "midpoint-survey", "mid-point survey")
         check_rating(answers.satisfaction, "satisfaction")
         check_rating(answers.usefulness, "usefulness")
+        check_text(answers.comment, "the comment")
 
     def apply_midpoint(self, answers: MidpointAnswers) -> bool:
         """Record the answer; True when it is low enough to flag the pairing at risk."""
@@ -278,10 +298,16 @@ class Pairing:
         self.require_member(answers.participant)
         self.state.prompts.require_pending(answers.participant, "closeout-survey", "close-out survey")
         check_rating(answers.satisfaction, "satisfaction")
-        rated = {r.skill.strip().lower(): r for r in answers.skill_ratings}
-        missing = [s for s in self.skills_to_rate(answers.participant) if s not in rated]
+        check_text(answers.comment, "the comment")
+        # Each asked skill exactly once: a repeated one would let a second, unchecked rating into the record.
+        asked = self.skills_to_rate(answers.participant)
+        names = [r.skill.strip().lower() for r in answers.skill_ratings]
+        unknown = [quoted(n) for n in names if n not in asked]
+        require(not unknown, f"rate only {', '.join(asked)}; not {listed(unknown, ', ')}")
+        require(len(set(names)) == len(names), "rate each skill once")
+        missing = [s for s in asked if s not in names]
         require(not missing, f"rate each skill before and after: missing {', '.join(missing)}")
-        for skill, rating in rated.items():
+        for skill, rating in zip(names, answers.skill_ratings, strict=True):
             check_rating(rating.before, f"the 'before' rating of {skill}")
             check_rating(rating.after, f"the 'after' rating of {skill}")
 

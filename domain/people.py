@@ -5,11 +5,20 @@ import difflib
 import io
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # what a Participant holds; stored inputs must still decode
+# What a new roster row or participant must be: deliverable, so no control character, no separator a file or a
+# mail header would split on, at most 254 characters. Kept out of the model: inputs of running programs were
+# checked by _EMAIL only, and must still decode when their workflows replay.
+_ADDRESS = r"[^@\s\x00-\x1f\x7f,;:<>()\[\]\\\"]+"
+_LABEL = r"[^@\s\x00-\x1f\x7f,;:<>()\[\]\\\"'.]+"
+_DELIVERABLE = re.compile(rf"^{_ADDRESS}@(?:{_LABEL}\.)+{_LABEL}$")
+# Control characters come from broken exports, never from a person typing; PostgreSQL cannot even store NUL.
+# Tab and line breaks are whitespace, handled where they can appear.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ROSTER_HEADER = [
     "email",
     "name",
@@ -23,13 +32,44 @@ ROSTER_HEADER = [
     "manager_email",
 ]
 MIN_SENIORITY, MAX_SENIORITY = 0, 20
+MAX_EMAIL_LENGTH = 254  # RFC 5321: no longer address can be delivered
+QUOTED_MAX = 60
+
+
+def quoted(text: str, limit: int = QUOTED_MAX) -> str:
+    """A value quoted for a message, cut short so that a huge input cannot flood the message."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def normalise_email(value: str) -> str:
     email = value.strip().lower()
     if not _EMAIL.match(email):
-        raise ValueError(f"{value!r} is not an email address")
+        raise ValueError(f"{quoted(value)} is not an email address")
     return email
+
+
+def is_deliverable(email: str) -> bool:
+    return len(email) <= MAX_EMAIL_LENGTH and _DELIVERABLE.match(email) is not None
+
+
+def named(value: str) -> str:
+    """Who someone said they are, as a message shows it: as typed when it is plain, else quoted and cut short."""
+    return value if value and len(value) <= QUOTED_MAX and value.isprintable() else quoted(value)
+
+
+def _trimmed_lower(value: str) -> str:
+    return value.strip().lower()
+
+
+EmailAddress = Annotated[str, AfterValidator(_trimmed_lower)]
+"""An email as people type it (any case, stray spaces), read into the form rosters keep. Never refused here:
+whether it is someone's is for the checks to say, so an answer accepted once always decodes again."""
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in `text`, written U+0000, or None when it has none."""
+    found = _CONTROL.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
 
 
 class Role(StrEnum):
@@ -89,6 +129,36 @@ class RosterError(ValueError):
         super().__init__("\n".join(f"line {p.line}: {p.message}" for p in problems))
 
 
+class NotUtf8(ValueError):
+    """A file whose bytes are not UTF-8 text, with the line of the first byte that is not."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(f"line {line}: {message}")
+
+
+def utf8_text(data: bytes) -> str:
+    """A file's text when it is UTF-8 (a leading BOM is dropped); else NotUtf8, saying how to save it."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise NotUtf8(1, "the file is saved as UTF-16; save it as UTF-8 (in a spreadsheet: CSV UTF-8)")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        message = f"byte 0x{data[error.start]:02x} is not UTF-8 text; save the file as UTF-8"
+        raise NotUtf8(line, message) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as reading in text mode does
+
+
+def decode_roster(data: bytes) -> str:
+    """The text of a roster file, or a RosterError naming the line of its first byte that is not UTF-8."""
+    try:
+        return utf8_text(data)
+    except NotUtf8 as error:
+        raise RosterError([RosterProblem(line=error.line, message=error.message)]) from None
+
+
 def validation_problems(error: ValidationError) -> list[str]:
     """One readable sentence per problem, naming the field."""
     parts = []
@@ -141,12 +211,19 @@ def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> li
         end = reader.line_num
         if cells is None:
             break
-        if not "".join(cells).strip():
+        joined = "".join(cells)
+        if not joined.strip():
             continue  # blank lines, and the ",,,,," rows spreadsheets leave at the bottom
         if len(cells) != len(ROSTER_HEADER):
             problems.append(RosterProblem(line=start, message=_column_count_problem(len(cells), start, end)))
             continue
         row, reasons = _read_row(cells, timezones)
+        if not joined.isprintable() and _CONTROL.search(joined):  # rare: only then is each cell looked at
+            reasons += [
+                f"{column}: contains the control character {found}; retype the cell or export the file again"
+                for column, cell in zip(ROSTER_HEADER, cells, strict=True)
+                if (found := control_character(cell))
+            ]
         if reasons:
             problems.extend(RosterProblem(line=start, message=reason) for reason in reasons)
         email = row["email"]
@@ -187,8 +264,8 @@ def _read_row(cells: list[str], timezones: "_TimezoneHints | None") -> tuple[dic
     if not raw_email:
         reasons.append("email: missing")
         email = None
-    elif not _EMAIL.match(raw_email):
-        reasons.append(f"email: {raw_email!r} is not an email address")
+    elif not is_deliverable(raw_email.lower()):
+        reasons.append(f"email: {quoted(raw_email)} is not an email address")
         email = None
     if "\n" in name:  # a line break inside a quoted name is not part of the name
         name = " ".join(name.split())
@@ -196,20 +273,20 @@ def _read_row(cells: list[str], timezones: "_TimezoneHints | None") -> tuple[dic
         reasons.append("name: missing")
     role = raw_role.lower()
     if role not in _ROLES:
-        said = f"{raw_role!r} is not a role" if raw_role else "missing"
+        said = f"{quoted(raw_role)} is not a role" if raw_role else "missing"
         reasons.append(f"role: {said}; use {_ROLE_CHOICES}")
     seniority = -1
-    if raw_seniority.isascii() and raw_seniority.isdigit():
+    if raw_seniority.isascii() and raw_seniority.isdigit() and len(raw_seniority) <= 4:  # int() refuses 4,301 digits
         seniority = int(raw_seniority)
     if not MIN_SENIORITY <= seniority <= MAX_SENIORITY:
-        said = f"{raw_seniority!r} is not" if raw_seniority else "missing; use"
+        said = f"{quoted(raw_seniority)} is not" if raw_seniority else "missing; use"
         reasons.append(f"seniority: {said} {_SENIORITY_RULE}")
     zone = raw_zone or "UTC"
     if timezones is not None and zone not in timezones.known:
-        reasons.append(f"timezone: unknown time zone {zone!r}{timezones.hint(zone)}")
+        reasons.append(f"timezone: unknown time zone {quoted(zone)}{timezones.hint(zone)}")
     manager: str | None = raw_manager.lower() or None
-    if manager is not None and not _EMAIL.match(manager):
-        reasons.append(f"manager_email: {raw_manager!r} is not an email address")
+    if manager is not None and not is_deliverable(manager):
+        reasons.append(f"manager_email: {quoted(raw_manager)} is not an email address")
         manager = None
     elif manager is not None and manager == email:
         reasons.append("manager_email: a person cannot be their own manager")
@@ -241,7 +318,7 @@ def _header_problem(header: list[str]) -> str | None:
     for name, written in ((n, h.strip()) for n, h in zip(names, header, strict=True) if n not in ROSTER_HEADER):
         close = difflib.get_close_matches(name, missing, n=1, cutoff=0.6)  # "e-mail" for email, "manager"...
         unexpected.append(
-            (repr(written) if written else "an unnamed column") + (f" (did you mean {close[0]}?)" if close else "")
+            (quoted(written) if written else "an unnamed column") + (f" (did you mean {close[0]}?)" if close else "")
         )
     if unexpected:
         parts.append(f"unexpected: {', '.join(unexpected)}")

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from domain.answers import (
+    MAX_SHORT,
     Approval,
     CoordinatorAction,
     NewParticipant,
@@ -17,12 +18,15 @@ from domain.answers import (
     RematchRequest,
     TrainingCompleted,
     Withdrawal,
+    check_items,
+    check_text,
+    listed,
     require,
 )
 from domain.core import WorkflowCore
 from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs, why_not
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
-from domain.people import Participant, handle
+from domain.people import Participant, handle, is_deliverable, management_chain, named, quoted
 from domain.spec import MatchingMode, ProgramSpec
 
 MAX_PREFERENCES = 5
@@ -154,12 +158,14 @@ class Program:
 
     def member(self, email: str) -> Member:
         found = self.state.members.get(email.strip().lower())
-        require(found is not None, f"{email} is not a participant of {self.spec.name}")
+        require(found is not None, f"{named(email)} is not a participant of {self.spec.name}")
         assert found is not None
         return found
 
     def require_coordinator(self, email: str) -> None:
-        require(email.strip().lower() in self.spec.coordinators, f"{email} is not a coordinator of {self.spec.name}")
+        require(
+            email.strip().lower() in self.spec.coordinators, f"{named(email)} is not a coordinator of {self.spec.name}"
+        )
 
     def require_not_finished(self) -> None:
         require(self.state.phase not in FINISHED, f"{self.spec.name} has already {self.state.phase.value}")
@@ -192,10 +198,32 @@ class Program:
             self.state.phase == ProgramPhase.RECRUITMENT and not self.state.recruitment_closed,
             "participants can only be added while recruitment is open",
         )
-        require(action.participant.email not in self.state.members, f"{action.participant.email} is already invited")
+        person = action.participant
+        require(is_deliverable(person.email), f"participant.email: {quoted(person.email)} is not an email address")
+        require(person.email not in self.state.members, f"{person.email} is already invited")
+        manager = person.manager_email
+        require(
+            manager is None or is_deliverable(manager),
+            f"participant.manager_email: {quoted(manager or '')} is not an email address",
+        )
+        require(bool(person.name.strip()), "participant.name: missing")  # a blank name has no first name to greet
+        require(person.manager_email != person.email, "participant.manager_email: a person cannot be their own manager")
+        managers = {e: m.person.manager_email for e, m in self.state.members.items() if m.person.manager_email}
+        if person.manager_email:
+            managers[person.email] = person.manager_email
+        require(
+            person.email not in management_chain(person.email, managers),
+            f"participant.manager_email: the chain of managers from {person.email} loops back to them",
+        )
+        for text, field in ((person.name, "name"), (person.department, "department"), (person.timezone, "timezone")):
+            check_text(text, f"participant.{field}", MAX_SHORT)
+        check_items(person.skills_offered, "participant.skills_offered")
+        check_items(person.skills_wanted, "participant.skills_wanted")
+        check_items(person.interests, "participant.interests")
 
     def check_close_recruitment(self, action: CoordinatorAction) -> None:
         self.require_coordinator(action.coordinator)
+        check_text(action.reason, "the reason")
         require(
             self.state.phase == ProgramPhase.RECRUITMENT and not self.state.recruitment_closed,
             "recruitment is not open",
@@ -207,9 +235,11 @@ class Program:
         member = self.member(done.participant)
         require(self.state.phase == ProgramPhase.TRAINING, "training is not open now")
         require(member.status == MemberStatus.OPTED_IN, f"{member.person.email} has no training to complete")
-        unknown = [m for m in done.modules if m not in self.spec.training_modules]
+        check_items(done.modules, "modules")
+        unknown = [quoted(m) for m in done.modules if m not in self.spec.training_modules]
         require(
-            not unknown, f"unknown module {', '.join(unknown)}; the modules are {', '.join(self.spec.training_modules)}"
+            not unknown,
+            f"unknown module {listed(unknown, ', ')}; the modules are {', '.join(self.spec.training_modules)}",
         )
         require(bool(done.modules), "name at least one module you completed")
 
@@ -248,7 +278,7 @@ class Program:
             e for e, m in self.state.members.items() if m.status in (MemberStatus.OPTED_IN, MemberStatus.TRAINED)
         }
         strangers = [e for e in ranked if e not in taking_part]
-        require(not strangers, f"not taking part in this program: {', '.join(strangers)}")
+        require(not strangers, f"not taking part in this program: {', '.join(named(e) for e in strangers)}")
         context = self.match_context()
         ruled_out = []
         for email in ranked:
@@ -292,11 +322,14 @@ class Program:
         )
         if approval.pairs is not None:
             require(bool(approval.pairs), "an edited proposal needs at least one pair")
+            emails = {e for p in approval.pairs for e in (p.mentor, p.mentee)}
+            strangers = sorted(named(e) for e in emails if e not in self.state.members)
+            require(not strangers, f"not taking part in this program: {listed(strangers, ', ')}")
             available = {m.person.email: m.person for m in self.with_status(MemberStatus.TRAINED)}
             problems = check_edited_pairs(
                 [(p.mentor.lower(), p.mentee.lower()) for p in approval.pairs], available, self.match_context()
             )
-            require(not problems, "; ".join(problems))
+            require(not problems, listed(problems))
 
     def apply_approval(self, approval: Approval) -> list[ProposedPair]:
         assert self.state.proposal is not None
@@ -356,6 +389,7 @@ class Program:
             member.status not in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED),
             f"{member.person.email} has already {member.status.value}",
         )
+        check_text(withdrawal.reason, "the reason")
 
     def drop_from_proposal(self, email: str) -> None:
         """Take a withdrawn person out of the proposal; their proposed partner is told why at approval."""
@@ -375,13 +409,15 @@ class Program:
     def check_rematch(self, request: RematchRequest) -> None:
         self.require_coordinator(request.coordinator)
         record = self.state.pairings.get(request.pairing_id)
-        require(record is not None, f"there is no pairing {request.pairing_id}")
+        require(record is not None, f"there is no pairing {quoted(request.pairing_id)} in {self.spec.name}")
         assert record is not None
         require(record.running, f"{request.pairing_id} is not running")
+        check_text(request.reason, "the reason")
 
     def check_pause(self, action: CoordinatorAction, pause: bool) -> None:
         self.require_coordinator(action.coordinator)
         self.require_not_finished()
+        check_text(action.reason, "the reason")
         if pause:
             require(not self.state.clock.paused, "the program is already paused")
         else:
@@ -391,6 +427,7 @@ class Program:
         self.require_coordinator(action.coordinator)
         self.require_not_finished()
         require(self.state.cancel_reason is None, "the program is already being cancelled")
+        check_text(action.reason, "the reason")
 
     # Pairings reporting back
     def return_to_pool(self, email: str, reason: str) -> None:

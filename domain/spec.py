@@ -9,7 +9,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.durations import PositiveDuration
-from domain.people import normalise_email, validation_problems
+from domain.people import NotUtf8, control_character, normalise_email, quoted, utf8_text, validation_problems
 
 
 class Kpi(StrEnum):
@@ -165,6 +165,10 @@ class MatchingPolicy(BaseModel):
     )
 
 
+SLUG_MAX = 63
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
 class ProgramSpec(BaseModel):
     model_config = STRICT_KEYS
 
@@ -187,9 +191,19 @@ class ProgramSpec(BaseModel):
 
     @model_validator(mode="after")
     def _derive_slug(self) -> Self:
-        slug = self.slug or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug):
-            raise ValueError(f"slug {slug!r} must be lowercase letters, digits and hyphens")
+        if self.slug:
+            if not _SLUG.fullmatch(self.slug):
+                raise ValueError(f"slug {quoted(self.slug)} must be lowercase letters, digits and hyphens, at most 63")
+            return self
+        # From the name: its ASCII letters and digits, cut at a hyphen to fit (a long name is still a good name).
+        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        if len(slug) > SLUG_MAX:
+            slug = slug[: SLUG_MAX + 1].rsplit("-", 1)[0] if "-" in slug[:SLUG_MAX] else slug[:SLUG_MAX]
+        if not _SLUG.fullmatch(slug):
+            raise ValueError(
+                f"the name {quoted(self.name)} has no letters a-z or digits to make an id from; "
+                "add a slug of lowercase letters, digits and hyphens"
+            )
         self.slug = slug
         return self
 
@@ -202,13 +216,37 @@ class SpecError(ValueError):
     """A spec that cannot run, with one line per problem naming the field."""
 
 
+def decode_spec(data: bytes) -> str:
+    """The text of a spec file, or a SpecError naming the line of its first byte that is not UTF-8."""
+    try:
+        return utf8_text(data)
+    except NotUtf8 as error:
+        raise SpecError(str(error)) from None
+
+
 def load_spec(text: str) -> ProgramSpec:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"not valid TOML: {error}") from error
+    # TOML lets "\u0000" through as an escape; checked here rather than in the model, so that a program
+    # already running on such a spec still decodes its input when it replays.
+    if controls := _control_characters(data):
+        raise SpecError("\n".join(controls))
     try:
         return ProgramSpec.model_validate(data)
     except ValidationError as error:
         # One line per problem: a message may itself contain "; ", so never split a joined text.
         raise SpecError("\n".join(validation_problems(error))) from error
+
+
+def _control_characters(value: object, where: str = "") -> list[str]:
+    """A problem per text of the spec holding a control character, named by its field."""
+    if isinstance(value, str):
+        found = control_character(value)
+        return [f"{where or 'value'}: contains the control character {found}"] if found else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _control_characters(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _control_characters(v, f"{where}.{i}")]
+    return []
