@@ -4,6 +4,7 @@ Used by the coordinator CLI, the demo and the tests; the web portal of a later r
 """
 
 import asyncio
+import hashlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,10 +64,17 @@ def build_answer(prompt: PendingPrompt, person: str, fields: dict[str, Any]) -> 
     return model.model_validate(data)
 
 
+def answer_id(prompt: PendingPrompt, answer: BaseModel) -> str:
+    """The update id of an answer: the same answer to the same prompt always has the same id, so sending it
+    again after a failure that left us unsure (a timeout, a server restart) is applied once, not refused."""
+    digest = hashlib.sha256(answer.model_dump_json().encode()).hexdigest()[:16]
+    return f"{prompt.participant}/{prompt.id}/{digest}"
+
+
 async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel) -> str:
     handle = client.get_workflow_handle(prompt.workflow_id)
     try:
-        result: str = await handle.execute_update(prompt.update, answer, result_type=str)
+        result: str = await handle.execute_update(prompt.update, answer, id=answer_id(prompt, answer), result_type=str)
         return result
     except WorkflowUpdateFailedError as error:
         cause = error.cause

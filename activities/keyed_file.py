@@ -22,7 +22,15 @@ class KeyedJsonlFile:
 
     def _catch_up(self, handle: Any) -> None:
         handle.seek(self._read_up_to)
-        for line in handle:
+        while line := handle.readline():
+            if not line.endswith("\n"):
+                # A writer died mid-line (killed while flushing a batch). Writers hold the lock for the whole
+                # write, so nobody is still writing it: cut it off. Its activity never finished, so Temporal
+                # retries it and the notice is written again, whole.
+                torn_at = handle.tell() - len(line.encode("utf-8"))
+                handle.truncate(torn_at)
+                handle.seek(torn_at)
+                break
             if line.strip():
                 self._keys.add(json.loads(line)["key"])
         self._read_up_to = handle.tell()
@@ -47,5 +55,6 @@ class KeyedJsonlFile:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def read_all(self) -> list[dict[str, Any]]:
+        """Every whole line; a last line without its newline is being written, or was torn by a crash."""
         with self.path.open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+            return [json.loads(line) for line in handle if line.endswith("\n") and line.strip()]

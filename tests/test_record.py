@@ -74,6 +74,16 @@ async def run_program_with_a_restart(env: WorkflowEnvironment, tmp_path: Path, u
     return first.failures + second.failures
 
 
+def assert_exactly_once(events: list[DomainEvent]) -> Counter[str]:
+    """Each workflow's events are numbered 1..n, none twice and none missing; returns how many of each kind."""
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        seqs[event.workflow_id].append(event.seq)
+    for workflow_id, numbers in seqs.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), workflow_id
+    return Counter(e.kind for e in events)
+
+
 def table_rows(store: SqlEventStore) -> dict[str, list[tuple[Any, ...]]]:
     with store.engine.connect() as conn:
         return {
@@ -89,14 +99,7 @@ async def test_every_event_lands_once_under_retries_and_a_worker_restart(
     assert failures >= 10
 
     store = SqlEventStore(database_url)
-    events = store.read()
-    seqs: dict[str, list[int]] = defaultdict(list)
-    for event in events:
-        seqs[event.workflow_id].append(event.seq)
-    for workflow_id, numbers in seqs.items():  # none twice, none missing
-        assert sorted(numbers) == list(range(1, len(numbers) + 1)), workflow_id
-
-    kinds = Counter(e.kind for e in events)
+    kinds = assert_exactly_once(store.read())
     assert kinds["program_started"] == 1 and kinds["program_closed"] == 1
     assert kinds["invited"] == kinds["opted_in"] == kinds["training_completed"] == 8
     assert kinds["matched"] == 4 and kinds["accepted"] == 8 and kinds["plan_agreed"] == 4

@@ -15,7 +15,7 @@ from demo.personas import Persona
 from domain.answers import Approval, CheckIn, CoordinatorAction, OptIn
 from domain.metrics import PairingSummary
 from domain.pairing import PairingStage, PairRecord
-from domain.program import ProgramPhase
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import build_answer, prompts_for, send_answer
 from tests.conftest import Harness
@@ -245,3 +245,17 @@ async def test_a_check_in_for_a_cycle_that_is_not_open_is_refused(dev_harness: H
         "check-in 5 is not open",
         "the open one is cycle 1",
     )
+
+
+async def test_the_same_answer_sent_twice_is_applied_once_and_not_refused(harness: Harness) -> None:
+    """A client unsure whether its answer arrived (a timeout, a server restart) sends it again: same update id."""
+    people = roster(1)
+    handle = await start_program(harness, spec(), people)
+    junior = people[0].email
+    (prompt,) = [p for p in await prompts_for(harness.client, handle.id, junior) if p.kind == PromptKind.OPT_IN]
+    answer = build_answer(prompt, junior, {"consent_to_ground_rules": True})
+    first = await send_answer(harness.client, prompt, answer)
+    again = await send_answer(harness.client, prompt, answer)  # the prompt is closed now: a new id would be refused
+    assert again == first
+    assert (await member(handle, junior)).status == MemberStatus.OPTED_IN
+    assert (await status(handle)).funnel.opted_in == 1
