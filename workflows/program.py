@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RematchRequest,
         TrainingCompleted,
         Withdrawal,
+        read_answer,
     )
     from domain.matching import MatchContext, MatchProposal
     from domain.metrics import (
@@ -52,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         new_program_state,
     )
     from domain.prompts import PendingPrompt, PromptKind
-    from domain.spec import MatchingMode
+    from domain.spec import MatchingMode, ProgramSpec
     from workflows import calls, search
     from workflows.base import PromptingWorkflow, refusals
     from workflows.pairing import PairingWorkflow
@@ -60,6 +61,11 @@ with workflow.unsafe.imports_passed_through():
 KICKOFF_BATCH = 50  # children started at once: keeps pending starts far below the server's limits
 MAX_UPDATES_PER_RUN = 1500  # the server refuses updates past 2,000 per run
 MAX_CHILDREN_PER_RUN = 500
+HISTORY_BOUND = "continue-as-new-past-history-bound"
+# A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
+# same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
+# for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
+EVENTS_PER_RUN = 3_000
 SIGNAL_BATCH = 100
 
 
@@ -75,13 +81,19 @@ class ProgramWorkflow(PromptingWorkflow):
         self.nudge_before = inp.spec.reminders.nudge_before
         self.updates_this_run = 0
         self.children_this_run = 0
+        self.bounded = False  # whether this run keeps to EVENTS_PER_RUN; set as the run starts
         self.result: ProgramResult | None = None
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramResult:
+        # Decided once per run, since the phases' waits check it: runs started before the bound keep waiting.
+        self.bounded = workflow.patched(HISTORY_BOUND)
         if inp.state is None:
             self.resume_clock()
             self._record_start()
+        elif self.bounded:  # what the last run handed over unsent
+            await self.send_outbox()
+            await self._flush_while_room()
         phases = {
             ProgramPhase.RECRUITMENT: self._recruitment,
             ProgramPhase.TRAINING: self._training,
@@ -96,7 +108,7 @@ class ProgramWorkflow(PromptingWorkflow):
                 await self._cancel()
                 break
             await phases[self.state.phase]()
-            await self.flush_events()
+            await self._flush_while_room()
             await self._continue_as_new_if_due()
         await self.send_outbox()
         await self.flush_events()
@@ -140,8 +152,10 @@ class ProgramWorkflow(PromptingWorkflow):
         if self._open_phase(self.spec.durations.recruitment):
             for member in self.state.members.values():
                 self._invite(member)
-        await self.wait_until(self.state.phase_due, lambda: self.state.recruitment_closed or self.cancelling)
-        if self.cancelling:
+        await self.wait_until(
+            self.state.phase_due, lambda: self.state.recruitment_closed or self.cancelling or self._handing_over
+        )
+        if self.cancelling or self._handing_over:  # the next run waits on for the rest of the phase
             return
         self.state.recruitment_closed = True
         for member in self.rules.with_status(MemberStatus.INVITED):
@@ -202,8 +216,10 @@ class ProgramWorkflow(PromptingWorkflow):
                         "submit_preferences",
                         self.state.phase_due,
                     )
-        await self.wait_until(self.state.phase_due, lambda: self.cancelling or not self.state.prompts.prompts)
-        if self.cancelling:
+        await self.wait_until(
+            self.state.phase_due, lambda: self.cancelling or not self.state.prompts.prompts or self._handing_over
+        )
+        if self.cancelling or self._handing_over:
             return
         for member in self.rules.with_status(MemberStatus.OPTED_IN):
             member.status = MemberStatus.EXCLUDED
@@ -228,7 +244,11 @@ class ProgramWorkflow(PromptingWorkflow):
             else:
                 self._ask_for_approval(self.state.proposal)
         while not self.state.approved and not self.cancelling:
-            await self.wait_until(self.state.phase_due, lambda: self.state.approved or self.cancelling)
+            await self.wait_until(
+                self.state.phase_due, lambda: self.state.approved or self.cancelling or self._handing_over
+            )
+            if self._handing_over:
+                return
             if not self.state.approved and not self.cancelling:  # overdue: ask again, nothing is decided for them
                 self.state.phase_due = self.elapsed + self.spec.durations.answer_window
                 assert self.state.proposal is not None
@@ -353,8 +373,8 @@ class ProgramWorkflow(PromptingWorkflow):
         while not self.cancelling and self.elapsed < end:
             next_cycle = self.state.kickoff_at + (self.state.cycles_snapshotted + 1) * d.checkin_cadence
             target = min(end, next_cycle) if self.state.midpoint_done else min(midpoint, next_cycle)
-            await self.wait_until(target, lambda: self.cancelling or self._rematch_due)
-            if self.cancelling:
+            await self.wait_until(target, lambda: self.cancelling or self._rematch_due or self._handing_over)
+            if self.cancelling or self._handing_over:
                 return
             if self._rematch_due:
                 await self._rematch()
@@ -433,8 +453,10 @@ class ProgramWorkflow(PromptingWorkflow):
         d = self.spec.durations
         if self._open_phase(2 * d.answer_window + d.checkin_cadence):
             pass
-        await self.wait_until(self.state.phase_due, lambda: self.cancelling or not self._running_pairings())
-        if self.cancelling:
+        await self.wait_until(
+            self.state.phase_due, lambda: self.cancelling or not self._running_pairings() or self._handing_over
+        )
+        if self.cancelling or self._handing_over:
             return
         for record in self._running_pairings():  # a pairing that overran its close-out is closed now
             await workflow.get_external_workflow_handle(record.pairing_id).signal("end_pairing", "program closed")
@@ -507,22 +529,43 @@ class ProgramWorkflow(PromptingWorkflow):
                 )
             )
 
-    async def _continue_as_new_if_due(self) -> None:
-        due = (
-            workflow.info().is_continue_as_new_suggested()
+    @property
+    def _run_is_full(self) -> bool:
+        """Temporal suggests a fresh run, or this run reached one of our own bounds."""
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
             or self.updates_this_run >= MAX_UPDATES_PER_RUN
             or self.children_this_run >= MAX_CHILDREN_PER_RUN
+            or (self.bounded and info.get_current_history_length() >= EVENTS_PER_RUN)
         )
-        if not due or self.state.phase in FINISHED:
+
+    @property
+    def _handing_over(self) -> bool:
+        """A phase stops waiting and returns, so the run loop continues as new; the phase resumes in the next run."""
+        return self.bounded and self._run_is_full
+
+    async def _flush_while_room(self) -> None:
+        """Hand recorded events to the record while this run has room; the rest travel to the next run."""
+        while self.core.journal.unsent and not self._handing_over:
+            await calls.append_events(self.core.journal.take())
+
+    async def _continue_as_new_if_due(self) -> None:
+        if not self._run_is_full or self.state.phase in FINISHED:
             return
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.send_outbox()
-        await self.flush_events()
+        # Unsent notices and events travel in the state and go out first thing in the next run: sending
+        # thousands here would keep this run open while answers keep arriving, past the server's 2,000 updates.
+        if not self.bounded:
+            await self.send_outbox()
+            await self.flush_events()
         workflow.continue_as_new(ProgramInput(spec=self.spec, roster=[], state=self.state))
 
-    # Participant updates
+    # Participant updates. Each takes what was sent as it is and reads it with read_answer, so an answer of the
+    # wrong shape is refused in words rather than rejected by the SDK's decoder (see domain/answers.py).
     @workflow.update
-    def opt_in(self, answer: OptIn) -> str:
+    def opt_in(self, *sent: object) -> str:
+        answer = read_answer(OptIn, sent)
         self.updates_this_run += 1
         self.rules.apply_opt_in(answer)
         self.record(events.OptedIn(), answer.participant.strip().lower())
@@ -531,12 +574,14 @@ class ProgramWorkflow(PromptingWorkflow):
         return "Welcome aboard. Your training opens when recruitment closes."
 
     @opt_in.validator
-    def _check_opt_in(self, answer: OptIn) -> None:
+    def _check_opt_in(self, *sent: object) -> None:
         with refusals():
+            answer = read_answer(OptIn, sent)
             self.rules.check_opt_in(answer)
 
     @workflow.update
-    def complete_training(self, done: TrainingCompleted) -> str:
+    def complete_training(self, *sent: object) -> str:
+        done = read_answer(TrainingCompleted, sent)
         self.updates_this_run += 1
         if self.rules.apply_training(done):
             self.record(events.TrainingCompleted(modules=done.modules), done.participant.strip().lower())
@@ -546,23 +591,27 @@ class ProgramWorkflow(PromptingWorkflow):
         return f"Recorded. Still to do: {', '.join(left)}."
 
     @complete_training.validator
-    def _check_training(self, done: TrainingCompleted) -> None:
+    def _check_training(self, *sent: object) -> None:
         with refusals():
+            done = read_answer(TrainingCompleted, sent)
             self.rules.check_training(done)
 
     @workflow.update
-    def submit_preferences(self, choice: Preferences) -> str:
+    def submit_preferences(self, *sent: object) -> str:
+        choice = read_answer(Preferences, sent)
         self.updates_this_run += 1
         self.rules.apply_preferences(choice)
         return "Thank you. Mutual choices are honoured first."
 
     @submit_preferences.validator
-    def _check_preferences(self, choice: Preferences) -> None:
+    def _check_preferences(self, *sent: object) -> None:
         with refusals():
+            choice = read_answer(Preferences, sent)
             self.rules.check_preferences(choice)
 
     @workflow.update
-    async def withdraw(self, withdrawal: Withdrawal) -> str:
+    async def withdraw(self, *sent: object) -> str:
+        withdrawal = read_answer(Withdrawal, sent)
         self.updates_this_run += 1
         member = self.rules.member(withdrawal.participant)
         member.status = MemberStatus.WITHDRAWN
@@ -587,24 +636,28 @@ class ProgramWorkflow(PromptingWorkflow):
                 self.rules.return_to_pool(partner, "your proposed partner withdrew")
 
     @withdraw.validator
-    def _check_withdraw(self, withdrawal: Withdrawal) -> None:
+    def _check_withdraw(self, *sent: object) -> None:
         with refusals():
+            withdrawal = read_answer(Withdrawal, sent)
             self.rules.check_withdrawal(withdrawal)
 
     # Coordinator updates
     @workflow.update
-    def approve_matches(self, approval: Approval) -> str:
+    def approve_matches(self, *sent: object) -> str:
+        approval = read_answer(Approval, sent)
         self.updates_this_run += 1
         self._approve(approval)
         return f"Approved {len(self.state.pairings)} pairs; kick-off starts now."
 
     @approve_matches.validator
-    def _check_approve(self, approval: Approval) -> None:
+    def _check_approve(self, *sent: object) -> None:
         with refusals():
+            approval = read_answer(Approval, sent)
             self.rules.check_approval(approval)
 
     @workflow.update
-    def add_participant(self, action: NewParticipant) -> str:
+    def add_participant(self, *sent: object) -> str:
+        action = read_answer(NewParticipant, sent)
         self.updates_this_run += 1
         member = Member(person=action.participant)
         self.state.members[member.person.email] = member
@@ -612,66 +665,74 @@ class ProgramWorkflow(PromptingWorkflow):
         return f"{member.person.name} is invited."
 
     @add_participant.validator
-    def _check_add(self, action: NewParticipant) -> None:
+    def _check_add(self, *sent: object) -> None:
         with refusals():
+            action = read_answer(NewParticipant, sent)
             self.rules.check_new_participant(action)
 
     @workflow.update
-    def close_recruitment(self, action: CoordinatorAction) -> str:
+    def close_recruitment(self, *sent: object) -> str:
         self.updates_this_run += 1
         self.state.recruitment_closed = True
         return f"Recruitment closed with {self.rules.status_count(MemberStatus.OPTED_IN)} opted in."
 
     @close_recruitment.validator
-    def _check_close(self, action: CoordinatorAction) -> None:
+    def _check_close(self, *sent: object) -> None:
         with refusals():
+            action = read_answer(CoordinatorAction, sent)
             self.rules.check_close_recruitment(action)
 
     @workflow.update
-    async def pause(self, action: CoordinatorAction) -> str:
+    async def pause(self, *sent: object) -> str:
         self.updates_this_run += 1
         self.pause_clock()
         await self._signal_running("pause")
         return "Paused: no deadline moves closer until you resume."
 
     @pause.validator
-    def _check_pause(self, action: CoordinatorAction) -> None:
+    def _check_pause(self, *sent: object) -> None:
         with refusals():
+            action = read_answer(CoordinatorAction, sent)
             self.rules.check_pause(action, pause=True)
 
     @workflow.update
-    async def resume(self, action: CoordinatorAction) -> str:
+    async def resume(self, *sent: object) -> str:
         self.updates_this_run += 1
         self.resume_clock()
         await self._signal_running("resume")
         return "Resumed."
 
     @resume.validator
-    def _check_resume(self, action: CoordinatorAction) -> None:
+    def _check_resume(self, *sent: object) -> None:
         with refusals():
+            action = read_answer(CoordinatorAction, sent)
             self.rules.check_pause(action, pause=False)
 
     @workflow.update
-    def cancel(self, action: CoordinatorAction) -> str:
+    def cancel(self, *sent: object) -> str:
+        action = read_answer(CoordinatorAction, sent)
         self.updates_this_run += 1
         self.state.cancel_reason = action.reason.strip() or "no reason given"
         return "Cancelling: everyone will be told."
 
     @cancel.validator
-    def _check_cancel(self, action: CoordinatorAction) -> None:
+    def _check_cancel(self, *sent: object) -> None:
         with refusals():
+            action = read_answer(CoordinatorAction, sent)
             self.rules.check_cancel(action)
 
     @workflow.update
-    async def rematch(self, request: RematchRequest) -> str:
+    async def rematch(self, *sent: object) -> str:
+        request = read_answer(RematchRequest, sent)
         self.updates_this_run += 1
         self.state.pairings[request.pairing_id].rematch_requested = True
         await workflow.get_external_workflow_handle(request.pairing_id).signal("end_pairing", "rematch requested")
         return "The pairing is being closed; both people go back to the pool for a new partner."
 
     @rematch.validator
-    def _check_rematch(self, request: RematchRequest) -> None:
+    def _check_rematch(self, *sent: object) -> None:
         with refusals():
+            request = read_answer(RematchRequest, sent)
             self.rules.check_rematch(request)
 
     # Pairings report here when they end
@@ -730,3 +791,8 @@ class ProgramWorkflow(PromptingWorkflow):
     def member(self, participant: str) -> MemberView:
         with refusals():
             return self.rules.member_view(participant)
+
+    @workflow.query
+    def program_spec(self) -> ProgramSpec:
+        """The spec the program runs on: the portal reads its coordinators, ground rules, modules and durations."""
+        return self.spec
