@@ -40,14 +40,15 @@ async def test_a_five_thousand_person_program_fits_well_inside_the_limits() -> N
         assert sealed.metadata["encoding"] == ENCRYPTED and sealed.ByteSize() < WARNING_LIMIT
 
 
-async def test_a_program_with_a_compressed_input_runs(harness: Harness) -> None:
+async def test_a_program_with_a_compressed_input_runs(dev_harness: Harness) -> None:
+    # On the local dev server: on the shared time-skipping server this 600-person program once stalled the tests
+    # after it, and in a later run took over 15 minutes and 16 GB of test-process memory.
+    harness = dev_harness
     people = parse_roster(roster_csv(600), frozenset(zoneinfo.available_timezones()))
     assert DATA_CONVERTER.payload_converter.to_payloads([people])[0].ByteSize() > COMPRESS_ABOVE
     handle = await start_program(harness, spec(), people)
     assert (await status(handle)).funnel.invited == 600
-    # Cancelled as a coordinator would, and awaited: terminated while its invitations were going out, it left
-    # the time-skipping server holding its clock for good (an activity in flight at termination is never
-    # released, temporalio/sdk-java#1138), and every test after it then waited in real time.
+    # Cancelled as a coordinator would, and awaited, rather than terminated with its invitations in flight.
     await handle.execute_update(
         "cancel", CoordinatorAction(coordinator=COORDINATOR, reason="seen running"), result_type=str
     )
