@@ -136,6 +136,12 @@ def _kept_once(path: Path, make: Callable[[], str]) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def _stderr_logger(*_: object) -> structlog.PrintLogger:
+    # sys.stderr as it is when a line is written, not when logging was set up: a test runner swaps it per test
+    # and closes the old one, and a logger holding a closed stream would fail every activity that logs.
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     """Readable console lines for people in development, one JSON object per line in production."""
     renderer: structlog.typing.Processor = (
@@ -149,7 +155,7 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_stderr_logger,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
