@@ -57,7 +57,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
 from activities.codec import payload_codec
-from settings import Settings, configure_logging
+from settings import Settings, configure_logging, exit_with
 
 log = structlog.get_logger()
 MAX_BODY = 16 * 1024 * 1024  # bytes; a request holds a few payloads of at most 2 MiB each
@@ -262,4 +262,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_with(main)

@@ -4,14 +4,34 @@ import logging
 import os
 import secrets
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import structlog
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from activities.codec import Keyring, data_converter
+
+
+class ProcessError(Exception):
+    """Ends a process with one line on stderr and an exit status, without a traceback."""
+
+    status = 1
+
+
+class UserMistake(ProcessError, ValueError):
+    """Something the person running the command can fix: a bad file, a setting, a name already used."""
+
+    status = 2
+
+
+class Unreachable(ProcessError):
+    """Temporal or the program record cannot be reached."""
+
+    status = 1
 
 
 class Settings(BaseModel):
@@ -53,23 +73,23 @@ class Settings(BaseModel):
             namespace=env.get("TEMPORAL_NAMESPACE", "default"),
             task_queue=env.get("TEMPORAL_TASK_QUEUE", "flipside"),
             data_dir=Path(env.get("FLIPSIDE_DATA_DIR", ".flipside")),
-            log_format=env.get("FLIPSIDE_LOG_FORMAT", "console"),
+            log_format=_one_of("FLIPSIDE_LOG_FORMAT", "console", "json"),
             database_url=env.get("DATABASE_URL", ""),
-            notify=env.get("FLIPSIDE_NOTIFY", "file"),
+            notify=_one_of("FLIPSIDE_NOTIFY", "file", "email"),
             smtp_host=env.get("SMTP_HOST", "localhost"),
-            smtp_port=int(env.get("SMTP_PORT", "25")),
-            smtp_tls=env.get("SMTP_TLS", "none"),
+            smtp_port=_whole_number("SMTP_PORT", 25),
+            smtp_tls=_one_of("SMTP_TLS", "none", "starttls", "tls"),
             smtp_username=env.get("SMTP_USERNAME", ""),
             smtp_password=env.get("SMTP_PASSWORD", ""),
             mail_from=env.get("FLIPSIDE_MAIL_FROM", cls.model_fields["mail_from"].default),
             portal_url=env.get("FLIPSIDE_PORTAL_URL", cls.model_fields["portal_url"].default),
             secret_key=env.get("FLIPSIDE_SECRET_KEY", ""),
-            link_ttl_hours=int(env.get("FLIPSIDE_LINK_TTL_HOURS", str(14 * 24))),
+            link_ttl_hours=_whole_number("FLIPSIDE_LINK_TTL_HOURS", 14 * 24),
             codec_keys=env.get("FLIPSIDE_CODEC_KEYS", ""),
             codec_key_id=env.get("FLIPSIDE_CODEC_KEY_ID", ""),
             codec_token=env.get("FLIPSIDE_CODEC_TOKEN", ""),
             codec_host=env.get("FLIPSIDE_CODEC_HOST", cls.model_fields["codec_host"].default),
-            codec_port=int(env.get("FLIPSIDE_CODEC_PORT", "8081")),
+            codec_port=_whole_number("FLIPSIDE_CODEC_PORT", 8081),
             codec_ui_origins=env.get("FLIPSIDE_CODEC_UI_ORIGINS", cls.model_fields["codec_ui_origins"].default),
         )
 
@@ -99,21 +119,40 @@ class Settings(BaseModel):
         data folder, shared by every process of one installation (worker, starter, demo, portal, codec server).
         """
         if self.codec_keys:
-            return Keyring.parse(self.codec_keys, self.codec_key_id)
+            try:
+                return Keyring.parse(self.codec_keys, self.codec_key_id)
+            except ValueError as error:
+                raise UserMistake(f"FLIPSIDE_CODEC_KEYS: {error}") from error
         if self.codec_key_id:
-            raise ValueError("FLIPSIDE_CODEC_KEY_ID is set but FLIPSIDE_CODEC_KEYS is empty")
+            raise UserMistake("FLIPSIDE_CODEC_KEY_ID is set but FLIPSIDE_CODEC_KEYS is empty")
         return Keyring.parse(_kept_once(self.data_dir / "codec.keys", lambda: Keyring.generate().serialise()))
 
     def codec_bearer_token(self) -> str:
         """The codec server's bearer token: FLIPSIDE_CODEC_TOKEN, or one made once and kept in the data folder."""
         token = self.codec_token or _kept_once(self.codec_token_path, lambda: secrets.token_urlsafe(32))
         if len(token) < 16:
-            raise ValueError("FLIPSIDE_CODEC_TOKEN is too short: use at least 16 random characters")
+            raise UserMistake("FLIPSIDE_CODEC_TOKEN is too short: use at least 16 random characters")
         return token
 
     @property
     def codec_token_path(self) -> Path:
         return self.data_dir / "codec.token"
+
+
+def _whole_number(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise UserMistake(f"{name} must be a whole number, not {text!r}")
+    return int(text)
+
+
+def _one_of(name: str, default: str, *others: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in (default, *others):
+        raise UserMistake(f"{name} must be one of {', '.join((default, *others))}, not {value!r}")
+    return value
 
 
 def _kept_once(path: Path, make: Callable[[], str]) -> str:
@@ -162,8 +201,37 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
 
 async def connect(settings: Settings) -> Client:
     """A client whose payloads are encrypted; a worker built on it reads and writes the same way."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.namespace,
-        data_converter=data_converter(settings.codec_keyring()),
-    )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.namespace,
+            data_converter=data_converter(settings.codec_keyring()),
+        )
+    except RuntimeError as error:  # the SDK's connection failure
+        raise Unreachable(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error
+
+
+def exit_with(main: Callable[[], int | None]) -> NoReturn:
+    """Run a process's `main` and end the process with its status: 0, or the status it returned or exited with.
+
+    The process then ends at once, without the interpreter's teardown: the Temporal SDK's runtime threads can
+    abort a normal exit after the work is done ("Fatal Python error: PyGILState_Release", status 134, about 2
+    runs in 10 here; temporalio/sdk-python#300). What was printed is flushed first; nothing else is left.
+    """
+    try:
+        status = main() or 0
+    except ProcessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        status = error.status
+    except SystemExit as stop:  # argparse's usage errors (2) and --help (0), uvicorn's failed start (1)
+        status = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -19,31 +19,32 @@ import os
 import sys
 import zoneinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store.sql import SqlEventStore, make_engine
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramInput, ProgramStatus
-from domain.spec import ProgramSpec, SpecError, decode_spec, load_spec
+from domain.spec import ProgramSpec, SpecError, decode_spec, id_already_used, load_spec
 from flipside_client import Refused, build_answer, program_status, prompts_for, send_answer
-from settings import Settings, configure_logging, connect
+from settings import ProcessError, Settings, Unreachable, UserMistake, configure_logging, connect, exit_with
 from workflows import search
 from workflows.program import ProgramWorkflow
 
 UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
 
 
-class CliError(Exception):
-    """A problem the user can fix; printed without a traceback."""
+class CliError(UserMistake):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
 def program_id(name: str) -> str:
@@ -76,14 +77,52 @@ def _read(path: Path) -> bytes:
 
 
 async def start_program(client: Client, settings: Settings, spec: ProgramSpec, roster: list[Participant]) -> str:
-    await client.start_workflow(
-        ProgramWorkflow.run,
-        ProgramInput(spec=spec, roster=roster),
-        id=spec.program_id,
-        task_queue=settings.task_queue,
-        search_attributes=search.initial(spec.program_id, "recruitment", "program"),
-    )
+    """Start a program run under an id never used before: refused if the record or Temporal knows the id."""
+    check_id_unused_in_record(settings, spec)
+    try:
+        await client.start_workflow(
+            ProgramWorkflow.run,
+            ProgramInput(spec=spec, roster=roster),
+            id=spec.program_id,
+            task_queue=settings.task_queue,
+            search_attributes=search.initial(spec.program_id, "recruitment", "program"),
+            # Temporal refuses an id it still remembers, even of a closed run; the record remembers longer.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError as error:
+        earlier = await client.get_workflow_handle(spec.program_id).describe()
+        raise CliError(id_already_used(spec.program_id, spec.slug, _describe_run(earlier))) from error
     return spec.program_id
+
+
+def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:
+    """The record keeps every program ever run here, after Temporal has forgotten closed ones (retention)."""
+    from activities.store.queries import ProgramNotFound, program_header
+
+    engine = open_record(settings, missing_ok=True)
+    if engine is None:
+        return
+    try:
+        earlier = program_header(engine, spec.program_id)
+    except ProgramNotFound:
+        return
+    except SQLAlchemyError as error:
+        raise Unreachable(f"cannot read the program record at {_safe_url(settings.database)}: {error}") from error
+    finally:
+        engine.dispose()
+    when = f"started {earlier.started_at:%Y-%m-%d %H:%M} UTC, {_phase_words(earlier.phase)}"
+    raise CliError(id_already_used(spec.program_id, spec.slug, when))
+
+
+def _describe_run(run: WorkflowExecutionDescription) -> str:
+    phase = run.typed_search_attributes.get(search.PHASE)
+    status = run.status.name.lower().replace("_", " ") if run.status else "unknown"
+    where = _phase_words(phase) if phase and status in ("running", "completed") else f"now {status}"
+    return f"started {run.start_time:%Y-%m-%d %H:%M} UTC, {where}"
+
+
+def _phase_words(phase: str) -> str:
+    return "now cancelled" if phase == "cancelled" else "now completed" if phase == "completed" else f"now in {phase}"
 
 
 def describe_status(status: ProgramStatus) -> str:
@@ -143,21 +182,38 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_record(settings: Settings) -> Engine:
-    """The program record, for reading only: never created or migrated here, so a typo cannot make a new one."""
+@overload
+def open_record(settings: Settings) -> Engine: ...
+@overload
+def open_record(settings: Settings, missing_ok: Literal[True]) -> Engine | None: ...
+def open_record(settings: Settings, missing_ok: bool = False) -> Engine | None:
+    """The program record, for reading only: never created or migrated here, so a typo cannot make a new one.
+
+    A record not made yet is a mistake to report, or None with `missing_ok`; one that cannot be reached is
+    `Unreachable`.
+    """
     url = settings.database
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        if missing_ok:
+            return None
         raise CliError(f"no program record at {url}; has a worker run (make run)?")
     engine = make_engine(url)
     try:
         ready = inspect(engine).has_table("programs")
     except SQLAlchemyError as error:
         engine.dispose()
-        raise CliError(f"cannot read the program record at {_safe_url(url)}: {error}") from error
+        raise Unreachable(f"cannot reach the program record at {_safe_url(url)}: {_first_line(error)}") from error
     if not ready:
         engine.dispose()
+        if missing_ok:
+            return None
         raise CliError(f"the program record at {_safe_url(url)} has no tables yet; has a worker run (make run)?")
     return engine
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def list_programs(settings: Settings) -> str:
@@ -251,13 +307,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _connect(settings: Settings) -> Client:
-    try:
-        return await connect(settings)
-    except RuntimeError as error:
-        raise CliError(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error
-
-
 def _coordinator(args: argparse.Namespace) -> str:
     if not args.coordinator:
         raise CliError("say who you are: --coordinator EMAIL (or set FLIPSIDE_COORDINATOR)")
@@ -275,10 +324,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
         return report(settings, args.program, args.out)
     if args.command == "start":
         spec, roster = load_program(args.spec, args.roster)
-        client = await _connect(settings)
+        client = await connect(settings)
         started = await start_program(client, settings, spec, roster)
         return f"started {started} with {len(roster)} people\nwatch it: {ui_link(started, settings.namespace)}"
-    client = await _connect(settings)
+    client = await connect(settings)
     if args.command == "status":
         return describe_status(await program_status(client, program_id(args.program)))
     if args.command == "approve":
@@ -301,22 +350,32 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
     raise CliError(f"unknown command {args.command}")
 
 
+UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """0 after success, 2 for a mistake the user can fix, 1 when Temporal or the record cannot be reached."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     try:
         print(asyncio.run(run(args, settings)))
-    except (CliError, json.JSONDecodeError) as error:
+    except ProcessError as error:
         print(f"error: {error}", file=sys.stderr)
+        return error.status
+    except json.JSONDecodeError as error:
+        print(f"error: --answer is not JSON: {error}", file=sys.stderr)
         return 2
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             print(f"error: no such program or pairing ({error.message})", file=sys.stderr)
             return 2
+        if error.status in UNREACHABLE:
+            print(f"error: lost Temporal at {settings.temporal_address}: {error.message}", file=sys.stderr)
+            return 1
         raise
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -1,6 +1,7 @@
 """Runs a Flipside worker: both workflows and every activity, on the task queue from the settings."""
 
 import asyncio
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -15,7 +16,7 @@ from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
 from activities.store.sql import SqlEventStore
 from portal.links import LinkSigner
-from settings import Settings, configure_logging, connect
+from settings import Settings, configure_logging, connect, exit_with
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
@@ -94,18 +95,21 @@ async def main() -> None:
         notify=settings.notify,
     )
     channel = make_channel(settings)
-    worker = build_worker(client, settings, channel=channel)
-    if not isinstance(channel, SqlOutbox):
-        await worker.run()
-        return
-    # Email: the dispatcher runs beside the worker, in the same event loop, woken by each queued notice. More
-    # workers may run it too: dispatchers claim rows, so each email goes out once.
-    dispatching = asyncio.create_task(make_dispatcher(settings, channel).run())
-    try:
-        await worker.run()
-    finally:
-        dispatching.cancel()
+    stopping = asyncio.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):  # `docker stop`, `make stop`, Ctrl-C: a clean exit, 0
+        asyncio.get_running_loop().add_signal_handler(stop_signal, stopping.set)
+    async with build_worker(client, settings, channel=channel):
+        # Email: the dispatcher runs beside the worker, in the same event loop, woken by each queued notice. More
+        # workers may run it too: dispatchers claim rows, so each email goes out once.
+        dispatching = None
+        if isinstance(channel, SqlOutbox):
+            dispatching = asyncio.create_task(make_dispatcher(settings, channel).run())
+        await stopping.wait()
+        log.info("worker stopping")
+        if dispatching is not None:
+            dispatching.cancel()
+    log.info("worker stopped")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    exit_with(lambda: asyncio.run(main()))

@@ -9,6 +9,9 @@ from domain.notices import Notice
 from domain.people import Participant
 from domain.spec import MatchingMode
 
+# The error type of an append refused because another run holds the same workflow id in the record.
+CONFLICTING_RUN = "ConflictingRun"
+
 
 class NoticeBatch(BaseModel):
     notices: list[Notice]

@@ -4,8 +4,10 @@ from typing import Protocol
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.messages import EventBatch
+from activities.messages import CONFLICTING_RUN, EventBatch
+from activities.store.sql import ConflictingRun
 from domain.events import DomainEvent
 
 log = structlog.get_logger()
@@ -23,7 +25,10 @@ class RecordActivities:
     # event loop that drives the workflows.
     @activity.defn(name="append_events")
     def append_events(self, batch: EventBatch) -> int:
-        added = self.store.append(batch.events)
+        try:
+            added = self.store.append(batch.events)
+        except ConflictingRun as error:  # no retry can fix it: the workflow tells its coordinators and stops
+            raise ApplicationError(str(error), type=CONFLICTING_RUN, non_retryable=True) from error
         if batch.events:
             first = batch.events[0]
             log.debug(

@@ -9,6 +9,7 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -17,7 +18,7 @@ from domain.metrics import describe_kpi
 from domain.program import MemberView, ProgramPhase, ProgramResult, ProgramStatus
 from domain.prompts import PromptKind
 from portal.links import LinkSigner
-from settings import Settings, configure_logging, connect
+from settings import Settings, configure_logging, connect, exit_with
 from starter import describe_status, load_program, start_program, ui_link
 from workflows.program import ProgramWorkflow
 
@@ -62,18 +63,23 @@ class Narrator:
         if lines:
             self.say(f"answers sent: {len(lines)}")
 
-    def alerts(self) -> None:
+    def notices(self) -> list[dict[str, Any]]:
+        """The notices sent since the last call; the alerts and the coordinator's news among them are told."""
         if not self.outbox.exists():
-            return
+            return []
         with self.outbox.open(encoding="utf-8") as handle:
             handle.seek(self.read)
-            for line in handle:
-                notice = json.loads(line)
-                if notice["kind"] == "alert":
-                    self.say(f"ALERT to {notice['to']}: {notice['subject']}")
-                elif notice["to"] == COORDINATOR and notice["kind"] in ("info", "report"):
-                    self.say(f"to the coordinator: {notice['subject']}: {notice['body'].splitlines()[0]}")
-            self.read = handle.tell()
+            lines = handle.readlines()
+            if lines and not lines[-1].endswith("\n"):  # a line still being written: read it whole next time
+                lines.pop()
+            self.read += sum(len(line.encode()) for line in lines)
+        notices = [json.loads(line) for line in lines]
+        for notice in notices:
+            if notice["kind"] == "alert":
+                self.say(f"ALERT to {notice['to']}: {notice['subject']}")
+            elif notice["to"] == COORDINATOR and notice["kind"] in ("info", "report"):
+                self.say(f"to the coordinator: {notice['subject']}: {notice['body'].splitlines()[0]}")
+        return notices
 
 
 async def pair_stops_meeting(client: Client, program: str, personas: dict[str, Persona]) -> None:
@@ -93,7 +99,7 @@ def coordinator_link(settings: Settings, program_id: str) -> str:
 
 async def play(client: Client, settings: Settings) -> ProgramResult:
     spec, roster = load_program(HERE / "program.toml", HERE / "roster.csv")
-    spec.slug = f"{spec.slug}-{datetime.now():%H%M%S}"
+    spec.slug = f"{spec.slug}-{datetime.now():%Y%m%d-%H%M%S}"  # a new id for every run: ids are never reused
     narrator = Narrator(settings.outbox_path)
     program = await start_program(client, settings, spec, roster)
     narrator.say(f"started {program} with {len(roster)} people")
@@ -102,6 +108,7 @@ async def play(client: Client, settings: Settings) -> ProgramResult:
     personas = cast([p.email for p in roster])
     handle = client.get_workflow_handle_for(ProgramWorkflow.run, program)
     stop_meeting_set = False
+    asked = set(personas)  # at first everyone looks; then people answer what their notices ask of them
     while True:
         status = await handle.query("status", result_type=ProgramStatus)
         narrator.status(status)
@@ -112,12 +119,14 @@ async def play(client: Client, settings: Settings) -> ProgramResult:
             stop_meeting_set = True
         # The coordinator reads the proposal (printed above, with each pair's reasons) before approving it.
         personas[COORDINATOR].silent = set() if narrator.shown_proposal else {PromptKind.APPROVE_MATCHES}
-        narrator.answers(await answer_everything(client, program, personas))
+        if status.awaiting_approval and narrator.shown_proposal:
+            asked.add(COORDINATOR)
+        narrator.answers(await answer_everything(client, program, {e: personas[e] for e in asked}))
         if status.phase == ProgramPhase.RECRUITMENT and status.funnel.opted_in == status.funnel.invited:
             await handle.execute_update("close_recruitment", {"coordinator": COORDINATOR}, result_type=str)
             narrator.say("coordinator closed recruitment early: everyone has answered")
-        narrator.alerts()
         await asyncio.sleep(1)
+        asked = {n["to"] for n in narrator.notices() if n["kind"] in ("prompt", "reminder") and n["to"] in personas}
     return await handle.result()
 
 
@@ -136,4 +145,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    exit_with(lambda: asyncio.run(main()))

@@ -222,6 +222,9 @@ class DomainEvent(BaseModel):
     program_id: str
     pairing_id: str | None = None
     participant: str | None = None
+    # The first run of the workflow that recorded it (the same across continue-as-new). Two runs that share a
+    # workflow id share its keys too: the store compares origins so that one can never pass for the other.
+    origin: str | None = None
     fact: Fact
 
     @property
@@ -248,6 +251,7 @@ class EventJournal(BaseModel):
         at: datetime,
         pairing_id: str | None = None,
         participant: str | None = None,
+        origin: str | None = None,
     ) -> None:
         self.unsent.append(
             DomainEvent(
@@ -257,6 +261,7 @@ class EventJournal(BaseModel):
                 program_id=program_id,
                 pairing_id=pairing_id,
                 participant=participant,
+                origin=origin,
                 fact=fact,
             )
         )

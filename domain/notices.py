@@ -42,3 +42,13 @@ class Notice(BaseModel):
     pairing_id: str | None = None
     prompt_id: str | None = None
     meeting: Meeting | None = None
+
+
+def conflicting_run_alert(workflow_id: str) -> tuple[str, str]:
+    """Subject and body for coordinators when a run finds its workflow id already used in the record."""
+    return (
+        f"{workflow_id} stopped: its name was used before",
+        f"{workflow_id} stopped before doing anything more: the program record already holds an earlier run "
+        "under the same id, and the two would be mixed up. Nobody was invited by this run. Start the program "
+        "again under a new name or slug.",
+    )

@@ -185,11 +185,6 @@ class Program:
             f"recruitment for {self.spec.name} has closed; ask a coordinator about the next run",
         )
         require(member.status == MemberStatus.INVITED, f"{member.person.email} has already answered the invitation")
-        # An answer before the invitation is out would be undone by it: the program invites everyone first.
-        require(
-            self.state.prompts.get(member.person.email, "opt-in") is not None,
-            "your invitation is still on its way; please answer it in a moment",
-        )
         require(answer.consent_to_ground_rules, "to opt in, you must consent to the ground rules")
 
     def apply_opt_in(self, answer: OptIn) -> None:

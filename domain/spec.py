@@ -250,3 +250,15 @@ def _control_characters(value: object, where: str = "") -> list[str]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _control_characters(v, f"{where}.{i}")]
     return []
+
+
+def id_already_used(program_id: str, slug: str, earlier: str) -> str:
+    """Why a program cannot start under an id an earlier run used, and what to do instead.
+
+    `earlier` describes that run ("started 2026-12-01 09:00 UTC, now cancelled").
+    """
+    return (
+        f"{program_id} was used before: a run {earlier}. A program id is never reused, so that each run keeps "
+        f'its own record and messages. Give the spec another name, or a slug such as slug = "{slug}-2", and start '
+        "again."
+    )

@@ -14,7 +14,7 @@ import uvicorn
 
 from activities.store.sql import SqlEventStore
 from portal.app import create_app
-from settings import Settings, configure_logging, connect
+from settings import Settings, configure_logging, connect, exit_with
 
 log = structlog.get_logger()
 
@@ -50,4 +50,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_with(main)

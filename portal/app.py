@@ -567,7 +567,7 @@ def _no_report_yet() -> PortalError:
     return PortalError(
         404,
         "No report yet",
-        "The program record has nothing of this program yet: its first figures are stored when recruitment closes.",
+        "The program record has nothing of this program yet: its start is stored as soon as a worker takes it up.",
     )
 
 

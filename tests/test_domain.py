@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from domain.answers import OptIn, Refusal
 from domain.durations import Duration, PositiveDuration, format_duration, parse_duration
 from domain.matching import MatchContext, MatchProposal, ProposedPair, check_edited_pairs, propose_matches
 from domain.metrics import (
@@ -21,7 +20,6 @@ from domain.metrics import (
 )
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
-from domain.prompts import Prompt, PromptKind
 from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec
 from tests.factories import spec
 
@@ -427,28 +425,6 @@ def test_someone_who_withdraws_leaves_the_rematch_pool() -> None:
     program.leave_pool("m@example.com")
 
     assert program.state.rematch_pool == []
-
-
-def test_an_opt_in_waits_for_the_invitation_it_answers() -> None:
-    """Before the program's first step has sent the invitation, an opt-in would be undone by it."""
-    people = [person("m@example.com", Role.MENTOR, 1)]
-    program = Program(spec(), new_program_state(ProgramInput(spec=spec(), roster=people)))
-    early = OptIn(participant="m@example.com", consent_to_ground_rules=True)
-    with pytest.raises(Refusal, match="invitation is still on its way"):
-        program.check_opt_in(early)
-    program.state.prompts.open(
-        Prompt(
-            id="opt-in",
-            kind=PromptKind.OPT_IN,
-            participant="m@example.com",
-            question="Join?",
-            workflow_id="program-x",
-            update="opt_in",
-            opened=timedelta(0),
-            due=timedelta(days=7),
-        )
-    )
-    program.check_opt_in(early)  # invited now: accepted
 
 
 # Metrics and KPIs

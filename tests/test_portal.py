@@ -30,7 +30,7 @@ from portal.app import create_app
 from portal.links import LinkSigner
 from settings import Settings
 from tests.conftest import Harness
-from tests.driving import drive, member, pairing_view, personas_for, result, start_program
+from tests.driving import drive, eventually, member, pairing_view, personas_for, result, start_program
 from tests.factories import COORDINATOR, roster, spec
 
 J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
@@ -408,7 +408,7 @@ async def test_sign_in_waits_for_continue_sets_a_careful_cookie_and_signs_out(ha
         assert response.status_code == 303 and "secure" in response.headers["set-cookie"].lower()
 
 
-async def test_the_coordinator_page_follows_the_phases_and_the_report_waits_for_the_record(harness: Harness) -> None:
+async def test_the_coordinator_page_follows_the_phases_and_the_report_is_there_from_the_start(harness: Harness) -> None:
     people = roster(1)
     handle = await start_program(harness, short_spec(), people)
     async with portal_app(harness) as app, browser(app) as coach:
@@ -419,8 +419,13 @@ async def test_the_coordinator_page_follows_the_phases_and_the_report_waits_for_
         page = text_of((await coach.get("/program")).text)
         assert "Phase: Recruitment" in page and "Invited 2" in page and "Recruitment now" in page
         assert "Training to come" in page
-        early = await coach.get("/program/report")
-        assert early.status_code == 404 and "No report yet" in early.text
+
+        async def recorded() -> bool:  # the program's start reaches the record in its first moments
+            return (await coach.get("/program/report/funnel.csv")).status_code == 200
+
+        await eventually(recorded, "the program's start in the record")
+        early = await coach.get("/program/report/funnel.csv")
+        assert "invited,2" in early.text and "opted in,0" in early.text
         await drive(harness, handle, personas_for(people, junior00=Persona(J0)), until=ProgramPhase.MATCHING)
         page = text_of((await coach.get("/program")).text)
         assert "Recruitment done began" in page and "Opted in 2" in page

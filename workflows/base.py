@@ -6,13 +6,14 @@ from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.messages import CONFLICTING_RUN
     from domain.answers import Refusal
     from domain.core import WorkflowCore
-    from domain.events import Fact
-    from domain.notices import Meeting, Notice, NoticeKind
+    from domain.events import DomainEvent, Fact
+    from domain.notices import Meeting, Notice, NoticeKind, conflicting_run_alert
     from domain.prompts import Prompt, PromptKind
     from workflows import calls
 
@@ -27,12 +28,14 @@ def refusals() -> Iterator[None]:
 
 
 class PromptingWorkflow:
-    """Base of the workflows: subclasses set `core`, `program_id`, `pairing_id` and `nudge_before`."""
+    """Base of the workflows: subclasses set `core`, `program_id`, `pairing_id`, `nudge_before` and
+    `coordinators`."""
 
     core: WorkflowCore
     program_id: str
     pairing_id: str | None = None
     nudge_before: timedelta
+    coordinators: list[str]
 
     @property
     def workflow_id(self) -> str:
@@ -75,6 +78,7 @@ class PromptingWorkflow:
             pairing_id=self.pairing_id,
             at=workflow.now(),
             participant=participant,
+            origin=workflow.info().first_execution_run_id,
         )
 
     async def send_outbox(self) -> None:
@@ -84,7 +88,30 @@ class PromptingWorkflow:
 
     async def flush_events(self) -> None:
         while self.core.journal.unsent:
-            await calls.append_events(self.core.journal.take())
+            await self.append_events(self.core.journal.take())
+
+    async def append_events(self, batch: list[DomainEvent]) -> None:
+        try:
+            await calls.append_events(batch)
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == CONFLICTING_RUN):
+                raise
+            await self._stop_for_conflicting_run(cause.message)
+
+    async def _stop_for_conflicting_run(self, reason: str) -> None:
+        """Another run holds this workflow id in the record: tell the coordinators, send nothing else, and fail.
+
+        Its unsent notices are dropped (they would reach people under the earlier run's keys); the alert's key
+        names this run, so the outbox cannot take it for one of the earlier run's.
+        """
+        self.core.outbox = []
+        subject, body = conflicting_run_alert(self.workflow_id)
+        run = workflow.info().first_execution_run_id
+        for coordinator in self.coordinators:
+            self.notify(coordinator, NoticeKind.ALERT, f"conflicting-run/{run}", subject, body)
+        await self.send_outbox()
+        raise ApplicationError(f"{subject}: {reason}", type=CONFLICTING_RUN, non_retryable=True)
 
     async def send_and_flush(self) -> None:
         """Notices and events at once: two activities side by side instead of one after the other."""

@@ -69,6 +69,7 @@ class PairingWorkflow(PromptingWorkflow):
         self.program_id = inp.terms.program_id
         self.pairing_id = inp.pairing_id
         self.nudge_before = inp.terms.nudge_before
+        self.coordinators = inp.terms.coordinators
         self.terms = inp.terms
 
     @workflow.run

@@ -62,6 +62,7 @@ KICKOFF_BATCH = 50  # children started at once: keeps pending starts far below t
 MAX_UPDATES_PER_RUN = 1500  # the server refuses updates past 2,000 per run
 MAX_CHILDREN_PER_RUN = 500
 HISTORY_BOUND = "continue-as-new-past-history-bound"
+CLAIM_ID_FIRST = "record-the-start-before-inviting"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -79,19 +80,23 @@ class ProgramWorkflow(PromptingWorkflow):
         self.rules = Program(inp.spec, self.state)
         self.program_id = workflow.info().workflow_id  # normally spec.program_id; pairings report here
         self.nudge_before = inp.spec.reminders.nudge_before
+        self.coordinators = inp.spec.coordinators
         self.updates_this_run = 0
         self.children_this_run = 0
         self.bounded = False  # whether this run keeps to EVENTS_PER_RUN; set as the run starts
         self.result: ProgramResult | None = None
+        if inp.state is None:
+            self._begin()
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramResult:
         # Decided once per run, since the phases' waits check it: runs started before the bound keep waiting.
         self.bounded = workflow.patched(HISTORY_BOUND)
-        if inp.state is None:
-            self.resume_clock()
-            self._record_start()
-        elif self.bounded:  # what the last run handed over unsent
+        if inp.state is None and workflow.patched(CLAIM_ID_FIRST):
+            # The start goes to the record before anyone is invited: a run under an id the record already knows
+            # is refused there, and stops without sending a word (`_stop_for_conflicting_run`).
+            await self.append_events(self.core.journal.take())
+        elif inp.state is not None and self.bounded:  # what the last run handed over unsent
             await self.send_outbox()
             await self._flush_while_room()
         phases = {
@@ -115,6 +120,18 @@ class ProgramWorkflow(PromptingWorkflow):
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self.result is not None
         return self.result
+
+    def _begin(self) -> None:
+        """A new program starts its clock, records its start and invites everyone in its very first step, before
+        any update is handled: an opt-in sent the moment the program starts finds its invitation open.
+
+        Only state changes here, no command, so histories recorded when `run` did this replay unchanged.
+        """
+        self.resume_clock()
+        self._record_start()
+        self._open_phase(self.spec.durations.recruitment)
+        for member in self.state.members.values():
+            self._invite(member)
 
     def _record_start(self) -> None:
         d, goals = self.spec.durations, self.spec.business_goals
@@ -149,9 +166,7 @@ class ProgramWorkflow(PromptingWorkflow):
 
     # Phases
     async def _recruitment(self) -> None:
-        if self._open_phase(self.spec.durations.recruitment):
-            for member in self.state.members.values():
-                self._invite(member)
+        # Everyone was invited as the program began (`_begin`).
         await self.wait_until(
             self.state.phase_due, lambda: self.state.recruitment_closed or self.cancelling or self._handing_over
         )
@@ -548,7 +563,7 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _flush_while_room(self) -> None:
         """Hand recorded events to the record while this run has room; the rest travel to the next run."""
         while self.core.journal.unsent and not self._handing_over:
-            await calls.append_events(self.core.journal.take())
+            await self.append_events(self.core.journal.take())
 
     async def _continue_as_new_if_due(self) -> None:
         if not self._run_is_full or self.state.phase in FINISHED:

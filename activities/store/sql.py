@@ -59,6 +59,10 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
+class ConflictingRun(Exception):
+    """Events offered under keys that another run of the same workflow id already holds in the record."""
+
+
 class SqlEventStore:
     def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
         if url.startswith("sqlite:///"):
@@ -75,6 +79,8 @@ class SqlEventStore:
         with self.engine.begin() as conn:
             self._lock_program(conn, events[0].program_id)
             added = self._insert_new(conn, events)
+            if len(added) < len(events):  # a retry, or another run under the same id: raising rolls back
+                _check_same_run(conn, events, {(workflow_id, seq) for _, workflow_id, seq in added})
             by_key = {(e.workflow_id, e.seq): e for e in events}
             projector = Projector(conn)
             for event_id, workflow_id, seq in sorted(added):
@@ -97,6 +103,7 @@ class SqlEventStore:
                 "program_id": e.program_id,
                 "pairing_id": e.pairing_id,
                 "participant": e.participant,
+                "origin": e.origin,
                 "fact": e.fact.model_dump(mode="json"),
             }
             for e in events
@@ -135,6 +142,27 @@ class SqlEventStore:
         self.engine.dispose()
 
 
+def _check_same_run(conn: Connection, events: list[DomainEvent], added: set[tuple[str, int]]) -> None:
+    """Keys already in the record must have been written by the run offering them again (a retried append).
+
+    A second run that reused a workflow id numbers its events from 1 again: without this its facts would be
+    dropped as duplicates of the first run's, silently.
+    """
+    repeated: dict[str, dict[int, str | None]] = {}
+    for e in events:
+        if (e.workflow_id, e.seq) not in added:
+            repeated.setdefault(e.workflow_id, {})[e.seq] = e.origin
+    c = t.events.c
+    for workflow_id, offered in repeated.items():
+        held = conn.execute(select(c.seq, c.origin).where(c.workflow_id == workflow_id, c.seq.in_(list(offered)))).all()
+        for seq, origin in held:
+            if origin != offered[seq]:
+                raise ConflictingRun(
+                    f"{workflow_id} #{seq} is already in the record from run {origin or 'before run ids'}; "
+                    f"run {offered[seq]} reuses that workflow id"
+                )
+
+
 def _stream(conn: Connection, program_id: str | None = None) -> Iterator[tuple[int, DomainEvent]]:
     """The log in id order, a page at a time (keyset paging: the connection stays free for writes between)."""
     last_id = 0
@@ -160,6 +188,7 @@ def _event_of(row: Any) -> DomainEvent:
             "program_id": row.program_id,
             "pairing_id": row.pairing_id,
             "participant": row.participant,
+            "origin": row.origin,
             "fact": row.fact,
         }
     )

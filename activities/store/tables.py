@@ -40,6 +40,7 @@ events = Table(
     Column("program_id", WorkflowId, nullable=False, index=True),
     Column("pairing_id", WorkflowId),
     Column("participant", Email),
+    Column("origin", String(64)),  # the first run id of the workflow that recorded it (None before 0003)
     Column("fact", Json, nullable=False),
     UniqueConstraint("workflow_id", "seq", name="uq_events_workflow_seq"),
 )
