@@ -6,7 +6,7 @@ DATA := .flipside
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
 	--search-attribute FlipsideKind=Keyword
 
-.PHONY: run test lint bench chromium server worker portal codec stop clean
+.PHONY: run test test-fast lint bench chromium server worker portal codec stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -60,9 +60,19 @@ run: portal codec
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# Tests run in several processes (pytest-xdist), each with servers, ports, schemas and folders of its own: many
+# tests wait on real time, so more processes than cores keeps both cores busy. Tests of one xdist_group share a
+# process (loadgroup). The 15 slowest are listed at the end.
+TEST_PROCESSES ?= 4
+PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup
+
 # Lint first: a type error or a format slip fails CI as surely as a broken test.
 test: lint chromium
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	$(PYTEST) --durations=15
+
+# The inner loop: lint, and every test that needs no real-time server (no dev server, no processes of its own).
+test-fast: lint
+	$(PYTEST) -m "not slow"
 
 # Figures go to bench/results/; see README.md, "Performance".
 bench: $(VENV)/.installed

@@ -91,11 +91,16 @@ def _plan_skills(prompt: PendingPrompt) -> list[str]:
     return ["digital tools"]
 
 
-async def answer_everything(client: Client, program_id: str, personas: dict[str, Persona]) -> list[str]:
-    """One pass: every persona answers every prompt it has. Returns a line per answer, for progress output."""
+async def answer_everything(
+    client: Client, program_id: str, personas: dict[str, Persona], holding: frozenset[PromptKind] = frozenset()
+) -> list[str]:
+    """One pass: every persona answers every prompt it has, but those of the `holding` kinds. Returns a line per
+    answer, for progress output."""
     lines = []
     for email, persona in personas.items():
         for prompt in await prompts_for(client, program_id, email):
+            if prompt.kind in holding:
+                continue
             if persona.withdraw_at_cycle is not None and (cycle_of(prompt) or 0) >= persona.withdraw_at_cycle:
                 handle = client.get_workflow_handle(prompt.workflow_id)
                 await handle.execute_update(

@@ -8,9 +8,11 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from demo.personas import Persona, answer_everything
+from domain.notices import NoticeKind
 from domain.pairing import PairingView
 from domain.people import Participant
 from domain.program import MemberView, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
+from domain.prompts import PromptKind
 from domain.spec import ProgramSpec
 from flipside_client import Refused
 from tests.conftest import Harness
@@ -43,6 +45,26 @@ async def status(handle: WorkflowHandle) -> ProgramStatus:  # type: ignore[type-
 
 
 Condition = Callable[[], Awaitable[bool]]
+# The program phase each prompt belongs to; a pairing's prompts come while the program is mentoring.
+PROMPT_PHASE = {
+    PromptKind.OPT_IN: ProgramPhase.RECRUITMENT,
+    PromptKind.TRAINING: ProgramPhase.TRAINING,
+    PromptKind.PREFERENCES: ProgramPhase.TRAINING,
+    PromptKind.APPROVE_MATCHES: ProgramPhase.MATCHING,
+}
+PHASES = list(ProgramPhase)
+
+
+def held_back(until: ProgramPhase | None) -> frozenset[PromptKind]:
+    """Prompts nobody answers while driving `until` a phase: those of that phase and after. (The last training
+    answer moves the program to matching at once, and an approval in the same pass would carry it past.)"""
+    if until is None:
+        return frozenset()
+    return frozenset(
+        kind
+        for kind in PromptKind
+        if PHASES.index(PROMPT_PHASE.get(kind, ProgramPhase.MENTORING)) >= PHASES.index(until)
+    )
 
 
 async def drive(
@@ -56,19 +78,33 @@ async def drive(
 ) -> list[str]:
     """Answer and advance time until the program finishes, reaches `until` or `until_true()` holds.
 
-    The condition is checked before anyone answers, so on return the prompts it waited for are still open.
-    Returns what people did.
+    Everyone looks at their prompts at first (a notice may still be on its way); after that, people answer when a
+    notice asks them to (a prompt, or a reminder of one), as they would from their email: asking every person's
+    prompts at every step cost thousands of queries per program. The condition is checked before anyone answers,
+    so on return the prompts it waited for are still open. Returns what people did.
     """
     log: list[str] = []
+    holding = held_back(until)
+    read: set[str] = set()  # notice keys already read
+    asked = set(personas)
     for _ in range(max_steps):
         current = await status(handle)
         if current.phase in (ProgramPhase.COMPLETED, ProgramPhase.CANCELLED) or current.phase == until:
             return log
         if until_true is not None and await until_true():
             return log
-        log += await answer_everything(h.client, handle.id, personas)
+        asked |= newly_asked(h, read)
+        log += await answer_everything(h.client, handle.id, {e: p for e, p in personas.items() if e in asked}, holding)
+        asked = set()
         await h.env.sleep(step)
     raise AssertionError(f"program still in {(await status(handle)).phase} after {max_steps} steps")
+
+
+def newly_asked(h: Harness, read: set[str]) -> set[str]:
+    """Who got a prompt or a reminder since the notices in `read` (which it then adds to)."""
+    fresh = [n for n in h.notices() if n["key"] not in read]
+    read.update(n["key"] for n in fresh)
+    return {n["to"] for n in fresh if n["kind"] in (NoticeKind.PROMPT, NoticeKind.REMINDER)}
 
 
 async def answer_until(
@@ -88,6 +124,16 @@ async def answer_until(
         await answer_everything(h.client, handle.id, personas)
         await asyncio.sleep(0.05)
     raise AssertionError(f"condition not reached; program in {(await status(handle)).phase}")
+
+
+async def eventually(condition: Condition, what: str = "the condition", attempts: int = 600) -> None:
+    """Poll until `condition()` holds, for what real time or another process brings; the bound (30 s) only stops
+    a test that can never get there."""
+    for _ in range(attempts):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached: {what}")
 
 
 async def member(handle: WorkflowHandle, email: str) -> MemberView:  # type: ignore[type-arg]

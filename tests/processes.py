@@ -19,7 +19,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from settings import Settings
-from tests.conftest import _binary
+from tests.servers import binary
 from workflows import search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ class DevServer(Process):
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        command = [_binary("temporal"), "server", "start-dev", "--db-filename", str(self.db), "--ip", "127.0.0.1"]
+        command = [binary("temporal"), "server", "start-dev", "--db-filename", str(self.db), "--ip", "127.0.0.1"]
         command += ["--port", str(self.port), "--headless", "--log-level", "warn"]
         for attribute in search.ALL:
             command += ["--search-attribute", f"{attribute.name}=Keyword"]

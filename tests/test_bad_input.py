@@ -32,7 +32,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
 
 import starter
 from domain import answers
@@ -43,8 +42,9 @@ from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt
 from domain.spec import Kpi, MatchingMode
 from tests.conftest import Harness
-from tests.driving import member, start_program, status
+from tests.driving import eventually, member, start_program, status
 from tests.factories import COORDINATOR, roster, spec
+from tests.servers import SHUTDOWN_LIMIT, start_dev_server, stop_within
 from tests.test_refusals import settled_history_length
 from worker import build_worker
 from workflows import search
@@ -697,15 +697,6 @@ BROKEN_RULES = [
 # The waiting workflows
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str, attempts: int = 600) -> None:
-    """Poll a real-time server until `condition()` holds; the bound only stops a stage that never comes."""
-    for _ in range(attempts):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never reached: {what}")
-
-
 def has_prompts(handle: Handle, email: str, *prompt_ids: str) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         prompts = await handle.query("pending_prompts", email, result_type=list[PendingPrompt])
@@ -808,9 +799,9 @@ async def pairing(h: Harness, stage: str) -> Handle:
 
 
 @pytest.fixture(scope="module")
-async def stages(
-    dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Handle]]:
+async def stages(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Handle]]:
+    """Workflows waiting at every stage, on a dev server of this module's own: its tests share them."""
+    dev_env = await start_dev_server()
     h = Harness(dev_env, tmp_path_factory.mktemp("bad-input"))
     try:
         async with build_worker(dev_env.client, h.settings, channel=h.channel, store=h.store):
@@ -821,9 +812,9 @@ async def stages(
             for handle in handles.values():
                 await settled_history_length(handle)
             yield handles
-            await h.terminate_leftovers()
     finally:
         h.store.dispose()
+        await stop_within(dev_env.shutdown(), SHUTDOWN_LIMIT)
 
 
 HYPOTHESIS = settings(
@@ -835,6 +826,7 @@ HYPOTHESIS = settings(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("bad-updates")  # one test process builds the stages they share
 @pytest.mark.parametrize(("workflow", "update", "rule"), BROKEN_RULES)
 @HYPOTHESIS
 @given(data=st.data())

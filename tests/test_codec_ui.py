@@ -30,9 +30,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.codec import Keyring, data_converter, payload_codec
 from codec_server import SESSION_COOKIE, build_app
 from domain.program import ProgramInput
-from tests.conftest import _binary
 from tests.factories import roster, spec
 from tests.processes import free_port
+from tests.servers import binary
 from tests.test_report_browser import KEEP, chromium
 from workflows.program import ProgramWorkflow
 
@@ -79,7 +79,7 @@ async def codec_ui(codec_logs: list[MutableMapping[str, Any]]) -> AsyncIterator[
             await asyncio.sleep(0.01)
         codec = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=_binary("temporal"),
+            dev_server_existing_path=binary("temporal"),
             ui=True,
             ui_port=ui_port,
             dev_server_extra_args=["--ui-codec-endpoint", codec, "--ui-disable-news-fetch"],

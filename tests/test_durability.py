@@ -226,6 +226,7 @@ async def kill_at_random(worker: WorkerProcess, rng: random.Random, done: asynci
         worker.start()
 
 
+@pytest.mark.timeout(600)  # minutes of real time, longer when the machine is busy
 @pytest.mark.slow
 async def test_a_program_completes_through_repeated_worker_kills(tmp_path: Path) -> None:
     began = time.monotonic()
@@ -316,6 +317,7 @@ def first_cycle(prompt: PendingPrompt) -> bool:
     return prompt.kind in (PromptKind.CHECK_IN, PromptKind.PULSE) and prompt.id.endswith("-1")
 
 
+@pytest.mark.timeout(600)  # minutes of real time, longer when the machine is busy
 @pytest.mark.slow
 async def test_a_program_completes_across_a_server_restart(tmp_path: Path) -> None:
     began = time.monotonic()
@@ -419,7 +421,7 @@ async def in_process_worker(h: Harness, channel: Channel) -> AsyncIterator[None]
     try:
         async with build_worker(h.client, h.settings, channel=channel, store=h.store):
             yield
-            await h.terminate_leftovers()
+            await h.end_leftovers()
     finally:
         h.store.dispose()
 

@@ -10,7 +10,7 @@ import json
 import random
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -26,7 +26,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from icalendar import Calendar
 from sqlalchemy import Engine, Row, select
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.email import SmtpTransport, compose, message_id, recurrence
@@ -38,8 +37,8 @@ from domain.notices import Meeting, Notice, NoticeKind
 from domain.program import ProgramPhase
 from portal.links import LinkSigner, SignIn
 from settings import Settings
-from tests.conftest import Harness
-from tests.driving import drive, personas_for, result, start_program, status
+from tests.conftest import Harness, ending
+from tests.driving import drive, eventually, personas_for, result, start_program, status
 from tests.factories import roster, spec
 from worker import build_worker, link_signer, make_channel, make_dispatcher
 
@@ -96,15 +95,6 @@ def mail() -> Iterator[tuple[Mailbox, int]]:
 def dispatcher(engine: Engine, port: int, **options: Any) -> Dispatcher:
     transport = SmtpTransport("127.0.0.1", port, timeout=10)
     return Dispatcher(engine, transport, SIGNER, MAIL_FROM, **options)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], attempts: int = 600) -> None:
-    """Poll until `condition()` holds; the bound only stops a test that can never get there."""
-    for _ in range(attempts):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition never held")
 
 
 async def stop(task: asyncio.Task[None]) -> None:
@@ -198,13 +188,17 @@ async def test_one_email_per_notice_when_every_send_is_retried(
     outbox = make_channel(h.settings)  # the worker's own wiring: FLIPSIDE_NOTIFY=email
     assert isinstance(outbox, SqlOutbox)
     faulty = QueuesThenLosesTheReply(outbox)
+    h.inbox = lambda: [{"key": r.key, "to": r.recipient, "kind": r.kind} for r in rows(outbox.engine)]
     sender = make_dispatcher(h.settings, outbox)
     sending = asyncio.create_task(sender.run())
     people = roster(2)
     program = spec(durations={"program_length": "2w", "checkin_cadence": "1w"})
     answered: list[str] = []
     try:
-        async with build_worker(env.client, h.settings, channel=faulty, store=h.store):
+        async with (
+            build_worker(env.client, h.settings, channel=faulty, store=h.store),
+            ending(env.client, lambda: [*h.programs, *{r.pairing_id for r in rows(outbox.engine) if r.pairing_id}]),
+        ):
             handle = await start_program(h, program, people)
             answered = await drive(h, handle, personas_for(people))
             await result(handle)
@@ -213,7 +207,6 @@ async def test_one_email_per_notice_when_every_send_is_retried(
         queued = rows(outbox.engine)
     finally:
         await stop(sending)
-        await terminate(env, h, outbox.engine)
         outbox.dispose()
         h.store.dispose()
 
@@ -251,15 +244,6 @@ def grant_of_settings(settings: Settings, message: EmailMessage) -> SignIn:
     signer = LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
     link = link_in(text_of(message))
     return signer.read(parse_qs(urlparse(link).query)["token"][0])
-
-
-async def terminate(env: WorkflowEnvironment, h: Harness, engine: Engine) -> None:
-    """Stop whatever a failed run left, so nothing outlives its worker on the shared server."""
-    pairings = {row.pairing_id for row in rows(engine) if row.pairing_id}
-    for workflow_id in [*h.programs, *sorted(pairings)]:
-        workflow = env.client.get_workflow_handle(workflow_id)
-        if (await workflow.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await workflow.terminate("test finished")
 
 
 # The outbox and the dispatcher on their own

@@ -95,7 +95,7 @@ async def sealed(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Harn
     h = Harness(env, tmp_path)
     try:
         yield h
-        await h.terminate_leftovers()
+        await h.end_leftovers()
     finally:
         h.store.dispose()
 

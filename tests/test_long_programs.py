@@ -31,9 +31,10 @@ from domain.metrics import PairingOutcome
 from domain.people import Participant
 from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt
-from tests.conftest import Harness, _binary
+from tests.conftest import Harness
 from tests.driving import drive, member, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
+from tests.servers import binary
 from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
@@ -156,7 +157,7 @@ def signals_received(runs: list[WorkflowHistory], name: str) -> int:
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A full dev server of its own, with Temporal's per-workflow time skipping (experimental) switched on."""
     environment = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=_binary("temporal"),
+        dev_server_existing_path=binary("temporal"),
         data_converter=DATA_CONVERTER,
         search_attributes=search.ALL,
         dev_server_log_level="error",
@@ -186,6 +187,7 @@ async def reported_back(handle: WorkflowHandle, pairs: int, attempts: int = 600)
     raise AssertionError(f"only {(await status(handle)).pairings_by_outcome} of {pairs} pairings reported back")
 
 
+@pytest.mark.timeout(600)  # minutes of real time, longer when the machine is busy
 @pytest.mark.slow
 async def test_a_program_of_two_thousand_pairings_continues_as_new_and_starts_each_pairing_once(
     skipping_env: WorkflowEnvironment, tmp_path: Path

@@ -31,7 +31,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from playwright.async_api import Locator, Page, async_playwright, expect
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -45,7 +45,7 @@ from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import build_answer, prompts_for, send_answer
 from portal.app import create_app
 from settings import Settings
-from tests.conftest import Harness
+from tests.conftest import Harness, ending
 from tests.driving import member, start_program
 from tests.factories import COORDINATOR, roster, spec
 from tests.test_report_browser import KEEP, chromium
@@ -222,6 +222,7 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
         try:
             async with (
                 build_worker(env.client, settings, channel=outbox, store=h.store),
+                ending(env.client, lambda: [*h.programs, *([pairing_id] if pairing_id else [])]),
                 served_portal(settings, env.client, portal_port),
                 async_playwright() as playwright,
             ):
@@ -330,7 +331,6 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
             sending.cancel()
             with suppress(asyncio.CancelledError):
                 await sending
-            await terminate(env, h.programs, pairing_id)
             outbox.dispose()
             h.store.dispose()
 
@@ -368,11 +368,3 @@ async def recorded(env: WorkflowEnvironment, h: Harness, pairing_id: str) -> lis
             return facts
         await asyncio.sleep(WAIT_STEP)
     raise AssertionError(f"the first cycle of {pairing_id} never reached the record")
-
-
-async def terminate(env: WorkflowEnvironment, programs: list[str], pairing_id: str | None) -> None:
-    """Stop what the test started, so nothing outlives its worker on the shared server."""
-    for workflow_id in [*programs, *([pairing_id] if pairing_id else [])]:
-        workflow = env.client.get_workflow_handle(workflow_id)
-        if (await workflow.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await workflow.terminate("test finished")

@@ -67,7 +67,7 @@ async def run_program_with_a_restart(env: WorkflowEnvironment, tmp_path: Path, u
     async with build_worker(env.client, h.settings, channel=h.channel, store=second):
         await drive(h, handle, cast, step=timedelta(days=1))
         await handle.result()
-        await h.terminate_leftovers()
+        await h.end_leftovers()
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     second.store.dispose()
     h.store.dispose()

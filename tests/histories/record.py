@@ -19,13 +19,13 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.codec import DATA_CONVERTER
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.program import ProgramPhase, ProgramStatus
-from tests.conftest import Harness, register_search_attributes
+from tests.conftest import Harness
 from tests.driving import drive, personas_for, start_program
 from tests.factories import COORDINATOR, roster, spec
+from tests.servers import start_time_skipping
 from worker import build_worker
 
 HERE = Path(__file__).parent
@@ -98,11 +98,8 @@ async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=shutil.which("temporal-test-server"), data_converter=DATA_CONVERTER
-    )
+    env = await start_time_skipping()
     try:
-        await register_search_attributes(env.client)
         for name, (special, steer) in SCENARIOS.items():
             await record(env, name, special, steer)
     finally:
