@@ -2,7 +2,18 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-DATA := .flipside
+# Where `make run` keeps its data, and its ports: override any of them (make run DATA=/tmp/f TEMPORAL_PORT=7300 ...)
+# to run a second copy beside the first.
+DATA ?= .flipside
+TEMPORAL_PORT ?= 7233
+UI_PORT ?= 8233
+PORTAL_PORT ?= 8000
+CODEC_PORT ?= 8081
+RUN_ENV := TEMPORAL_ADDRESS=127.0.0.1:$(TEMPORAL_PORT) FLIPSIDE_DATA_DIR=$(DATA) \
+	FLIPSIDE_PORTAL_URL=http://localhost:$(PORTAL_PORT) FLIPSIDE_CODEC_PORT=$(CODEC_PORT) \
+	FLIPSIDE_CODEC_UI_ORIGINS=http://localhost:$(UI_PORT),http://127.0.0.1:$(UI_PORT) FLIPSIDE_UI=http://localhost:$(UI_PORT)
+WAIT_FOR_PORT := $(BIN)/python -c "import socket, sys, time; \
+	[time.sleep(0.2) for _ in range(150) if socket.socket().connect_ex(('127.0.0.1', int(sys.argv[1])))]"
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
 	--search-attribute FlipsideKind=Keyword
 
@@ -19,41 +30,40 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # The dev server keeps its history in a SQLite file, so programs survive a restart of `make run`.
 server: $(VENV)/.installed
 	@mkdir -p $(DATA)
-	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 7233), 1)" 2>/dev/null; then \
-		echo "Temporal is already running on 127.0.0.1:7233"; \
+	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(TEMPORAL_PORT)), 1)" 2>/dev/null; then \
+		echo "Temporal is already running on 127.0.0.1:$(TEMPORAL_PORT)"; \
 	else \
-		echo "Starting Temporal (history in $(DATA)/temporal.db, UI on http://localhost:8233)"; \
-		nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 --ui-port 8233 \
-			--ui-codec-endpoint http://localhost:8081 $(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
-		$(BIN)/python -c "import socket, time; \
-			[time.sleep(0.2) for _ in range(150) if socket.socket().connect_ex(('127.0.0.1', 7233))]"; \
+		echo "Starting Temporal (history in $(DATA)/temporal.db, UI on http://localhost:$(UI_PORT))"; \
+		nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 \
+			--port $(TEMPORAL_PORT) --ui-port $(UI_PORT) --ui-codec-endpoint http://localhost:$(CODEC_PORT) \
+			$(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
+		$(WAIT_FOR_PORT) $(TEMPORAL_PORT); \
 	fi
 
 # A fresh worker each time, so it runs the code as it is now.
 worker: server
 	@if [ -f $(DATA)/worker.pid ]; then kill `cat $(DATA)/worker.pid` 2>/dev/null || true; fi
-	@nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
+	@$(RUN_ENV) nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
 	@echo "Worker started (log in $(DATA)/worker.log)"
 
 # The portal where people answer their prompts; the links in every notice point here.
 portal: worker
 	@if [ -f $(DATA)/portal.pid ]; then kill `cat $(DATA)/portal.pid` 2>/dev/null || true; fi
-	@nohup $(BIN)/python -m portal > $(DATA)/portal.log 2>&1 & echo $$! > $(DATA)/portal.pid
-	@$(BIN)/python -c "import socket, time; \
-		[time.sleep(0.2) for _ in range(100) if socket.socket().connect_ex(('127.0.0.1', 8000))]"
+	@$(RUN_ENV) nohup $(BIN)/python -m portal > $(DATA)/portal.log 2>&1 & echo $$! > $(DATA)/portal.pid
+	@$(WAIT_FOR_PORT) $(PORTAL_PORT)
 	@echo "Portal started (log in $(DATA)/portal.log)"
 
 # Payloads are encrypted; the codec server lets an engineer who holds $(DATA)/codec.token read them.
 codec: $(VENV)/.installed
 	@if [ -f $(DATA)/codec.pid ]; then kill `cat $(DATA)/codec.pid` 2>/dev/null || true; fi
 	@mkdir -p $(DATA)
-	@nohup $(BIN)/python codec_server.py > $(DATA)/codec.log 2>&1 & echo $$! > $(DATA)/codec.pid
+	@$(RUN_ENV) nohup $(BIN)/python codec_server.py > $(DATA)/codec.log 2>&1 & echo $$! > $(DATA)/codec.pid
 
 run: portal codec
-	@echo "Temporal UI: http://localhost:8233"
-	@echo "Portal: http://localhost:8000 (sign in with a link from $(DATA)/outbox.jsonl; the demo prints one)"
-	@echo "Payloads are encrypted: to read them in the UI, sign in at http://localhost:8081/signin with the token in $(DATA)/codec.token (README, Confidential payloads)"
-	$(BIN)/python -m demo.run
+	@echo "Temporal UI: http://localhost:$(UI_PORT)"
+	@echo "Portal: http://localhost:$(PORTAL_PORT) (sign in with a link from $(DATA)/outbox.jsonl; the demo prints one)"
+	@echo "Payloads are encrypted: to read them in the UI, sign in at http://localhost:$(CODEC_PORT)/signin with the token in $(DATA)/codec.token (README, Confidential payloads)"
+	$(RUN_ENV) $(BIN)/python -m demo.run
 	@echo "Temporal and the worker keep running for you to explore; \`make stop\` stops them."
 
 # The report's browser test drives Debian's Chromium (no browser download works here); installed when missing.

@@ -57,7 +57,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
 from activities.codec import payload_codec
-from settings import Settings, configure_logging, exit_with
+from settings import Settings, configure_logging, exit_with, stop_is_success
 
 log = structlog.get_logger()
 MAX_BODY = 16 * 1024 * 1024  # bytes; a request holds a few payloads of at most 2 MiB each
@@ -258,6 +258,7 @@ def main() -> None:
         ui_origins=settings.codec_ui_origins,
         token="FLIPSIDE_CODEC_TOKEN" if settings.codec_token else str(settings.codec_token_path),
     )
+    stop_is_success()
     uvicorn.run(app, host=settings.codec_host, port=settings.codec_port, log_level="warning")
 
 

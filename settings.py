@@ -3,6 +3,7 @@
 import logging
 import os
 import secrets
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -32,6 +33,20 @@ class Unreachable(ProcessError):
     """Temporal or the program record cannot be reached."""
 
     status = 1
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to print: its password hidden."""
+    from sqlalchemy.engine import make_url  # here: most processes that never print a URL need no SQLAlchemy
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def record_unreachable(url: str, error: BaseException) -> Unreachable:
+    """The one line for a program record that cannot be reached, from the driver's error."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    reason = text.splitlines()[0] if text else type(error).__name__
+    return Unreachable(f"cannot reach the program record at {safe_url(url)}: {reason}")
 
 
 class Settings(BaseModel):
@@ -209,6 +224,16 @@ async def connect(settings: Settings) -> Client:
         )
     except RuntimeError as error:  # the SDK's connection failure
         raise Unreachable(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error
+
+
+def stop_is_success() -> None:
+    """A SIGTERM (`docker stop`, `make stop`) ends the process with status 0: uvicorn shuts down gracefully on it,
+    then raises it again, which would otherwise end the process as killed (143)."""
+
+    def stopped(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stopped)
 
 
 def exit_with(main: Callable[[], int | None]) -> NoReturn:

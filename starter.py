@@ -19,26 +19,34 @@ import os
 import sys
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.store.sql import SqlEventStore, make_engine
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramInput, ProgramStatus
 from domain.spec import ProgramSpec, SpecError, decode_spec, id_already_used, load_spec
 from flipside_client import Refused, build_answer, program_status, prompts_for, send_answer
-from settings import ProcessError, Settings, Unreachable, UserMistake, configure_logging, connect, exit_with
+from settings import (
+    ProcessError,
+    Settings,
+    UserMistake,
+    configure_logging,
+    connect,
+    exit_with,
+    record_unreachable,
+    safe_url,
+)
 from workflows import search
 from workflows.program import ProgramWorkflow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
 
@@ -97,6 +105,8 @@ async def start_program(client: Client, settings: Settings, spec: ProgramSpec, r
 
 def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:
     """The record keeps every program ever run here, after Temporal has forgotten closed ones (retention)."""
+    import sqlalchemy.exc
+
     from activities.store.queries import ProgramNotFound, program_header
 
     engine = open_record(settings, missing_ok=True)
@@ -106,8 +116,8 @@ def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:
         earlier = program_header(engine, spec.program_id)
     except ProgramNotFound:
         return
-    except SQLAlchemyError as error:
-        raise Unreachable(f"cannot read the program record at {_safe_url(settings.database)}: {error}") from error
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        raise record_unreachable(settings.database, error) from error
     finally:
         engine.dispose()
     when = f"started {earlier.started_at:%Y-%m-%d %H:%M} UTC, {_phase_words(earlier.phase)}"
@@ -170,6 +180,8 @@ async def respond(client: Client, program: str, person: str, prompt_id: str, ans
 
 
 def rebuild(settings: Settings) -> str:
+    from activities.store.sql import SqlEventStore
+
     store = SqlEventStore(settings.database)
     try:
         replayed = store.rebuild()
@@ -178,20 +190,21 @@ def rebuild(settings: Settings) -> str:
     return f"read model rebuilt from {replayed} events"
 
 
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @overload
-def open_record(settings: Settings) -> Engine: ...
+def open_record(settings: Settings) -> "Engine": ...
 @overload
-def open_record(settings: Settings, missing_ok: Literal[True]) -> Engine | None: ...
-def open_record(settings: Settings, missing_ok: bool = False) -> Engine | None:
+def open_record(settings: Settings, missing_ok: Literal[True]) -> "Engine | None": ...
+def open_record(settings: Settings, missing_ok: bool = False) -> "Engine | None":
     """The program record, for reading only: never created or migrated here, so a typo cannot make a new one.
 
     A record not made yet is a mistake to report, or None with `missing_ok`; one that cannot be reached is
     `Unreachable`.
     """
+    # Imported here: the commands that only talk to Temporal start sooner without SQLAlchemy.
+    import sqlalchemy
+
+    from activities.store.sql import make_engine
+
     url = settings.database
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         if missing_ok:
@@ -199,26 +212,21 @@ def open_record(settings: Settings, missing_ok: bool = False) -> Engine | None:
         raise CliError(f"no program record at {url}; has a worker run (make run)?")
     engine = make_engine(url)
     try:
-        ready = inspect(engine).has_table("programs")
-    except SQLAlchemyError as error:
+        ready = sqlalchemy.inspect(engine).has_table("programs")
+    except sqlalchemy.exc.SQLAlchemyError as error:
         engine.dispose()
-        raise Unreachable(f"cannot reach the program record at {_safe_url(url)}: {_first_line(error)}") from error
+        raise record_unreachable(url, error) from error
     if not ready:
         engine.dispose()
         if missing_ok:
             return None
-        raise CliError(f"the program record at {_safe_url(url)} has no tables yet; has a worker run (make run)?")
+        raise CliError(f"the program record at {safe_url(url)} has no tables yet; has a worker run (make run)?")
     return engine
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def list_programs(settings: Settings) -> str:
     # Imported here, not at the top: the report modules load matplotlib and scipy, which other commands never need.
-    from activities.report.charts import percent
+    from activities.report.figures import percent
     from activities.store.queries import list_programs as query
 
     engine = open_record(settings)
@@ -227,7 +235,7 @@ def list_programs(settings: Settings) -> str:
     finally:
         engine.dispose()
     if not programs:
-        return f"no programs in the record at {_safe_url(settings.database)} yet"
+        return f"no programs in the record at {safe_url(settings.database)} yet"
     rows = [["program", "phase", "participants", "pairings", "adherence", "KPIs met", "name"]]
     rows += [
         [
@@ -255,7 +263,7 @@ def report(settings: Settings, program: str, out: Path | None) -> str:
     try:
         written = write_report(engine, pid, out_dir, progress=lambda line: print(line, file=sys.stderr, flush=True))
     except ProgramNotFound as error:
-        where = _safe_url(settings.database)
+        where = safe_url(settings.database)
         raise CliError(f"no program {pid} in the record at {where}; has its worker run?") from error
     finally:
         engine.dispose()

@@ -5,6 +5,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -16,12 +17,16 @@ from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
 from activities.store.sql import SqlEventStore
 from portal.links import LinkSigner
-from settings import Settings, configure_logging, connect, exit_with
+from settings import Settings, configure_logging, connect, exit_with, record_unreachable
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
 log = structlog.get_logger()
 SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database's write lock
+# Workflow tasks this process runs at once. They share one GIL, so more at once only makes each take longer: at
+# the SDK's default of 100, a burst (2,000 pairings' deadlines falling together) held each activation past the
+# SDK's 2-second deadlock limit on a busy 2-core machine. The rest wait their turn in Temporal's queue.
+WORKFLOW_TASK_SLOTS = 10
 
 
 def link_signer(settings: Settings) -> LinkSigner:
@@ -78,11 +83,15 @@ def build_worker(
             propose_matches_activity,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         max_cached_workflows=max_cached_workflows,
     )
 
 
 async def main() -> None:
+    stopping = asyncio.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):  # `docker stop`, `make stop`, Ctrl-C: a clean exit, 0
+        asyncio.get_running_loop().add_signal_handler(stop_signal, stopping.set)
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     client = await connect(settings)
@@ -94,21 +103,27 @@ async def main() -> None:
         database=settings.database.split("@")[-1],  # never log a password
         notify=settings.notify,
     )
-    channel = make_channel(settings)
-    stopping = asyncio.Event()
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):  # `docker stop`, `make stop`, Ctrl-C: a clean exit, 0
-        asyncio.get_running_loop().add_signal_handler(stop_signal, stopping.set)
-    async with build_worker(client, settings, channel=channel):
-        # Email: the dispatcher runs beside the worker, in the same event loop, woken by each queued notice. More
-        # workers may run it too: dispatchers claim rows, so each email goes out once.
+    try:
+        channel = make_channel(settings)
+        store = SqlEventStore(settings.database)
+    except SQLAlchemyError as error:
+        raise record_unreachable(settings.database, error) from error
+    await serve(build_worker(client, settings, channel=channel, store=store), settings, channel, stopping)
+    log.info("worker stopped")
+
+
+async def serve(worker: Worker, settings: Settings, channel: Channel, stopping: asyncio.Event) -> None:
+    """Run until asked to stop. In email mode the dispatcher runs beside the worker, in the same event loop, woken
+    by each queued notice; more workers may run it too: dispatchers claim rows, so each email goes out once."""
+    async with worker:
         dispatching = None
         if isinstance(channel, SqlOutbox):
             dispatching = asyncio.create_task(make_dispatcher(settings, channel).run())
+        log.info("worker running", task_queue=settings.task_queue)
         await stopping.wait()
         log.info("worker stopping")
         if dispatching is not None:
             dispatching.cancel()
-    log.info("worker stopped")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from statistics import fmean, stdev
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats
 
 from domain.metrics import MIN_RESPONDENTS
 
@@ -141,6 +140,8 @@ def _per_person(ratings: Sequence[PairedRating]) -> list[_PersonMeans]:
 
 
 def _signed_rank_p(changes: list[float]) -> float | None:
+    from scipy import stats  # here, not at the top: SciPy's statistics take half a second to load
+
     if sum(1 for c in changes if c != 0) < MIN_SIGNED_RANK_CHANGES:
         return None
     return round(float(stats.wilcoxon(changes, zero_method="wilcox").pvalue), 3)
@@ -223,6 +224,8 @@ def evaluate_paired(group: RatedGroup, ratings: Sequence[PairedRating]) -> Paire
     wilcoxon_p = _signed_rank_p(changes)
     if len(set(changes)) == 1:
         return _no_spread(group, people, wilcoxon_p)
+
+    from scipy import stats  # only when there is a test to run (see _signed_rank_p)
 
     test = stats.ttest_rel([p.after for p in people], [p.before for p in people])
     interval = test.confidence_interval(confidence_level=CONFIDENCE)

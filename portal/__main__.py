@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 
 import structlog
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from activities.store.sql import SqlEventStore
 from portal.app import create_app
-from settings import Settings, configure_logging, connect, exit_with
+from settings import Settings, configure_logging, connect, exit_with, record_unreachable, stop_is_success
 
 log = structlog.get_logger()
 
@@ -26,7 +27,10 @@ def address(portal_url: str) -> tuple[str, int]:
 
 
 async def serve(settings: Settings, host: str, port: int) -> None:
-    SqlEventStore(settings.database).dispose()  # creates or migrates the record
+    try:
+        SqlEventStore(settings.database).dispose()  # creates or migrates the record
+    except SQLAlchemyError as error:
+        raise record_unreachable(settings.database, error) from error
     client = await connect(settings)
     app = create_app(settings, client)
     # No access log: a sign-in URL carries its token in the query string.
@@ -46,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=host, help=f"address to listen on (default {host}, from the portal URL)")
     parser.add_argument("--port", type=int, default=port, help=f"port to listen on (default {port})")
     args = parser.parse_args(argv)
+    stop_is_success()
     asyncio.run(serve(settings, args.host, args.port))
 
 

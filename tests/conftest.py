@@ -42,11 +42,16 @@ DRAIN_LIMIT = 10.0  # seconds to wait for a workflow's activities to finish befo
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what waits on real time, and run the longest first, so no test process is left running alone at the
     end. Tests with a limit above the default are the longest; then the real-time ones."""
-    default = float(items[0].config.getini("timeout")) if items else 0.0
+    default = _default_limit(items[0].config) if items else 0.0
     for item in items:
         if "dev_env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: (-max(_hard_limit(item, default), default), item.get_closest_marker("slow") is None))
+
+
+def _default_limit(config: pytest.Config) -> float:
+    """pytest-timeout's limit: `--timeout`, else the `timeout` setting in pyproject.toml."""
+    return float(config.getoption("timeout", None) or config.getini("timeout"))
 
 
 def _hard_limit(item: pytest.Item, default: float) -> float:
@@ -67,7 +72,7 @@ def _overran(item: pytest.Item, limit: float) -> None:
 
 @pytest.fixture(autouse=True)
 async def time_limit(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    limit = _hard_limit(request.node, float(request.config.getini("timeout"))) - TEARDOWN_ROOM
+    limit = _hard_limit(request.node, _default_limit(request.config)) - TEARDOWN_ROOM
     timer = asyncio.get_running_loop().call_later(limit, _overran, request.node, limit)
     yield
     timer.cancel()

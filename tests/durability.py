@@ -42,6 +42,7 @@ from workflows import search
 from workflows.program import ProgramWorkflow
 
 QUERY_LIMIT = 10.0  # seconds; with no worker polling, the server holds a query about 30 s before failing it
+LOOK_EVERY = 1.0  # seconds between rounds: prompts stay open 40 s or more, and each round is 3 queries a person
 UPDATE_LIMIT = 30.0  # seconds per try of one answer; the answer is sent again with the same id after it
 GIVE_UP_AFTER = 300.0  # seconds of failed tries before an answer counts as lost (the test then fails)
 TRANSIENT = (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError)
@@ -147,7 +148,7 @@ class Participants:
         while not await self._completed():
             assert time.monotonic() < deadline, f"program not completed after {limit} s"
             await self.play_round()
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(LOOK_EVERY)
         await self.settle()
 
     async def _completed(self) -> bool:

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -134,7 +133,7 @@ async def test_a_worker_killed_mid_append_leaves_the_record_whole(tmp_path: Path
     assert child.stdout is not None
     line = await asyncio.to_thread(child.stdout.readline)
     assert line == "inserted\n", line
-    os.kill(child.pid, signal.SIGKILL)
+    child.kill()  # SIGKILL; nothing if the writer has already finished (and been reaped by poll)
     child.wait(10)
     assert "committed" not in child.stdout.read()
 
@@ -172,7 +171,7 @@ async def kill_mid_write(outbox: Path, rows: int) -> None:
     size = outbox.stat().st_size if outbox.exists() else 0
     while (outbox.stat().st_size if outbox.exists() else 0) == size and child.poll() is None:
         await asyncio.sleep(0)  # kill as soon as the first write has begun
-    os.kill(child.pid, signal.SIGKILL)
+    child.kill()  # SIGKILL; nothing if the writer has already finished (and been reaped by poll)
     child.wait(10)
 
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -183,12 +183,16 @@ async def reported_back(handle: WorkflowHandle, pairs: int, attempts: int = 600)
         except RPCError as error:  # a query may time out, or meet a continue-as-new; ask again
             if error.status not in PASSING_QUERY_ERRORS:
                 raise
+        except WorkflowQueryFailedError as error:  # a worker too busy to answer in time (its tasks are retried)
+            if "Potential deadlock detected" not in str(error):
+                raise
         await asyncio.sleep(2)
     raise AssertionError(f"only {(await status(handle)).pairings_by_outcome} of {pairs} pairings reported back")
 
 
 @pytest.mark.timeout(600)  # minutes of real time, longer when the machine is busy
 @pytest.mark.slow
+@pytest.mark.xdist_group("cpu-heavy")  # never beside the other heaviest test: together they starve every worker
 async def test_a_program_of_two_thousand_pairings_continues_as_new_and_starts_each_pairing_once(
     skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:

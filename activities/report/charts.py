@@ -15,8 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pydantic import BaseModel
 
-from activities.store.queries import TOO_FEW, CycleAdherence, CycleProgress, FunnelStage, KpiRow, SurveyRating
-from domain.spec import RATE_KPIS, SCALE_KPIS, Kpi
+from activities.report.figures import kpi_value, percent, rating
+from activities.store.queries import CycleAdherence, CycleProgress, FunnelStage, KpiRow, SurveyRating
+from domain.spec import RATE_KPIS, SCALE_KPIS
 
 ChartKey = Literal["funnel", "adherence", "ratings", "kpis"]
 
@@ -35,25 +36,6 @@ class Chart(BaseModel):
     @property
     def data_uri(self) -> str:
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-
-
-def percent(value: float | None) -> str:
-    return TOO_FEW if value is None else f"{value:.0%}"
-
-
-def rating(value: float | None) -> str:
-    return TOO_FEW if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def kpi_value(kpi: str, value: float | None) -> str:
-    """A KPI's value as people read it: rates in percent, ratings on the 1-5 scale, skill gain in points."""
-    if value is None:
-        return TOO_FEW
-    if kpi in RATE_KPIS:
-        return percent(value)
-    if kpi == Kpi.SKILL_GAIN:
-        return f"{value:+.2f} points"
-    return rating(value)
 
 
 def _figure(height: float) -> Figure:

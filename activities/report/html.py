@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from activities.report.charts import Chart, kpi_value, percent, rating
+from activities.report.charts import Chart
+from activities.report.figures import kpi_value, percent, rating
 from activities.store.queries import TOO_FEW, ProgramReport
 from domain.evaluation import PairedEvaluation
 from domain.metrics import MIN_RESPONDENTS

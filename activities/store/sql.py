@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -45,6 +43,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 def migrate(url: str) -> None:
     """Bring the schema to the newest migration; safe to run on every start, by several workers at once."""
+    # Imported here: only processes that migrate need Alembic, and a command line starts faster without it.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

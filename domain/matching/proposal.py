@@ -62,35 +62,3 @@ def propose_matches(people: list[Participant], mode: MatchingMode, context: Matc
     taken = {email for pair in pairs for email in (pair.mentor, pair.mentee)}
     rest = solve_matching(people, context, exclude=taken)
     return MatchProposal(pairs=pairs + rest.pairs, unmatched=rest.unmatched)
-
-
-def check_edited_pairs(
-    pairs: list[tuple[str, str]], people: dict[str, Participant], context: MatchContext
-) -> list[str]:
-    """Problems with a coordinator's edited pairs; empty when every pair keeps the hard constraints."""
-    problems = []
-    mentees: set[str] = set()
-    mentoring: dict[str, int] = {}
-    for mentor, mentee in pairs:
-        for email, as_mentor in ((mentor, True), (mentee, False)):
-            if email not in people:
-                problems.append(f"{email} is not available for matching")
-                continue
-            count = mentoring.get(email, 0) + context.mentees_already.get(email, 0)
-            if email in mentees or (count and not as_mentor):
-                problems.append(f"{email} appears in more than one pair")
-            elif as_mentor and count >= context.mentor_capacity:
-                if context.mentor_capacity == 1 and not context.mentees_already.get(email):
-                    problems.append(f"{email} appears in more than one pair")
-                else:
-                    cap = context.mentor_capacity
-                    problems.append(f"{email} would mentor more than {cap} {'person' if cap == 1 else 'people'}")
-            if as_mentor:
-                mentoring[email] = mentoring.get(email, 0) + 1
-            else:
-                mentees.add(email)
-        if mentor in people and mentee in people:
-            reason = why_not(people[mentor], people[mentee], context)
-            if reason:
-                problems.append(f"{mentor} cannot mentor {mentee}: {reason}")
-    return problems
