@@ -71,10 +71,10 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # Tests run in several processes (pytest-xdist), each with servers, ports, schemas and folders of its own: many
-# tests wait on real time, so more processes than cores keeps both cores busy. Tests of one xdist_group share a
-# process (loadgroup). The 15 slowest are listed at the end.
+# tests wait on real time, so more processes than cores keeps both cores busy. Each process is handed one test at
+# a time (beside the one it runs), the long ones first (see tests/conftest.py). The 15 slowest are listed last.
 TEST_PROCESSES ?= 4
-PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup
+PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --maxschedchunk 1
 
 # Lint first: a type error or a format slip fails CI as surely as a broken test.
 test: lint chromium

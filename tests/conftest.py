@@ -40,13 +40,23 @@ DRAIN_LIMIT = 10.0  # seconds to wait for a workflow's activities to finish befo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what waits on real time, and run the longest first, so no test process is left running alone at the
-    end. Tests with a limit above the default are the longest; then the real-time ones."""
+    """Mark what waits on real time, and order the tests for several test processes.
+
+    The long tests (a limit above the default: minutes each) go first, longest first, each followed by a short
+    one: a test process runs one test while the next waits in its queue (pytest-xdist, --maxschedchunk 1), so
+    each long test starts beside a short one and never queues behind another long one. The short partners come
+    from the end of the collection (unit tests with no module fixture to build); the rest keep their order, so
+    a module's fixtures are built once per process.
+    """
     default = _default_limit(items[0].config) if items else 0.0
     for item in items:
         if "dev_env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: (-max(_hard_limit(item, default), default), item.get_closest_marker("slow") is None))
+    long = sorted((i for i in items if _hard_limit(i, default) > default), key=lambda i: -_hard_limit(i, default))
+    short = [i for i in items if _hard_limit(i, default) <= default]
+    partners, rest = short[len(short) - len(long) :], short[: len(short) - len(long)]
+    paired = [test for pair in zip(long, partners, strict=False) for test in pair]
+    items[:] = paired + long[len(partners) :] + rest
 
 
 def _default_limit(config: pytest.Config) -> float:

@@ -826,7 +826,6 @@ HYPOTHESIS = settings(
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("bad-updates")  # one test process builds the stages they share
 @pytest.mark.parametrize(("workflow", "update", "rule"), BROKEN_RULES)
 @HYPOTHESIS
 @given(data=st.data())

@@ -27,7 +27,7 @@ async def starter(harness: Harness, *args: str) -> str:
     return out.decode()
 
 
-@pytest.mark.timeout(600)  # minutes of real time, longer when the machine is busy
+@pytest.mark.timeout(480)  # a minute and a half of real time, longer when the machine is busy
 @pytest.mark.slow
 async def test_the_demo_program_reports_in_a_browser(dev_harness: Harness, tmp_path: Path) -> None:
     result = await play(dev_harness.client, dev_harness.settings)

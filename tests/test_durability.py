@@ -428,6 +428,7 @@ async def in_process_worker(h: Harness, channel: Channel) -> AsyncIterator[None]
 CHANNEL_OUTAGE = 12.0  # seconds; retries come 1, 2, 4, 8 s apart, so the 5th attempt is the first after it
 
 
+@pytest.mark.timeout(420)  # a minute or more of real time
 @pytest.mark.slow
 async def test_notices_wait_out_a_channel_outage(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
     began = time.monotonic()
@@ -517,6 +518,7 @@ class DatabaseLock:
 DATABASE_LOCK = 40.0  # seconds: past the store's 30 s SQLite busy timeout and the activity's 30 s start-to-close
 
 
+@pytest.mark.timeout(420)  # a minute or more of real time
 @pytest.mark.slow
 async def test_events_wait_out_a_locked_database(
     dev_env: WorkflowEnvironment, tmp_path: Path, database_url: str

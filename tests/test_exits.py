@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings
 from tests.processes import CONFIG_PREFIXES, ROOT, free_port
-from tests.test_program_ids import DEMO, DEMO_COORDINATOR, address, demo_spec, worker_for
+from tests.test_program_ids import DEMO, DEMO_COORDINATOR, demo_spec, settings_for, worker_for
 
 TIMES = 20
 AT_ONCE = 2  # processes at a time: each is a second of CPU, and other tests run beside this one
@@ -108,16 +108,10 @@ def assert_exits(exits: list[Exit], status: int, says: str = "") -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.xdist_group("cpu-heavy")  # 260 processes: never beside the 2,000-pairing program
 async def test_every_command_exits_with_its_real_status_every_time(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        temporal_address=address(dev_env),
-        task_queue=f"exits-{uuid.uuid4()}",
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'record.db'}",
-    )
+    settings = settings_for(dev_env, tmp_path)
     environment = environment_of(settings)
     tag = uuid.uuid4().hex[:6]
     specs = [demo_spec(tmp_path / f"program-{n}.toml", f"exits-{tag}-{n}") for n in range(TIMES)]
@@ -205,12 +199,7 @@ async def stopped_by_sigterm(environment: dict[str, str], args: tuple[str, ...],
 async def test_the_worker_portal_codec_server_and_demo_end_with_their_real_status(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        temporal_address=address(dev_env),
-        task_queue=f"exits-{uuid.uuid4()}",
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'record.db'}",
-    )
+    settings = settings_for(dev_env, tmp_path)
     base = environment_of(settings)
     portal_port, codec_port = free_port(), free_port()
     portal = {**base, "FLIPSIDE_PORTAL_URL": f"http://127.0.0.1:{portal_port}"}

@@ -42,6 +42,16 @@ def address(environment: WorkflowEnvironment) -> str:
     return environment.client.service_client.config.target_host
 
 
+def settings_for(environment: WorkflowEnvironment, folder: Path) -> Settings:
+    """What a worker and `starter.py` of the test's own read: its server, a task queue, data folder and record."""
+    return Settings(
+        temporal_address=address(environment),
+        task_queue=f"own-{uuid.uuid4()}",
+        data_dir=folder / "data",
+        database_url=f"sqlite:///{folder / 'record.db'}",
+    )
+
+
 def demo_spec(path: Path, slug: str) -> Path:
     """The demo's spec file under `slug`, its phases weeks long rather than seconds (nothing moves on mid-test)."""
     text = (DEMO / "program.toml").read_text(encoding="utf-8")
@@ -92,7 +102,6 @@ def count_events(settings: Settings) -> int:
         store.dispose()
 
 
-@pytest.mark.timeout(420)
 async def test_starting_again_under_a_used_id_is_refused_before_anything_starts(
     dev_env: WorkflowEnvironment,
     env: WorkflowEnvironment,
@@ -103,12 +112,7 @@ async def test_starting_again_under_a_used_id_is_refused_before_anything_starts(
 ) -> None:
     spec_path, roster_path, slug = files
     program_id = f"program-{slug}"
-    first = Settings(
-        temporal_address=address(dev_env),
-        task_queue=f"ids-{uuid.uuid4()}",
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'record.db'}",
-    )
+    first = settings_for(dev_env, tmp_path)
     use(monkeypatch, first)
     async with worker_for(first) as client:
         assert await cli("start", str(spec_path), str(roster_path)) == 0
