@@ -12,8 +12,9 @@ CODEC_PORT ?= 8081
 RUN_ENV := TEMPORAL_ADDRESS=127.0.0.1:$(TEMPORAL_PORT) FLIPSIDE_DATA_DIR=$(DATA) \
 	FLIPSIDE_PORTAL_URL=http://localhost:$(PORTAL_PORT) FLIPSIDE_CODEC_PORT=$(CODEC_PORT) \
 	FLIPSIDE_CODEC_UI_ORIGINS=http://localhost:$(UI_PORT),http://127.0.0.1:$(UI_PORT) FLIPSIDE_UI=http://localhost:$(UI_PORT)
-WAIT_FOR_PORT := $(BIN)/python -c "import socket, sys, time; \
-	[time.sleep(0.2) for _ in range(150) if socket.socket().connect_ex(('127.0.0.1', int(sys.argv[1])))]"
+# Until something listens on the port (argument), for at most 30 s; fails if nothing does.
+WAIT_FOR_PORT := $(BIN)/python -c "import socket, sys, time; port = int(sys.argv[1]); \
+	sys.exit(0 if any(socket.socket().connect_ex(('127.0.0.1', port)) == 0 or time.sleep(0.2) for _ in range(150)) else 1)"
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
 	--search-attribute FlipsideKind=Keyword
 
@@ -37,8 +38,12 @@ server: $(VENV)/.installed
 		nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 \
 			--port $(TEMPORAL_PORT) --ui-port $(UI_PORT) --ui-codec-endpoint http://localhost:$(CODEC_PORT) \
 			$(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
-		$(WAIT_FOR_PORT) $(TEMPORAL_PORT); \
 	fi
+	@# Until Temporal answers, not only listens: on a busy machine the worker could otherwise start too early.
+	@for i in $$(seq 300); do \
+		$(BIN)/temporal operator cluster health --address 127.0.0.1:$(TEMPORAL_PORT) >/dev/null 2>&1 && exit 0; \
+		sleep 0.2; \
+	done; echo "Temporal did not answer on 127.0.0.1:$(TEMPORAL_PORT); see $(DATA)/temporal.log"; exit 1
 
 # A fresh worker each time, so it runs the code as it is now.
 worker: server
@@ -50,7 +55,7 @@ worker: server
 portal: worker
 	@if [ -f $(DATA)/portal.pid ]; then kill `cat $(DATA)/portal.pid` 2>/dev/null || true; fi
 	@$(RUN_ENV) nohup $(BIN)/python -m portal > $(DATA)/portal.log 2>&1 & echo $$! > $(DATA)/portal.pid
-	@$(WAIT_FOR_PORT) $(PORTAL_PORT)
+	@$(WAIT_FOR_PORT) $(PORTAL_PORT) || { tail -5 $(DATA)/portal.log; exit 1; }
 	@echo "Portal started (log in $(DATA)/portal.log)"
 
 # Payloads are encrypted; the codec server lets an engineer who holds $(DATA)/codec.token read them.

@@ -12,6 +12,11 @@ from pydantic import BaseModel
 class ActiveClock(BaseModel):
     elapsed_before: timedelta = timedelta(0)
     running_since: datetime | None = None
+    # The latest offset a timer on this clock fired for: active time never reads below it. A workflow task has
+    # been seen to carry the time of the task before it (after a worker or server restart, with queries coming
+    # in), and a decision taken on that time was not the one a replay takes. A timer's firing is in the history,
+    # so what follows from it replays the same.
+    reached: timedelta = timedelta(0)
 
     @classmethod
     def started(cls, now: datetime) -> "ActiveClock":
@@ -23,8 +28,12 @@ class ActiveClock(BaseModel):
 
     def elapsed(self, now: datetime) -> timedelta:
         if self.running_since is None:
-            return self.elapsed_before
-        return self.elapsed_before + (now - self.running_since)
+            return max(self.elapsed_before, self.reached)
+        return max(self.elapsed_before + (now - self.running_since), self.reached)
+
+    def reach(self, offset: timedelta) -> None:
+        """A timer set for `offset` has fired: the clock is there at least, whatever the task's time says."""
+        self.reached = max(self.reached, offset)
 
     def pause(self, now: datetime) -> None:
         if self.running_since is not None:

@@ -1,11 +1,12 @@
 """The pure rules, without Temporal: durations, the spec, the roster, the matcher, metrics and KPIs."""
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from domain.clock import ActiveClock
 from domain.durations import Duration, PositiveDuration, format_duration, parse_duration
 from domain.matching import MatchContext, MatchProposal, ProposedPair, check_edited_pairs, propose_matches
 from domain.metrics import (
@@ -79,6 +80,31 @@ def test_a_spec_duration_must_be_text_and_longer_than_zero() -> None:
     with pytest.raises(ValidationError, match="write a duration as text"):
         _Window(length=7)
     assert _Window(length="2w").model_dump(mode="json") == {"any_length": "0s", "length": "2w"}
+
+
+# The active clock
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_the_clock_pauses_and_moves_every_deadline_by_the_pause() -> None:
+    clock = ActiveClock.started(T0)
+    clock.pause(T0 + timedelta(hours=2))
+    assert clock.elapsed(T0 + timedelta(days=3)) == timedelta(hours=2)
+    clock.resume(T0 + timedelta(days=3))
+    assert clock.elapsed(T0 + timedelta(days=3, hours=1)) == timedelta(hours=3)
+    assert clock.wall_time(timedelta(hours=5), T0 + timedelta(days=3, hours=1)) == T0 + timedelta(days=3, hours=3)
+
+
+def test_once_a_timer_has_fired_the_clock_never_reads_before_its_deadline() -> None:
+    """A workflow task that carries the time of the task before it must still see the deadline as reached."""
+    clock = ActiveClock.started(T0)
+    stale = T0 + timedelta(seconds=2)  # the time of an earlier task
+    clock.reach(timedelta(seconds=60))  # the timer set for 60 s has fired
+    assert clock.elapsed(stale) == timedelta(seconds=60)
+    assert clock.elapsed(T0 + timedelta(seconds=61)) == timedelta(seconds=61)  # a true time reads as it is
+    clock.reach(timedelta(seconds=30))  # an earlier timer firing late moves nothing back
+    clock.pause(stale)
+    assert clock.elapsed(T0 + timedelta(days=1)) == timedelta(seconds=60)
 
 
 # The spec

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import timedelta
 
 from temporalio import workflow
@@ -182,11 +182,13 @@ class PromptingWorkflow:
                 continue
             next_deadline = self.core.prompts.next_deadline(self.nudge_before)
             wake_at = offset if next_deadline is None else min(offset, next_deadline)
-            with suppress(TimeoutError):
+            try:
                 await workflow.wait_condition(
                     lambda: self.core.clock.paused or bool(self.core.outbox) or until(),
                     timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
                 )
+            except TimeoutError:
+                self.core.clock.reach(wake_at)  # decided by the timer's firing, never by the task's time alone
 
     # Pause
     def pause_clock(self) -> None:
