@@ -23,7 +23,9 @@ COPY portal/ portal/
 COPY demo/ demo/
 COPY worker.py starter.py settings.py flipside_client.py codec_server.py ./
 
-RUN pip install --no-cache-dir .
+# Compiled once here: the worker's sandbox imports the workflow modules for every workflow it starts, and with
+# PYTHONDONTWRITEBYTECODE and no cache each of those imports would compile the source again.
+RUN pip install --no-cache-dir . && python -m compileall -q /app
 
 USER flipside
 ENV FLIPSIDE_DATA_DIR=/data

@@ -126,6 +126,7 @@ print("committed", flush=True)
 """
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_append_leaves_the_record_whole(tmp_path: Path, database_url: str) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", APPEND_THEN_DIE, database_url, "20000"], cwd=ROOT, stdout=subprocess.PIPE, text=True
@@ -175,6 +176,7 @@ async def kill_mid_write(outbox: Path, rows: int) -> None:
     child.wait(10)
 
 
+@pytest.mark.slow
 async def test_an_outbox_line_torn_by_a_kill_is_repaired_and_written_once(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox.jsonl"
     rows = [{"key": f"notice-{i}", "body": "x" * BIG_LINE} for i in range(3)]

@@ -67,6 +67,7 @@ async def a_day_passes(environment: WorkflowEnvironment, limit: float = 10) -> b
     return await wakes(environment, DAY, limit)
 
 
+@pytest.mark.slow
 async def test_a_server_left_stuck_is_replaced_before_the_next_test_uses_it() -> None:
     server = CheckedServer("time-skipping server", start_time_skipping, canary_sleep=DAY)
     try:
@@ -120,6 +121,7 @@ async def test_3_finds_a_server_whose_clock_runs(env):
 """
 
 
+@pytest.mark.slow
 def test_a_hanging_or_failing_test_takes_no_other_test_down(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -256,7 +256,7 @@ def test_without_branching_the_either_heuristic_stays_within_its_reported_bound(
     assert achieved(result) <= best
     assert result.bound_people >= best[0]
     if result.bound_people == best[0] and result.bound_score is not None:
-        assert result.bound_score * 100 >= best[1]
+        assert round(result.bound_score * 100) >= best[1]  # in hundredths, as the brute force counts
     if result.proven_optimal:
         assert achieved(result) == best
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -192,6 +193,7 @@ async def error_of(page: Page, control: Locator) -> str:
     return words.removeprefix("Error:").strip()
 
 
+@pytest.mark.slow
 async def test_a_participant_answers_from_email_to_workflow_in_chromium(
     env: WorkflowEnvironment, tmp_path: Path
 ) -> None:

@@ -35,6 +35,7 @@ async def chart_images(page: Page) -> list[dict[str, object]]:
     return images
 
 
+@pytest.mark.slow
 async def test_the_report_opens_in_chromium_with_its_four_charts(tmp_path: Path) -> None:
     executable = chromium()
     store = build_record(f"sqlite:///{tmp_path / 'r.db'}")
