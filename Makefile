@@ -54,7 +54,15 @@ server: $(VENV)/.installed
 # A fresh worker each time, so it runs the code as it is now.
 worker: server
 	@if [ -f $(DATA)/worker.pid ]; then kill `cat $(DATA)/worker.pid` 2>/dev/null || true; fi
+	@rm -f $(DATA)/worker.log
 	@$(RUN_ENV) nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
+	@# Until it polls: on a busy machine a program started earlier waits on its first answer, and the demo's
+	@# first question could time out.
+	@for i in $$(seq 300); do \
+		grep -q "worker running" $(DATA)/worker.log 2>/dev/null && exit 0; \
+		kill -0 `cat $(DATA)/worker.pid` 2>/dev/null || break; \
+		sleep 0.2; \
+	done; echo "The worker did not start; the end of $(DATA)/worker.log:"; tail -5 $(DATA)/worker.log; exit 1
 	@echo "Worker started (log in $(DATA)/worker.log)"
 
 # The portal where people answer their prompts; the links in every notice point here.

@@ -13,6 +13,7 @@ from typing import NoReturn
 import structlog
 from pydantic import BaseModel, Field
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from activities.codec import Keyring, data_converter
 
@@ -254,6 +255,9 @@ def exit_with(main: Callable[[], int | None]) -> NoReturn:
             print(stop.code, file=sys.stderr)
     except KeyboardInterrupt:
         status = 130
+    except RPCError as error:  # Temporal stopped answering part-way (a timeout, a restart): one line, not a trace
+        print(f"error: lost Temporal: {error.message}", file=sys.stderr)
+        status = 1
     except BaseException:
         traceback.print_exc()
         status = 1

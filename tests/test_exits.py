@@ -249,3 +249,19 @@ async def test_make_run_twice_in_one_clone_ends_well_both_times(tmp_path: Path) 
     finally:
         stopped = await run(environment, "make", "--no-print-directory", "stop", *options)
     assert stopped.status == 0 and "stopped" in stopped.out
+
+
+@pytest.mark.slow
+async def test_temporal_lost_part_way_ends_with_one_line_and_status_1() -> None:
+    """A question Temporal stops answering mid-run (a query timing out on a busy machine once failed the demo
+    with a traceback): one line, status 1."""
+    lost = (
+        "from temporalio.service import RPCError, RPCStatusCode\n"
+        "from settings import exit_with\n"
+        "def main() -> None:\n"
+        "    raise RPCError('Timeout expired', RPCStatusCode.CANCELLED, b'')\n"
+        "exit_with(main)\n"
+    )
+    ended = await run(clean_environment(), sys.executable, "-c", lost)
+    assert (ended.status, ended.problem()) == (1, None)
+    assert ended.err.strip() == "error: lost Temporal: Timeout expired"
