@@ -36,7 +36,8 @@ async def test_recorded_histories_replay_without_nondeterminism(scenario: str) -
     histories = [
         WorkflowHistory.from_json(path.stem, path.read_text()) for path in HISTORIES if path.parent.name == scenario
     ]
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER)
+    # Determinism is what a replay checks, not timing: no 2-second deadlock limit on a busy machine.
+    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER, debug_mode=True)
     failures = {}
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
@@ -67,5 +68,5 @@ async def test_new_runs_take_the_patched_path_and_replay_too(harness: Harness) -
         scheduled_together |= names == {"send_notices", "append_events"}
     assert scheduled_together
 
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER)
+    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER, debug_mode=True)
     assert (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure is None
