@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
+import flipside_client
 from demo.personas import Persona, answer_everything
 from domain.metrics import describe_kpi
 from domain.program import MemberView, ProgramPhase, ProgramResult, ProgramStatus
@@ -84,7 +85,6 @@ class Narrator:
 
 
 PATIENCE = 120.0  # seconds the demo waits for an answer to a status question before giving up
-SLOW_ANSWER = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)  # "Timeout expired": a busy worker
 
 
 async def current_status(handle: WorkflowHandle[ProgramWorkflow, ProgramResult], narrator: "Narrator") -> ProgramStatus:
@@ -96,7 +96,7 @@ async def current_status(handle: WorkflowHandle[ProgramWorkflow, ProgramResult],
             status: ProgramStatus = await handle.query("status", result_type=ProgramStatus)
             return status
         except RPCError as error:
-            if error.status not in SLOW_ANSWER or time.monotonic() > deadline:
+            if error.status not in flipside_client.PASSING_QUERY_ERRORS or time.monotonic() > deadline:
                 raise
             narrator.say("the worker is busy; asking again")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -31,6 +31,7 @@ from domain.metrics import PairingOutcome
 from domain.people import Participant
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt
+from flipside_client import PASSING_QUERY_ERRORS
 from tests.conftest import Harness
 from tests.driving import drive, member, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
@@ -168,10 +169,6 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield environment
     await environment.shutdown()
-
-
-# "Timeout expired" (the client's deadline), the server's deadline, "buffered query cleared, please retry"
-PASSING_QUERY_ERRORS = {RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.FAILED_PRECONDITION}
 
 
 async def patient_status(handle: WorkflowHandle, attempts: int = 30) -> ProgramStatus:  # type: ignore[type-arg]
