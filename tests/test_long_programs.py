@@ -147,6 +147,18 @@ def child_starts(runs: list[WorkflowHistory]) -> Counter[str]:
     )
 
 
+def tasks_retried(runs: list[WorkflowHistory]) -> Counter[str]:
+    """Workflow tasks that failed (a deadlock, say) or timed out: each makes a worker rebuild the run."""
+    return Counter(
+        e.workflow_task_failed_event_attributes.failure.message[:60] or "failed"
+        if e.HasField("workflow_task_failed_event_attributes")
+        else "timed out"
+        for run in runs
+        for e in run.events
+        if e.HasField("workflow_task_failed_event_attributes") or e.HasField("workflow_task_timed_out_event_attributes")
+    )
+
+
 def signals_received(runs: list[WorkflowHistory], name: str) -> int:
     return sum(
         1
@@ -242,7 +254,9 @@ async def test_a_program_of_two_thousand_pairings_continues_as_new_and_starts_ea
     sizes = [len(r.events) for r in runs]
     replayed = time.monotonic()
     failures = await replay_failures(runs)
+    retried = tasks_retried(runs)
     print(f"\nprogram: {len(runs)} runs, events {sizes}; {marks}; replayed in {time.monotonic() - replayed:.1f} s")
+    print(f"program workflow tasks failed or timed out: {retried}")
     assert all(size < RUN_CEILING for size in sizes)
     assert len(runs) >= 2 and all(ended_by_continue_as_new(r) for r in runs[:-1])
     assert failures == {}
