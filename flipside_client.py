@@ -26,7 +26,7 @@ from domain.answers import (
     TrainingCompleted,
 )
 from domain.program import MemberView, ProgramStatus
-from domain.prompts import PendingPrompt, PromptKind
+from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
 
 ANSWER_TYPES: dict[PromptKind, type[BaseModel]] = {
     PromptKind.OPT_IN: OptIn,
@@ -93,6 +93,10 @@ async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel) 
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type == "Refused":
             raise Refused(cause.message) from error
+        raise
+    except RPCError as error:  # no open run to take it: the workflow closed after the prompt was read
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise Refused(CLOSED_PROMPT) from error
         raise
 
 

@@ -44,6 +44,20 @@ class Notice(BaseModel):
     meeting: Meeting | None = None
 
 
+def closed_outside_alert(pairing_id: str, can_rematch: bool) -> tuple[str, str]:
+    """Subject and body for coordinators when a pairing turns out to have closed without telling its program."""
+    after = (
+        "Both people go back to the pool for a new partner."
+        if can_rematch
+        else "It is counted as cancelled; nothing either person wrote is lost."
+    )
+    return (
+        f"{pairing_id} closed outside the program",
+        f"{pairing_id} closed outside the program: it was ended from Temporal (by an operator, or after a failure) "
+        f"without reporting back, so the program has closed it on its side. {after}",
+    )
+
+
 def conflicting_run_alert(workflow_id: str) -> tuple[str, str]:
     """Subject and body for coordinators when a run finds its workflow id already used in the record."""
     return (

@@ -8,6 +8,9 @@ from pydantic import BaseModel
 from domain.answers import Refusal
 from domain.clock import ActiveClock
 
+# Said to someone who answers a prompt whose pairing or program has already ended (closed from Temporal, say).
+CLOSED_PROMPT = "This has closed: the pairing or program it belongs to has ended, so there is nothing to answer here."
+
 
 class PromptKind(StrEnum):
     OPT_IN = "opt_in"

@@ -70,12 +70,13 @@ class PromptingWorkflow:
             )
         )
 
-    def record(self, fact: Fact, participant: str | None = None) -> None:
+    def record(self, fact: Fact, participant: str | None = None, pairing_id: str | None = None) -> None:
+        """Journal a fact; a program names the pairing a fact is about when it records one for a pairing."""
         self.core.journal.record(
             fact,
             workflow_id=self.workflow_id,
             program_id=self.program_id,
-            pairing_id=self.pairing_id,
+            pairing_id=pairing_id or self.pairing_id,
             at=workflow.now(),
             participant=participant,
             origin=workflow.info().first_execution_run_id,

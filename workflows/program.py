@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Literal
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -36,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate_goals,
         overall_outcome,
     )
-    from domain.notices import NoticeKind
+    from domain.notices import NoticeKind, closed_outside_alert
     from domain.pairing import PairingInput, PairingTerms
     from domain.people import Participant
     from domain.program import (
@@ -63,6 +64,7 @@ MAX_UPDATES_PER_RUN = 1500  # the server refuses updates past 2,000 per run
 MAX_CHILDREN_PER_RUN = 500
 HISTORY_BOUND = "continue-as-new-past-history-bound"
 CLAIM_ID_FIRST = "record-the-start-before-inviting"
+TEMPORAL_CANCEL_ENDS_PAIRINGS = "temporal-cancel-ends-pairings"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -108,13 +110,19 @@ class ProgramWorkflow(PromptingWorkflow):
             ProgramPhase.MIDPOINT_REVIEW: self._mentoring,
             ProgramPhase.CLOSE_OUT: self._close_out,
         }
-        while self.state.phase not in FINISHED:
-            if self.cancelling:
-                await self._cancel()
-                break
-            await phases[self.state.phase]()
-            await self._flush_while_room()
-            await self._continue_as_new_if_due()
+        try:
+            while self.state.phase not in FINISHED:
+                if self.cancelling:
+                    await self._cancel()
+                    break
+                await phases[self.state.phase]()
+                await self._flush_while_room()
+                await self._continue_as_new_if_due()
+        except asyncio.CancelledError:
+            if not workflow.patched(TEMPORAL_CANCEL_ENDS_PAIRINGS):
+                raise
+            await self._cancelled_from_temporal()
+            raise
         await self.send_outbox()
         await self.flush_events()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -379,7 +387,7 @@ class ProgramWorkflow(PromptingWorkflow):
         record.started = True
         self.children_this_run += 1
         if self.state.clock.paused:
-            await workflow.get_external_workflow_handle(record.pairing_id).signal("pause")
+            await self._signal_pairing(record, "pause")
 
     async def _mentoring(self) -> None:
         assert self.state.kickoff_at is not None
@@ -474,7 +482,7 @@ class ProgramWorkflow(PromptingWorkflow):
         if self.cancelling or self._handing_over:
             return
         for record in self._running_pairings():  # a pairing that overran its close-out is closed now
-            await workflow.get_external_workflow_handle(record.pairing_id).signal("end_pairing", "program closed")
+            await self._signal_pairing(record, "end_pairing", "program closed")
         summaries = self.rules.finished_summaries()
         metrics = compute_metrics(self.rules.funnel(), summaries)
         self.state.snapshots["close-out"] = metrics
@@ -534,15 +542,49 @@ class ProgramWorkflow(PromptingWorkflow):
         )
         self._enter(ProgramPhase.CANCELLED)
 
+    async def _cancelled_from_temporal(self) -> None:
+        """A cancel from the Temporal UI or CLI ends the program as a coordinator's cancel does: its pairings, which
+        outlive the program on purpose, would otherwise run on for months with nobody to report to. The run still
+        ends as cancelled in Temporal, as the operator asked."""
+        if self.state.phase not in FINISHED:
+            self.state.cancel_reason = self.state.cancel_reason or "cancelled from Temporal"
+            await self._cancel()
+        await self.send_outbox()
+        await self.flush_events()
+
     async def _signal_running(self, signal: str, *args: object) -> None:
         running = self._running_pairings()
         for start in range(0, len(running), SIGNAL_BATCH):
             await asyncio.gather(
-                *(
-                    workflow.get_external_workflow_handle(r.pairing_id).signal(signal, *args)
-                    for r in running[start : start + SIGNAL_BATCH]
-                )
+                *(self._signal_pairing(r, signal, *args) for r in running[start : start + SIGNAL_BATCH])
             )
+
+    async def _signal_pairing(self, record: PairingRecord, signal: str, *args: object) -> None:
+        """Signal a running pairing. One that closed without reporting back (ended by an operator, failed after a
+        bad deploy, gone past retention) cannot take a signal: it is closed on the program's side instead."""
+        try:
+            await workflow.get_external_workflow_handle(record.pairing_id).signal(signal, *args)
+        except ApplicationError:  # the server found no open run to signal
+            await self._closed_outside(record)
+
+    async def _closed_outside(self, record: PairingRecord) -> None:
+        """Count a pairing that closed behind the program's back as cancelled, tell the coordinators, and send its
+        people back to the pool while a new partner can still help them."""
+        if record.summary is not None:  # it reported back before it closed: its signal came first
+            return
+        if not self.cancelling and self.state.phase not in (ProgramPhase.CLOSE_OUT, *FINISHED):
+            record.rematch_requested = True
+        summary = PairingSummary(
+            pairing_id=record.pairing_id, mentor=record.mentor, mentee=record.mentee, outcome=PairingOutcome.CANCELLED
+        )
+        self.record(
+            events.PairingClosed(outcome=PairingOutcome.CANCELLED, ended_by=[], cycles_run=0, cycles_met=0),
+            pairing_id=record.pairing_id,
+        )
+        subject, body = closed_outside_alert(record.pairing_id, record.rematch_requested and self._rematch_possible)
+        for coordinator in self.spec.coordinators:
+            self.notify(coordinator, NoticeKind.ALERT, f"closed-outside/{record.pairing_id}", subject, body)
+        await self._pairing_ended(summary)
 
     @property
     def _run_is_full(self) -> bool:
@@ -642,9 +684,7 @@ class ProgramWorkflow(PromptingWorkflow):
         """Every pairing of someone who left ends: a group mentor's mentees all hear of it."""
         for record in self.rules.pairings_of(email):
             if record.running:
-                await workflow.get_external_workflow_handle(record.pairing_id).signal(
-                    "participant_withdrew", withdrawal
-                )
+                await self._signal_pairing(record, "participant_withdrew", withdrawal)
             elif not record.started:  # approved but not started: the partner goes back to the pool
                 del self.state.pairings[record.pairing_id]
                 partner = record.mentee if email == record.mentor else record.mentor
@@ -740,8 +780,9 @@ class ProgramWorkflow(PromptingWorkflow):
     async def rematch(self, *sent: object) -> str:
         request = read_answer(RematchRequest, sent)
         self.updates_this_run += 1
-        self.state.pairings[request.pairing_id].rematch_requested = True
-        await workflow.get_external_workflow_handle(request.pairing_id).signal("end_pairing", "rematch requested")
+        record = self.state.pairings[request.pairing_id]
+        record.rematch_requested = True
+        await self._signal_pairing(record, "end_pairing", "rematch requested")
         return "The pairing is being closed; both people go back to the pool for a new partner."
 
     @rematch.validator
@@ -753,6 +794,9 @@ class ProgramWorkflow(PromptingWorkflow):
     # Pairings report here when they end
     @workflow.signal
     async def pairing_finished(self, summary: PairingSummary) -> None:
+        await self._pairing_ended(summary)
+
+    async def _pairing_ended(self, summary: PairingSummary) -> None:
         record = self.state.pairings.get(summary.pairing_id)
         if record is None or record.summary is not None:
             return

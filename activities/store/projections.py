@@ -304,14 +304,19 @@ def flagged_at_risk(p: Projector, _: int, event: ev.DomainEvent) -> None:
 def pairing_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.PairingClosed)
-    _set_pairing(
-        p,
-        event.pairing_id,
-        stage="closed",
-        outcome=fact.outcome.value,
-        cycles_run=fact.cycles_run,
-        cycles_met=fact.cycles_met,
-        closed_at=event.at,
+    # A pairing closes once. The program records a close for a pairing that ended behind its back; what that
+    # pairing recorded itself before it was ended, if anything, came first and stands.
+    still_open = (t.pairings.c.pairing_id == event.pairing_id) & (t.pairings.c.stage != "closed")
+    p.execute(
+        update(t.pairings)
+        .where(still_open)
+        .values(
+            stage="closed",
+            outcome=fact.outcome.value,
+            cycles_run=fact.cycles_run,
+            cycles_met=fact.cycles_met,
+            closed_at=event.at,
+        )
     )
 
 

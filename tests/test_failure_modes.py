@@ -1,0 +1,161 @@
+"""Failure modes of running programs, each first shown failing on the code before its fix.
+
+A pairing that closed without telling its program (ended by an operator, failed after a bad deploy, gone past
+retention) never takes the program down: whichever path next signals it finds it closed and counts it so. Those
+tests end one pairing behind the program's back with a terminate, as an operator would from the Temporal UI, once
+the pairing has nothing in flight (a run closed mid-activity stops a time-skipping server's clock).
+
+A program cancelled from Temporal itself (the UI, `temporal workflow cancel`) ends its pairings and tells everyone,
+as a coordinator's cancel does.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
+
+from activities.store import tables as t
+from activities.store.sql import SqlEventStore
+from domain.answers import CoordinatorAction, RematchRequest, Withdrawal
+from domain.events import DomainEvent, Fact, Matched, PairingClosed
+from domain.metrics import PairingOutcome, PairingSummary
+from domain.program import MemberStatus, ProgramPhase
+from tests.conftest import DRAIN_LIMIT, Harness, _settled
+from tests.driving import drive, member, pairing_of, personas_for, result, start_program, status
+from tests.factories import COORDINATOR, roster, spec
+
+Handle = WorkflowHandle[Any, Any]
+J0, S0, J1 = "junior00@example.com", "senior00@example.com", "junior01@example.com"
+
+
+async def mentoring(harness: Harness) -> tuple[Handle, Handle]:
+    """A program of two pairs in mentoring, and junior00's pairing, ended by an operator."""
+    people = roster(2)
+    handle = await start_program(harness, spec(durations={"program_length": "3w"}), people)
+    await drive(harness, handle, personas_for(people), until=ProgramPhase.MENTORING)
+    pairing = await pairing_of(harness, handle, J0)
+    assert await _settled(pairing, DRAIN_LIMIT)
+    await pairing.terminate("ended by an operator")
+    assert (await pairing.describe()).status == WorkflowExecutionStatus.TERMINATED
+    return handle, pairing
+
+
+def alerts_about(harness: Harness, pairing: Handle) -> list[dict[str, Any]]:
+    return [n for n in harness.notices() if n["kind"] == "alert" and f"/closed-outside/{pairing.id}/" in n["key"]]
+
+
+async def test_a_pairing_ended_by_an_operator_is_closed_at_close_out_and_the_program_completes(
+    harness: Harness,
+) -> None:
+    handle, pairing = await mentoring(harness)
+
+    await drive(harness, handle, personas_for(roster(2)))
+
+    outcome = await result(handle)
+    assert not outcome.cancelled and (await status(handle)).phase == ProgramPhase.COMPLETED
+    assert (await status(handle)).pairings_by_outcome == {"cancelled": 1, "completed": 1}
+    assert (await status(handle)).pairings_running == 0
+    told = alerts_about(harness, pairing)
+    assert [n["to"] for n in told] == [COORDINATOR]
+    assert "closed outside the program" in told[0]["body"]
+    closed = [e for e in harness.store.read(handle.id) if e.kind == "pairing_closed" and e.pairing_id == pairing.id]
+    assert [(e.fact.outcome, e.workflow_id) for e in closed] == [(PairingOutcome.CANCELLED, handle.id)]  # type: ignore[union-attr]
+    assert read_model_outcome(harness.store, pairing.id) == ("closed", "cancelled")
+
+
+async def test_a_coordinator_can_cancel_a_program_with_a_pairing_ended_by_an_operator(harness: Harness) -> None:
+    handle, pairing = await mentoring(harness)
+
+    await handle.execute_update("cancel", CoordinatorAction(coordinator=COORDINATOR, reason="reorganisation"))
+
+    outcome = await result(handle)
+    assert outcome.cancelled and (await status(handle)).phase == ProgramPhase.CANCELLED
+    assert (await status(handle)).pairings_running == 0
+    assert len(alerts_about(harness, pairing)) == 1
+
+
+async def test_a_rematch_of_a_pairing_ended_by_an_operator_returns_both_to_the_pool(harness: Harness) -> None:
+    handle, pairing = await mentoring(harness)
+
+    reply = await handle.execute_update(
+        "rematch", RematchRequest(coordinator=COORDINATOR, pairing_id=pairing.id, reason="a poor fit"), result_type=str
+    )
+
+    assert "back to the pool" in reply
+    assert (await member(handle, J0)).pairing_id != pairing.id and (await member(handle, S0)).pairing_id != pairing.id
+    await drive(harness, handle, personas_for(roster(2)))
+    assert not (await result(handle)).cancelled
+    assert (await status(handle)).pairings_running == 0
+
+
+async def test_someone_whose_pairing_an_operator_ended_can_still_withdraw(harness: Harness) -> None:
+    handle, pairing = await mentoring(harness)
+
+    reply = await handle.execute_update("withdraw", Withdrawal(participant=J0, reason="workload"), result_type=str)
+
+    assert "You have withdrawn" in reply
+    assert (await member(handle, J0)).status == MemberStatus.WITHDRAWN
+    assert (await member(handle, S0)).pairing_id != pairing.id
+    await drive(harness, handle, personas_for(roster(2)))
+    assert not (await result(handle)).cancelled
+    assert (await member(handle, J1)).status == MemberStatus.COMPLETED
+
+
+async def test_a_program_cancelled_from_temporal_ends_its_pairings_and_tells_everyone(harness: Harness) -> None:
+    people = roster(2)
+    handle = await start_program(harness, spec(durations={"program_length": "3w"}), people)
+    await drive(harness, handle, personas_for(people), until=ProgramPhase.MENTORING)
+    pairings = [await pairing_of(harness, handle, email) for email in (J0, J1)]
+
+    await handle.cancel()
+
+    try:
+        await handle.result()
+        raise AssertionError("the program completed; it was cancelled")
+    except WorkflowFailureError as error:
+        assert isinstance(error.cause, CancelledError)
+    assert (await status(handle)).phase == ProgramPhase.CANCELLED
+    for pairing in pairings:
+        await pairing.result()
+        assert (await pairing.describe()).status == WorkflowExecutionStatus.COMPLETED
+        assert (await pairing.query("summary", result_type=PairingSummary)).outcome == PairingOutcome.CANCELLED
+    told = [n for n in harness.notices() if n["kind"] == "info" and "/cancelled/" in str(n["key"])]
+    assert sorted(n["to"] for n in told) == sorted([*(p.email for p in people), COORDINATOR])
+    assert "program_closed" in [e.kind for e in harness.store.read(handle.id) if e.pairing_id is None]
+
+
+def read_model_outcome(store: SqlEventStore, pairing_id: str) -> tuple[str, str | None]:
+    query = select(t.pairings.c.stage, t.pairings.c.outcome).where(t.pairings.c.pairing_id == pairing_id)
+    with store.engine.connect() as conn:
+        stage, outcome = conn.execute(query).one()
+    return stage, outcome
+
+
+def test_a_pairing_closes_once_in_the_record_and_what_it_recorded_itself_stands(database_url: str) -> None:
+    """A pairing that recorded its end and was then ended before it could report back: the program's later
+    close of it, as cancelled, changes nothing in the read model."""
+    program, pairing = "program-closes-once", "pairing-closes-once-j0-s0"
+
+    def event(workflow_id: str, seq: int, fact: Fact) -> DomainEvent:
+        at = datetime(2026, 3, seq, tzinfo=UTC)
+        pairing_id = None if fact.kind == "matched" else pairing
+        return DomainEvent(
+            workflow_id=workflow_id, seq=seq, at=at, program_id=program, pairing_id=pairing_id, origin="run", fact=fact
+        )
+
+    store = SqlEventStore(database_url)
+    try:
+        store.append([event(program, 1, Matched(pairing=pairing, mentor=J0, mentee=S0, score=0.9))])
+        itself = PairingClosed(outcome=PairingOutcome.COMPLETED, ended_by=[], cycles_run=3, cycles_met=3)
+        store.append([event(pairing, 1, itself)])
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+
+        by_program = PairingClosed(outcome=PairingOutcome.CANCELLED, ended_by=[], cycles_run=0, cycles_met=0)
+        store.append([event(program, 2, by_program)])
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+        store.rebuild()
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+    finally:
+        store.dispose()
