@@ -1,29 +1,32 @@
 """Record the histories the replay test checks workflow code against.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record [SCENARIO ...]
 
-Runs each scenario below as a whole program on a time-skipping Temporal test server (no real time passes),
-with simulated people answering, and writes the history of the program and of every pairing it started to
-tests/histories/<scenario>/<workflow id>.json. Record again only on purpose: a history recorded by older code
-is what proves a change keeps running programs working (see docs/ARCHITECTURE.md, "Changing workflow code").
+Runs each scenario below (or only those named) as a whole program on a time-skipping Temporal test server (no
+real time passes), with simulated people answering, and writes the history of the program and of every pairing
+it started to tests/histories/<scenario>/<workflow id>.json. Record again only on purpose: a history recorded by
+older code is what proves a change keeps running programs working (see docs/ARCHITECTURE.md, "Changing workflow
+code").
 """
 
 import asyncio
+import contextlib
 import shutil
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.program import ProgramPhase, ProgramStatus
-from tests.conftest import Harness
-from tests.driving import drive, personas_for, start_program
+from tests.conftest import DRAIN_LIMIT, Harness, _settled
+from tests.driving import drive, pairing_of, personas_for, start_program
 from tests.factories import COORDINATOR, roster, spec
 from tests.servers import start_time_skipping
 from worker import build_worker
@@ -53,6 +56,22 @@ async def cancel_while_mentoring(h: Harness, handle: Handle, cast: dict[str, Per
     await handle.execute_update("cancel", AS_COORDINATOR, result_type=str)
 
 
+async def cancel_from_temporal(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    """An operator cancels the run from the Temporal UI: the program ends its pairings first."""
+    await drive(h, handle, cast, until=ProgramPhase.MENTORING)
+    await h.env.sleep(timedelta(days=8))
+    await handle.cancel()
+
+
+async def pairing_ended_outside(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    """An operator terminates one pairing; the program closes it on its side and rematches its people."""
+    await drive(h, handle, cast, until=ProgramPhase.MENTORING)
+    pairing = await pairing_of(h, handle, "junior00@example.com")
+    assert await _settled(pairing, DRAIN_LIMIT)
+    await pairing.terminate("ended by an operator")
+    await drive(h, handle, cast)
+
+
 SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "lifecycle": ({"junior02": Persona("junior02@example.com", low_pulse=True)}, run_to_the_end),
     "decline-and-rematch": ({"senior00": Persona("senior00@example.com", decline_match=True)}, run_to_the_end),
@@ -66,6 +85,8 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     ),
     "pause-and-resume": ({}, pause_then_resume),
     "cancel": ({}, cancel_while_mentoring),
+    "temporal-cancel": ({}, cancel_from_temporal),
+    "pairing-ended-outside": ({}, pairing_ended_outside),
 }
 
 
@@ -78,7 +99,8 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
             async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
                 handle = await start_program(h, spec(durations={"program_length": "3w"}), people)
                 await steer(h, handle, personas_for(people, **special))
-                await handle.result()
+                with contextlib.suppress(WorkflowFailureError):  # cancelled from Temporal, as its scenario asked
+                    await handle.result()
                 status: ProgramStatus = await handle.query("status", result_type=ProgramStatus)
                 pairings = sorted({str(n["pairing_id"]) for n in h.notices() if n["pairing_id"]})
                 written = await save(env.client, HERE / name, [handle.id, *pairings])
@@ -100,8 +122,10 @@ async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
 async def main() -> None:
     env = await start_time_skipping()
     try:
+        # Only the scenarios named, when some are: a history recorded by older code is worth keeping.
         for name, (special, steer) in SCENARIOS.items():
-            await record(env, name, special, steer)
+            if name in sys.argv[1:] or not sys.argv[1:]:
+                await record(env, name, special, steer)
     finally:
         await env.shutdown()
 
