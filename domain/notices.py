@@ -44,6 +44,21 @@ class Notice(BaseModel):
     meeting: Meeting | None = None
 
 
+NO_PAIRS_REASON = "no pairs could be formed"
+
+
+def no_pairs_alert(program: str, pool: int, unmatched: list[tuple[str, str]]) -> tuple[str, str]:
+    """Subject and body for coordinators when matching finds nobody to pair: the program ends rather than ask for
+    approval of an empty list. `unmatched` holds (email, why) for each person matching could not place."""
+    why = "".join(f"\n- {email}: {reason}" for email, reason in unmatched)
+    return (
+        f"{program}: no pairs could be formed",
+        f"Matching found no pair among the {pool} people who finished training, so {program} ends here instead "
+        f"of asking you to approve an empty list.{why}\nNothing anyone wrote is lost. Start a new run when more "
+        "people have opted in.",
+    )
+
+
 def closed_outside_alert(pairing_id: str, can_rematch: bool) -> tuple[str, str]:
     """Subject and body for coordinators when a pairing turns out to have closed without telling its program."""
     after = (

@@ -36,6 +36,13 @@ class Prompt(BaseModel):
     opened: timedelta  # active-clock offsets
     due: timedelta
     reminded: bool = False
+    asked: int = 1  # the how-manyth time this prompt is asked of this person
+
+    @property
+    def notice_key(self) -> str:
+        """The business key of its notice. A prompt asked again (an overdue approval, a revised plan to agree)
+        needs a key of its own: the channel sends each key once, and would take the repeat for the first."""
+        return self.id if self.asked == 1 else f"{self.id}/again-{self.asked}"
 
 
 class PendingPrompt(BaseModel):
@@ -53,13 +60,16 @@ class PendingPrompt(BaseModel):
 
 class PromptBook(BaseModel):
     prompts: dict[str, Prompt] = {}
+    times_asked: dict[str, int] = {}  # by participant and prompt id, across closings and continue-as-new
 
     @staticmethod
     def _key(participant: str, prompt_id: str) -> str:
         return f"{participant}|{prompt_id}"
 
     def open(self, prompt: Prompt) -> None:
-        self.prompts[self._key(prompt.participant, prompt.id)] = prompt
+        key = self._key(prompt.participant, prompt.id)
+        prompt.asked = self.times_asked[key] = self.times_asked.get(key, 0) + 1
+        self.prompts[key] = prompt
 
     def get(self, participant: str, prompt_id: str) -> Prompt | None:
         return self.prompts.get(self._key(participant, prompt_id))

@@ -21,6 +21,7 @@ from domain.metrics import (
 )
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
+from domain.prompts import Prompt, PromptBook, PromptKind
 from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec
 from tests.factories import spec
 
@@ -522,3 +523,29 @@ def test_the_overall_outcome_summarises_the_goals(met: list[bool], expected: str
     results = [KpiResult(goal="g", kpi=Kpi.RETENTION, target=0.5, value=0.5, met=m) for m in met]
 
     assert overall_outcome(results) == expected
+
+
+def test_a_prompt_asked_again_gets_a_notice_key_of_its_own_even_after_it_closed() -> None:
+    book = PromptBook()
+
+    def asking(participant: str, prompt_id: str) -> str:
+        prompt = Prompt(
+            id=prompt_id,
+            kind=PromptKind.APPROVE_MATCHES,
+            participant=participant,
+            question="Approve?",
+            workflow_id="program-x",
+            update="approve_matches",
+            opened=timedelta(0),
+            due=timedelta(days=2),
+        )
+        book.open(prompt)
+        return prompt.notice_key
+
+    assert asking("coach@example.com", "approve-matches") == "approve-matches"  # as before: old keys stand
+    book.expire(timedelta(days=2))
+    assert asking("coach@example.com", "approve-matches") == "approve-matches/again-2"
+    assert asking("coach@example.com", "approve-matches") == "approve-matches/again-3"
+    assert asking("lead@example.com", "approve-matches") == "approve-matches"  # counted per person
+    restored = PromptBook.model_validate_json(book.model_dump_json())  # as continue-as-new carries it
+    assert restored.times_asked == book.times_asked

@@ -5,6 +5,9 @@ retention) never takes the program down: whichever path next signals it finds it
 tests end one pairing behind the program's back with a terminate, as an operator would from the Temporal UI, once
 the pairing has nothing in flight (a run closed mid-activity stops a time-skipping server's clock).
 
+A request asked again (an overdue approval, a revised plan to agree) reaches the person again: each asking has a
+notice key of its own, where the channel used to drop the repeat as a duplicate of the first.
+
 A program cancelled from Temporal itself (the UI, `temporal workflow cancel`) ends its pairings and tells everyone,
 as a coordinator's cancel does.
 """
@@ -22,6 +25,7 @@ from domain.answers import CoordinatorAction, RematchRequest, Withdrawal
 from domain.events import DomainEvent, Fact, Matched, PairingClosed
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.program import MemberStatus, ProgramPhase
+from domain.prompts import PromptKind
 from tests.conftest import DRAIN_LIMIT, Harness, _settled
 from tests.driving import drive, member, pairing_of, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
@@ -124,6 +128,78 @@ async def test_a_program_cancelled_from_temporal_ends_its_pairings_and_tells_eve
     told = [n for n in harness.notices() if n["kind"] == "info" and "/cancelled/" in str(n["key"])]
     assert sorted(n["to"] for n in told) == sorted([*(p.email for p in people), COORDINATOR])
     assert "program_closed" in [e.kind for e in harness.store.read(handle.id) if e.pairing_id is None]
+
+
+def prompt_notices(harness: Harness, email: str, prompt_id: str) -> list[str]:
+    """Keys of the prompt notices (not reminders) that reached `email` for `prompt_id`."""
+    return [
+        str(n["key"])
+        for n in harness.notices()
+        if n["to"] == email and n["kind"] == "prompt" and n["prompt_id"] == prompt_id
+    ]
+
+
+async def test_an_overdue_approval_is_asked_again_and_the_repeat_reaches_the_coordinator(harness: Harness) -> None:
+    people = roster(2)
+    handle = await start_program(harness, spec(), people)
+    cast = personas_for(people)
+    cast[COORDINATOR].silent = {PromptKind.APPROVE_MATCHES}
+
+    async def asked_three_times() -> bool:
+        return len(prompt_notices(harness, COORDINATOR, "approve-matches")) >= 3
+
+    await drive(harness, handle, cast, until_true=asked_three_times, max_steps=40)
+
+    keys = prompt_notices(harness, COORDINATOR, "approve-matches")
+    assert len(set(keys)) == len(keys) >= 3
+    reminders = [n for n in harness.notices() if n["kind"] == "reminder" and n["to"] == COORDINATOR]
+    assert len({n["key"] for n in reminders}) >= 2  # each asking is reminded of once
+    assert (await status(handle)).phase == ProgramPhase.MATCHING
+
+
+async def test_a_revised_plan_asks_the_partner_to_agree_again(harness: Harness) -> None:
+    people = roster(1)
+    handle = await start_program(harness, spec(), people)
+    cast = personas_for(people)
+    for email in (J0, S0):
+        cast[email].silent = {PromptKind.PROPOSE_PLAN, PromptKind.AGREE_PLAN}
+
+    async def planning() -> bool:
+        pairing_id = (await member(handle, J0)).pairing_id
+        return pairing_id is not None and bool(prompt_notices(harness, J0, "plan"))
+
+    await drive(harness, handle, cast, until_true=planning)
+    pairing = await pairing_of(harness, handle, J0)
+    plan = {"goals": ["Use the team's tools"], "skills": ["digital tools"], "channel": "video"}
+    # senior00 proposes, junior00 answers with a revision of their own, senior00 revises once more.
+    for who, goals in ((S0, 1), (J0, 2), (S0, 3)):
+        revision = {**plan, "participant": who, "goals": [f"Goal {n}" for n in range(goals)]}
+        await pairing.execute_update("propose_plan", {**revision, "accept_ground_rules": True}, result_type=str)
+    await drive(harness, handle, {}, until_true=lambda: _has(prompt_notices(harness, J0, "agree-plan"), 2))
+
+    keys = prompt_notices(harness, J0, "agree-plan")
+    assert len(set(keys)) == len(keys) == 2
+
+
+async def _has(found: list[str], count: int) -> bool:
+    return len(found) >= count
+
+
+async def test_a_program_nobody_can_be_paired_in_ends_and_tells_the_coordinator_why(harness: Harness) -> None:
+    people = roster(2)
+    handle = await start_program(harness, spec(), people)
+    cast = personas_for(people)
+    for email in (p.email for p in people):
+        cast[email].silent = {PromptKind.OPT_IN}
+
+    await drive(harness, handle, cast)
+
+    outcome = await result(handle)
+    assert outcome.cancelled and outcome.outcome == "cancelled: no pairs could be formed"
+    assert prompt_notices(harness, COORDINATOR, "approve-matches") == []
+    told = [n for n in harness.notices() if n["to"] == COORDINATOR and n["kind"] == "alert"]
+    assert [n["subject"] for n in told] == ["Digital Fluency 2026: no pairs could be formed"]
+    assert "no pair among the 0 people who finished training" in str(told[0]["body"])
 
 
 def read_model_outcome(store: SqlEventStore, pairing_id: str) -> tuple[str, str | None]:

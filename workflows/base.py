@@ -141,7 +141,7 @@ class PromptingWorkflow:
         )
         self.core.prompts.open(prompt)
         body = self._by_when(prompt)
-        self.notify(to, NoticeKind.PROMPT, prompt_id, question, body, prompt_id=prompt_id, meeting=meeting)
+        self.notify(to, NoticeKind.PROMPT, prompt.notice_key, question, body, prompt_id=prompt_id, meeting=meeting)
 
     def _by_when(self, prompt: Prompt) -> str:
         due_at = self.core.clock.wall_time(prompt.due, workflow.now())
@@ -155,7 +155,7 @@ class PromptingWorkflow:
             self.notify(
                 prompt.participant,
                 NoticeKind.REMINDER,
-                f"{prompt.id}/reminder",
+                f"{prompt.notice_key}/reminder",
                 subject,
                 self._by_when(prompt),
                 prompt_id=prompt.id,  # its link opens the prompt; only the activity input changes, replay holds

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate_goals,
         overall_outcome,
     )
-    from domain.notices import NoticeKind, closed_outside_alert
+    from domain.notices import NO_PAIRS_REASON, NoticeKind, closed_outside_alert, no_pairs_alert
     from domain.pairing import PairingInput, PairingTerms
     from domain.people import Participant
     from domain.program import (
@@ -65,6 +65,7 @@ MAX_CHILDREN_PER_RUN = 500
 HISTORY_BOUND = "continue-as-new-past-history-bound"
 CLAIM_ID_FIRST = "record-the-start-before-inviting"
 TEMPORAL_CANCEL_ENDS_PAIRINGS = "temporal-cancel-ends-pairings"
+NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -262,6 +263,9 @@ class ProgramWorkflow(PromptingWorkflow):
         if self._open_phase(self.spec.durations.answer_window):
             pool = [m.person for m in self.rules.with_status(MemberStatus.TRAINED)]
             self.state.proposal = await self._propose(pool)
+            if not self.state.proposal.pairs and workflow.patched(NO_PAIRS_ENDS_PROGRAM):
+                self._end_for_want_of_pairs(len(pool), self.state.proposal)
+                return
             if self.spec.matching.auto_approve:
                 self._approve(Approval(coordinator=self.spec.coordinators[0]))
             else:
@@ -278,6 +282,15 @@ class ProgramWorkflow(PromptingWorkflow):
                 self._ask_for_approval(self.state.proposal)
         if not self.cancelling:
             self._enter(ProgramPhase.KICKOFF)
+
+    def _end_for_want_of_pairs(self, pool: int, proposal: MatchProposal) -> None:
+        """Nobody to pair (nobody opted in, or only one side did): say so and end, rather than wait for an approval
+        of nothing. The run loop then cancels the program, which tells everyone."""
+        unmatched = [(u.email, u.reason) for u in proposal.unmatched]
+        subject, body = no_pairs_alert(self.spec.name, pool, unmatched)
+        for coordinator in self.spec.coordinators:
+            self.notify(coordinator, NoticeKind.ALERT, "no-pairs", subject, body)
+        self.state.cancel_reason = NO_PAIRS_REASON
 
     async def _propose(self, pool: list[Participant], context: MatchContext | None = None) -> MatchProposal:
         request = MatchRequest(

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.program import ProgramPhase, ProgramStatus
+from domain.prompts import PromptKind
 from tests.conftest import DRAIN_LIMIT, Harness, _settled
 from tests.driving import drive, pairing_of, personas_for, start_program
 from tests.factories import COORDINATOR, roster, spec
@@ -72,6 +73,13 @@ async def pairing_ended_outside(h: Harness, handle: Handle, cast: dict[str, Pers
     await drive(h, handle, cast)
 
 
+async def nobody_opts_in(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    """Nobody takes up the invitation: matching finds nobody to pair and the program ends, saying why."""
+    for persona in cast.values():
+        persona.silent = {PromptKind.OPT_IN}
+    await drive(h, handle, cast)
+
+
 SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "lifecycle": ({"junior02": Persona("junior02@example.com", low_pulse=True)}, run_to_the_end),
     "decline-and-rematch": ({"senior00": Persona("senior00@example.com", decline_match=True)}, run_to_the_end),
@@ -87,6 +95,7 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "cancel": ({}, cancel_while_mentoring),
     "temporal-cancel": ({}, cancel_from_temporal),
     "pairing-ended-outside": ({}, pairing_ended_outside),
+    "nobody-opts-in": ({}, nobody_opts_in),
 }
 
 
