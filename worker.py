@@ -2,12 +2,13 @@
 
 import asyncio
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.email import SmtpTransport
 from activities.matching import propose_matches_activity
@@ -63,8 +64,9 @@ def build_worker(
     channel: Channel | None = None,
     store: EventStore | None = None,
     max_cached_workflows: int = 1000,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
-    """The one place where activities get their channel and store; tests pass their own.
+    """The one place where activities get their channel and store; tests pass their own (and interceptors).
 
     A worker that caches no workflows replays each one from its history on every task, and leaves no sticky
     queue behind when it stops: tests of a worker restart use that.
@@ -85,6 +87,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         max_cached_workflows=max_cached_workflows,
+        interceptors=interceptors,
     )
 
 

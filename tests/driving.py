@@ -4,15 +4,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from demo.personas import Persona, answer_everything
+from domain.answers import OptIn
 from domain.notices import NoticeKind
 from domain.pairing import PairingView
 from domain.people import Participant
 from domain.program import MemberView, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
-from domain.prompts import PromptKind
+from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from flipside_client import Refused
 from tests.conftest import Harness
@@ -173,3 +174,22 @@ async def refusal(call: Awaitable[object]) -> str:
         assert isinstance(cause, ApplicationError) and cause.type == "Refused", f"not a refusal: {cause!r}"
         return cause.message
     raise AssertionError("the update was accepted")
+
+
+async def opt_in_everyone(client: Client, program_id: str, people: list[Participant]) -> None:
+    """Everyone opts in once invited, ten answers in flight at a time (the most a real server takes per workflow)."""
+    handle = client.get_workflow_handle(program_id)
+    for _ in range(200):  # the invitations go out in the program's first workflow task
+        prompts = await handle.query("pending_prompts", people[0].email, result_type=list[PendingPrompt])
+        if prompts:
+            break
+        await asyncio.sleep(0.05)
+    gate = asyncio.Semaphore(10)
+
+    async def opt_in(email: str) -> None:
+        async with gate:
+            await handle.execute_update(
+                "opt_in", OptIn(participant=email, consent_to_ground_rules=True), result_type=str
+            )
+
+    await asyncio.gather(*(opt_in(p.email) for p in people))

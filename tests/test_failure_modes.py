@@ -8,29 +8,47 @@ the pairing has nothing in flight (a run closed mid-activity stops a time-skippi
 A request asked again (an overdue approval, a revised plan to agree) reaches the person again: each asking has a
 notice key of its own, where the channel used to drop the repeat as a duplicate of the first.
 
+A withdrawal that lands while the kick-off starts pairings in batches starts no pairing for the one who left.
+
 A program cancelled from Temporal itself (the UI, `temporal workflow cancel`) ends its pairings and tells everyone,
 as a coordinator's cancel does.
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import (
+    Interceptor,
+    StartChildWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
+from temporalio.workflow import ChildWorkflowHandle
 
 from activities.store import tables as t
 from activities.store.sql import SqlEventStore
-from domain.answers import CoordinatorAction, RematchRequest, Withdrawal
+from domain.answers import Approval, CoordinatorAction, RematchRequest, Withdrawal
 from domain.events import DomainEvent, Fact, Matched, PairingClosed
+from domain.matching import ProposedPair
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PromptKind
 from tests.conftest import DRAIN_LIMIT, Harness, _settled
-from tests.driving import drive, member, pairing_of, personas_for, result, start_program, status
+from tests.driving import drive, member, opt_in_everyone, pairing_of, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
+from worker import build_worker
 
 Handle = WorkflowHandle[Any, Any]
+AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
 J0, S0, J1 = "junior00@example.com", "senior00@example.com", "junior01@example.com"
 
 
@@ -200,6 +218,102 @@ async def test_a_program_nobody_can_be_paired_in_ends_and_tells_the_coordinator_
     told = [n for n in harness.notices() if n["to"] == COORDINATOR and n["kind"] == "alert"]
     assert [n["subject"] for n in told] == ["Digital Fluency 2026: no pairs could be formed"]
     assert "no pair among the 0 people who finished training" in str(told[0]["body"])
+
+
+class HoldStart(Interceptor):
+    """Holds the start of one pairing until a given person has withdrawn, so that a withdrawal lands mid-kick-off
+    every time: between two of its batches, or while the pairing it ends is being started."""
+
+    pairing_id = ""  # set once the proposal names it
+    email = ""
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        hold = self
+
+        class Outbound(WorkflowOutboundInterceptor):
+            async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle[Any, Any]:
+                if input.id == hold.pairing_id:
+                    program = workflow.instance()
+                    await workflow.wait_condition(lambda: program.state.members[hold.email].status == "withdrawn")
+                return await super().start_child_workflow(input)
+
+        class Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                super().init(Outbound(outbound))
+
+        return Inbound
+
+
+@pytest.mark.parametrize("held", ["the next batch", "its own start"])
+async def test_a_withdrawal_during_kick_off_starts_no_pairing_for_the_one_who_left(
+    env: WorkflowEnvironment, tmp_path: Path, held: str
+) -> None:
+    people = roster(120)  # three kick-off batches of 50
+    program = spec(training_modules=[], durations={"program_length": "3w"})
+    h, hold = Harness(env, tmp_path), HoldStart()
+    try:
+        async with build_worker(h.client, h.settings, channel=h.channel, store=h.store, interceptors=[hold]):
+            handle = await start_program(h, program, people)
+            await opt_in_everyone(h.client, handle.id, people)
+            await handle.execute_update(
+                "close_recruitment", CoordinatorAction(coordinator=COORDINATOR), result_type=str
+            )
+            await drive(h, handle, {}, until_true=lambda: _awaiting_approval(handle))
+            proposal = (await status(handle)).proposal
+            assert proposal is not None and len(proposal.pairs) == 120
+            leaving = proposal.pairs[-1]  # in the last batch
+            # Held: the first start of the second batch, or the leaving pair's own start in the third. Once a
+            # neighbour of the held one has started, the kick-off is at that batch.
+            held_pair, neighbour = (
+                (proposal.pairs[50], proposal.pairs[51])
+                if held == "the next batch"
+                else (
+                    leaving,
+                    proposal.pairs[-2],
+                )
+            )
+            hold.pairing_id, hold.email = _pairing_of(held_pair), leaving.mentee
+            await handle.execute_update("approve_matches", Approval(coordinator=COORDINATOR), result_type=str)
+            await drive(h, handle, {}, until_true=lambda: _started(h, neighbour))
+
+            await handle.execute_update("withdraw", Withdrawal(participant=leaving.mentee, reason="workload"))
+
+            async def settled() -> bool:
+                current = await status(handle)
+                return current.phase == ProgramPhase.MENTORING and current.pairings_running == len(proposal.pairs) - 1
+
+            await drive(h, handle, {}, until_true=settled, max_steps=20)
+            assert (await member(handle, leaving.mentee)).pairing_ids == []
+            assert (await member(handle, leaving.mentor)).pairing_id is None  # back in the pool
+            untracked = h.client.get_workflow_handle(_pairing_of(leaving))
+            if held == "the next batch":  # listed for the last batch, removed before it: never started
+                with pytest.raises(RPCError) as missing:
+                    await untracked.describe()
+                assert missing.value.status == RPCStatusCode.NOT_FOUND
+            else:  # started as the withdrawal arrived: told once started, and ended so
+                await untracked.result()
+                summary = await untracked.query("summary", result_type=PairingSummary)
+                assert summary.outcome == PairingOutcome.WITHDRAWN
+    finally:
+        h.store.dispose()
+
+
+async def _started(h: Harness, *pairs: ProposedPair) -> bool:
+    """Whether each pair's pairing workflow exists yet."""
+    for pair in pairs:
+        try:
+            await h.client.get_workflow_handle(_pairing_of(pair)).describe()
+        except RPCError:
+            return False
+    return True
+
+
+async def _awaiting_approval(handle: Handle) -> bool:
+    return (await status(handle)).awaiting_approval
+
+
+def _pairing_of(pair: ProposedPair) -> str:
+    return f"pairing-digital-fluency-2026-{pair.mentor.split('@')[0]}-{pair.mentee.split('@')[0]}"
 
 
 def read_model_outcome(store: SqlEventStore, pairing_id: str) -> tuple[str, str | None]:

@@ -25,15 +25,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.codec import DATA_CONVERTER
-from domain.answers import CoordinatorAction, OptIn
+from domain.answers import CoordinatorAction
 from domain.events import CheckinLogged, CycleClosed, SurveyAnswered
 from domain.metrics import PairingOutcome
-from domain.people import Participant
 from domain.program import ProgramPhase, ProgramStatus
-from domain.prompts import PendingPrompt
 from flipside_client import PASSING_QUERY_ERRORS
 from tests.conftest import Harness
-from tests.driving import drive, member, personas_for, result, start_program, status
+from tests.driving import drive, member, opt_in_everyone, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
 from tests.servers import binary
 from worker import build_worker
@@ -117,25 +115,6 @@ async def test_a_two_year_pairing_with_weekly_checkins_continues_as_new_and_lose
     assert checkins == dict.fromkeys(cycles, 2) and pulses == dict.fromkeys(cycles, 1)
     assert [c.cycle for c in closed] == sorted(cycles) and all(c.met for c in closed)
     assert (await status(handle)).pairings_by_outcome == {"completed": 1}
-
-
-async def opt_in_everyone(client: Client, program_id: str, people: list[Participant]) -> None:
-    """Everyone opts in once invited, ten answers in flight at a time (the most a real server takes per workflow)."""
-    handle = client.get_workflow_handle(program_id)
-    for _ in range(200):  # the invitations go out in the program's first workflow task
-        prompts = await handle.query("pending_prompts", people[0].email, result_type=list[PendingPrompt])
-        if prompts:
-            break
-        await asyncio.sleep(0.05)
-    gate = asyncio.Semaphore(10)
-
-    async def opt_in(email: str) -> None:
-        async with gate:
-            await handle.execute_update(
-                "opt_in", OptIn(participant=email, consent_to_ground_rules=True), result_type=str
-            )
-
-    await asyncio.gather(*(opt_in(p.email) for p in people))
 
 
 def child_starts(runs: list[WorkflowHistory]) -> Counter[str]:

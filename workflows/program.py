@@ -66,6 +66,7 @@ HISTORY_BOUND = "continue-as-new-past-history-bound"
 CLAIM_ID_FIRST = "record-the-start-before-inviting"
 TEMPORAL_CANCEL_ENDS_PAIRINGS = "temporal-cancel-ends-pairings"
 NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
+KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -86,6 +87,7 @@ class ProgramWorkflow(PromptingWorkflow):
         self.coordinators = inp.spec.coordinators
         self.updates_this_run = 0
         self.children_this_run = 0
+        self.starting: set[str] = set()  # pairings whose start is under way (kick-off, rematch)
         self.bounded = False  # whether this run keeps to EVENTS_PER_RUN; set as the run starts
         self.result: ProgramResult | None = None
         if inp.state is None:
@@ -383,20 +385,36 @@ class ProgramWorkflow(PromptingWorkflow):
             keep_survey_comments=self.spec.keep_survey_comments,
         )
 
+    async def _until_started(self, pairing_id: str) -> None:
+        await workflow.wait_condition(lambda: pairing_id not in self.starting)
+
+    def _still_to_start(self, record: PairingRecord) -> bool:
+        """Whether an approved pairing should start now: a withdrawal handled since the kick-off listed it (between
+        its batches) removes it, and must not be undone by starting it anyway."""
+        if not workflow.patched(KICKOFF_RECHECKS):
+            return True
+        return self.state.pairings.get(record.pairing_id) is record and not record.started
+
     async def _start_pairing(self, record: PairingRecord) -> None:
+        if not self._still_to_start(record):
+            return
         inp = PairingInput(
             pairing_id=record.pairing_id,
             mentor=self.state.members[record.mentor].person,
             mentee=self.state.members[record.mentee].person,
             terms=self._terms(record),
         )
-        await workflow.start_child_workflow(
-            PairingWorkflow.run,
-            inp,
-            id=record.pairing_id,
-            parent_close_policy=ParentClosePolicy.ABANDON,  # pairings outlive a continue-as-new of the program
-            search_attributes=search.initial(self.program_id, "introduction", "pairing"),
-        )
+        self.starting.add(record.pairing_id)
+        try:
+            await workflow.start_child_workflow(
+                PairingWorkflow.run,
+                inp,
+                id=record.pairing_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,  # pairings outlive a continue-as-new of the program
+                search_attributes=search.initial(self.program_id, "introduction", "pairing"),
+            )
+        finally:
+            self.starting.discard(record.pairing_id)
         record.started = True
         self.children_this_run += 1
         if self.state.clock.paused:
@@ -696,6 +714,8 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _end_pairings_of(self, email: str, withdrawal: Withdrawal) -> None:
         """Every pairing of someone who left ends: a group mentor's mentees all hear of it."""
         for record in self.rules.pairings_of(email):
+            if record.pairing_id in self.starting:  # its start is under way: let it start, then tell it
+                await self._until_started(record.pairing_id)
             if record.running:
                 await self._signal_pairing(record, "participant_withdrew", withdrawal)
             elif not record.started:  # approved but not started: the partner goes back to the pool
