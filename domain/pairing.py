@@ -100,6 +100,7 @@ class PairingState(WorkflowCore):
     summary: PairingSummary
     withdrawn_by: str | None = None
     cancel_reason: str | None = None
+    start_paused: bool = False  # a pause that reached the pairing before its clock first started
 
 
 class PairingInput(BaseModel):

@@ -10,23 +10,26 @@ notice key of its own, where the channel used to drop the repeat as a duplicate 
 
 A withdrawal that lands while the kick-off starts pairings in batches starts no pairing for the one who left.
 
+A pause holds whenever it comes: in a pairing's very first step, or with a resume sent while it is still going out.
+
 A program cancelled from Temporal itself (the UI, `temporal workflow cancel`) ends its pairings and tells everyone,
 as a coordinator's cancel does.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from temporalio import workflow
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowUpdateStage
 from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import (
     Interceptor,
+    SignalExternalWorkflowInput,
     StartChildWorkflowInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
@@ -40,15 +43,19 @@ from domain.answers import Approval, CoordinatorAction, RematchRequest, Withdraw
 from domain.events import DomainEvent, Fact, Matched, PairingClosed
 from domain.matching import ProposedPair
 from domain.metrics import PairingOutcome, PairingSummary
+from domain.pairing import PairingInput, PairingStage, PairingTerms, PairingView
 from domain.program import MemberStatus, ProgramPhase
-from domain.prompts import PromptKind
+from domain.prompts import PendingPrompt, PromptKind
 from tests.conftest import DRAIN_LIMIT, Harness, _settled
 from tests.driving import drive, member, opt_in_everyone, pairing_of, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
 from worker import build_worker
+from workflows import search
+from workflows.pairing import PairingWorkflow
 
 Handle = WorkflowHandle[Any, Any]
 AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
+ACCEPTED = WorkflowUpdateStage.ACCEPTED
 J0, S0, J1 = "junior00@example.com", "senior00@example.com", "junior01@example.com"
 
 
@@ -314,6 +321,94 @@ async def _awaiting_approval(handle: Handle) -> bool:
 
 def _pairing_of(pair: ProposedPair) -> str:
     return f"pairing-digital-fluency-2026-{pair.mentor.split('@')[0]}-{pair.mentee.split('@')[0]}"
+
+
+async def test_a_pause_that_reaches_a_pairing_in_its_first_step_holds(harness: Harness) -> None:
+    """The program pauses a pairing it starts while paused; the pause can be in the pairing's first activation."""
+    mentor, mentee = roster(1)
+    terms = PairingTerms(
+        program_id="program-early-pause",
+        coordinators=[COORDINATOR],
+        ground_rules=["Taking part is voluntary"],
+        answer_window=timedelta(hours=1),
+        nudge_before=timedelta(minutes=5),
+        default_cadence=timedelta(hours=1),
+        cadence_min=timedelta(minutes=30),
+        cadence_max=timedelta(hours=2),
+        missed_alert_after=2,
+        low_answer=2,
+        mentoring_length=timedelta(hours=10),
+        midpoint_after=timedelta(0),
+    )
+    inp = PairingInput(pairing_id="pairing-early-pause", mentor=mentor, mentee=mentee, terms=terms)
+    handle = await harness.client.start_workflow(
+        PairingWorkflow.run,
+        inp,
+        id=inp.pairing_id,
+        task_queue=harness.settings.task_queue,
+        start_signal="pause",  # delivered with the start: in the same first activation, every time
+        search_attributes=search.initial(terms.program_id, "introduction", "pairing"),
+    )
+    await harness.env.sleep(timedelta(hours=3))  # three answer windows, had the clock been running
+
+    view = await handle.query("view", result_type=PairingView)
+    assert view.paused and view.stage == PairingStage.INTRODUCTION
+    prompts = await handle.query("pending_prompts", mentor.email, result_type=list[PendingPrompt])
+    assert [(p.id, p.paused, p.due_at) for p in prompts] == [("accept-match", True, None)]
+    await handle.signal("resume")
+    await harness.env.sleep(timedelta(hours=2))
+    assert (await handle.query("summary", result_type=PairingSummary)).outcome == PairingOutcome.UNANSWERED
+
+
+class HoldPause(Interceptor):
+    """Holds the program's pause signal to one pairing for an hour of workflow time, as a slow batch would, so
+    that a resume the coordinator sends meanwhile is ready to overtake it."""
+
+    pairing_id = ""
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        hold = self
+
+        class Outbound(WorkflowOutboundInterceptor):
+            async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+                if input.signal == "pause" and input.workflow_id == hold.pairing_id:
+                    await workflow.sleep(timedelta(hours=1))
+                await super().signal_external_workflow(input)
+
+        class Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                super().init(Outbound(outbound))
+
+        return Inbound
+
+
+async def test_a_resume_sent_while_a_pause_goes_out_leaves_no_pairing_paused(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    people = roster(2)
+    h, hold = Harness(env, tmp_path), HoldPause()
+    try:
+        async with build_worker(h.client, h.settings, channel=h.channel, store=h.store, interceptors=[hold]):
+            handle = await start_program(h, spec(durations={"program_length": "3w"}), people)
+            await drive(h, handle, personas_for(people), until=ProgramPhase.MENTORING)
+            pairings = [await pairing_of(h, handle, email) for email in (J0, J1)]
+            hold.pairing_id = pairings[1].id
+
+            pausing = await handle.start_update("pause", AS_COORDINATOR, wait_for_stage=ACCEPTED, result_type=str)
+            await drive(h, handle, {}, until_true=lambda: _paused(pairings[0]), max_steps=20)
+            resuming = await handle.start_update("resume", AS_COORDINATOR, wait_for_stage=ACCEPTED, result_type=str)
+            await env.sleep(timedelta(hours=2))  # the held pause goes out
+            assert "Paused" in await pausing.result() and await resuming.result() == "Resumed."
+
+            assert [await _paused(p) for p in pairings] == [False, False]
+            assert not (await status(handle)).paused
+    finally:
+        h.store.dispose()
+
+
+async def _paused(pairing: Handle) -> bool:
+    view: PairingView = await pairing.query("view", result_type=PairingView)
+    return view.paused
 
 
 def read_model_outcome(store: SqlEventStore, pairing_id: str) -> tuple[str, str | None]:

@@ -27,7 +27,13 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 def test_histories_cover_every_path_and_both_workflows() -> None:
     scenarios = {path.parent.name for path in HISTORIES}
     assert scenarios >= {"lifecycle", "decline-and-rematch", "withdrawal", "missed-checkins", "pause-and-resume"}
-    assert {"cancel", "temporal-cancel", "pairing-ended-outside", "nobody-opts-in"} <= scenarios
+    assert {
+        "cancel",
+        "temporal-cancel",
+        "pairing-ended-outside",
+        "nobody-opts-in",
+        "pause-through-kickoff",
+    } <= scenarios
     assert {p.name.split("-")[0] for p in HISTORIES} == {"program", "pairing"}
 
 

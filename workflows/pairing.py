@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
 MEETING_LENGTH = timedelta(minutes=45)
 CYCLE_CLOSE_SENDS_AT_ONCE = "cycle-close-sends-notices-and-events-at-once"
 HISTORY_BOUND = "continue-as-new-past-history-bound"
+EARLY_PAUSE_HOLDS = "pause-before-the-clock-starts-holds"
 # A run hands over to a fresh one at the first cycle boundary past this many events (a cycle adds about 40):
 # below the 4,096 at which a server suggests it, so the same rule holds on servers that never suggest (the
 # time-skipping test server) and a two-year weekly pairing (about 4,000 events) hands over once.
@@ -74,8 +75,10 @@ class PairingWorkflow(PromptingWorkflow):
 
     @workflow.run
     async def run(self, inp: PairingInput) -> PairingSummary:
-        if self.state.clock.running_since is None and self.state.clock.elapsed_before == timedelta(0):
+        if self._clock_unstarted:
             self.resume_clock()
+            if self.state.start_paused and workflow.patched(EARLY_PAUSE_HOLDS):
+                self.pause_clock()  # the program paused before this run began: starting must not undo it
         stages = {
             PairingStage.INTRODUCTION: self._introduction,
             PairingStage.PLANNING: self._planning,
@@ -586,12 +589,19 @@ class PairingWorkflow(PromptingWorkflow):
             self.state.cancel_reason = reason
             self._end(PairingOutcome.CANCELLED, [])
 
+    @property
+    def _clock_unstarted(self) -> bool:
+        return self.state.clock.running_since is None and self.state.clock.elapsed_before == timedelta(0)
+
     @workflow.signal
     def pause(self) -> None:
+        if self._clock_unstarted:  # in the first activation, before `run` starts the clock: remembered
+            self.state.start_paused = True
         self.pause_clock()
 
     @workflow.signal
     def resume(self) -> None:
+        self.state.start_paused = False
         self.resume_clock()
 
     # Queries

@@ -6,6 +6,8 @@ continued as new picks up where the last one stopped.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Literal
 
@@ -67,6 +69,7 @@ CLAIM_ID_FIRST = "record-the-start-before-inviting"
 TEMPORAL_CANCEL_ENDS_PAIRINGS = "temporal-cancel-ends-pairings"
 NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
 KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
+CLOCK_CHANGES_IN_ORDER = "pause-and-resume-go-out-in-order"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -88,6 +91,9 @@ class ProgramWorkflow(PromptingWorkflow):
         self.updates_this_run = 0
         self.children_this_run = 0
         self.starting: set[str] = set()  # pairings whose start is under way (kick-off, rematch)
+        # Pause and resume go out to pairings in batches; one at a time, so each pairing hears them in the order
+        # the coordinator gave them (a resume overtaking a pause in a later batch left pairings paused).
+        self.clock_changes = asyncio.Lock()
         self.bounded = False  # whether this run keeps to EVENTS_PER_RUN; set as the run starts
         self.result: ProgramResult | None = None
         if inp.state is None:
@@ -385,6 +391,15 @@ class ProgramWorkflow(PromptingWorkflow):
             keep_survey_comments=self.spec.keep_survey_comments,
         )
 
+    @asynccontextmanager
+    async def _clock_change(self) -> AsyncIterator[None]:
+        """Hold the clock changes in order; runs recorded before the lock took them as they came."""
+        if not workflow.patched(CLOCK_CHANGES_IN_ORDER):
+            yield
+            return
+        async with self.clock_changes:
+            yield
+
     async def _until_started(self, pairing_id: str) -> None:
         await workflow.wait_condition(lambda: pairing_id not in self.starting)
 
@@ -418,7 +433,9 @@ class ProgramWorkflow(PromptingWorkflow):
         record.started = True
         self.children_this_run += 1
         if self.state.clock.paused:
-            await self._signal_pairing(record, "pause")
+            async with self._clock_change():
+                if self.state.clock.paused:  # still, once a resume under way has gone out
+                    await self._signal_pairing(record, "pause")
 
     async def _mentoring(self) -> None:
         assert self.state.kickoff_at is not None
@@ -773,8 +790,9 @@ class ProgramWorkflow(PromptingWorkflow):
     @workflow.update
     async def pause(self, *sent: object) -> str:
         self.updates_this_run += 1
-        self.pause_clock()
-        await self._signal_running("pause")
+        async with self._clock_change():
+            self.pause_clock()
+            await self._signal_running("pause")
         return "Paused: no deadline moves closer until you resume."
 
     @pause.validator
@@ -786,8 +804,9 @@ class ProgramWorkflow(PromptingWorkflow):
     @workflow.update
     async def resume(self, *sent: object) -> str:
         self.updates_this_run += 1
-        self.resume_clock()
-        await self._signal_running("resume")
+        async with self._clock_change():
+            self.resume_clock()
+            await self._signal_running("resume")
         return "Resumed."
 
     @resume.validator

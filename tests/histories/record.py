@@ -73,6 +73,16 @@ async def pairing_ended_outside(h: Harness, handle: Handle, cast: dict[str, Pers
     await drive(h, handle, cast)
 
 
+async def pause_through_kickoff(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    """Paused while matches wait for approval: the pairings start paused, and all resume together."""
+    await drive(h, handle, cast, until=ProgramPhase.MATCHING)
+    await handle.execute_update("pause", AS_COORDINATOR, result_type=str)
+    await drive(h, handle, cast, until=ProgramPhase.MENTORING)
+    await h.env.sleep(timedelta(days=5))
+    await handle.execute_update("resume", AS_COORDINATOR, result_type=str)
+    await drive(h, handle, cast)
+
+
 async def nobody_opts_in(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
     """Nobody takes up the invitation: matching finds nobody to pair and the program ends, saying why."""
     for persona in cast.values():
@@ -96,6 +106,7 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "temporal-cancel": ({}, cancel_from_temporal),
     "pairing-ended-outside": ({}, pairing_ended_outside),
     "nobody-opts-in": ({}, nobody_opts_in),
+    "pause-through-kickoff": ({}, pause_through_kickoff),
 }
 
 
