@@ -4,7 +4,7 @@ Used by the coordinator CLI, the demo and the tests; the web portal of a later r
 """
 
 import asyncio
-import hashlib
+import uuid
 from typing import Any
 
 from pydantic import BaseModel
@@ -77,17 +77,19 @@ def build_answer(prompt: PendingPrompt, person: str, fields: dict[str, Any]) -> 
     return model.model_validate(data)
 
 
-def answer_id(prompt: PendingPrompt, answer: BaseModel) -> str:
-    """The update id of an answer: the same answer to the same prompt always has the same id, so sending it
-    again after a failure that left us unsure (a timeout, a server restart) is applied once, not refused."""
-    digest = hashlib.sha256(answer.model_dump_json().encode()).hexdigest()[:16]
-    return f"{prompt.participant}/{prompt.id}/{digest}"
+def new_answer_id() -> str:
+    """A fresh update id for an answer: random, so the history shows neither who answered nor what (an id made
+    from the answer could be recomputed from a roster and the few answers a prompt allows). Send an answer again
+    after a failure that left you unsure (a timeout, a restart) with the id it was first sent with: it is then
+    taken once, in a later run too (workflows/receipts.py)."""
+    return uuid.uuid4().hex
 
 
-async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel) -> str:
+async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel, answer_id: str | None = None) -> str:
     handle = client.get_workflow_handle(prompt.workflow_id)
+    update_id = answer_id or new_answer_id()
     try:
-        result: str = await handle.execute_update(prompt.update, answer, id=answer_id(prompt, answer), result_type=str)
+        result: str = await handle.execute_update(prompt.update, answer, id=update_id, result_type=str)
         return result
     except WorkflowUpdateFailedError as error:
         cause = error.cause

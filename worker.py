@@ -21,6 +21,7 @@ from portal.links import LinkSigner
 from settings import Settings, configure_logging, connect, exit_with, record_unreachable
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
+from workflows.receipts import AnswerReceipts
 
 log = structlog.get_logger()
 SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database's write lock
@@ -87,7 +88,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         max_cached_workflows=max_cached_workflows,
-        interceptors=interceptors,
+        interceptors=[AnswerReceipts(), *interceptors],
     )
 
 

@@ -80,8 +80,17 @@ from domain.pairing import MENTOR_SKILLS, PairingView, PairRecord
 from domain.program import FINISHED, MemberStatus, MemberView, ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from flipside_client import Refused, build_answer, program_status, prompts_for, prompts_of, send_answer
+from flipside_client import (
+    Refused,
+    build_answer,
+    new_answer_id,
+    program_status,
+    prompts_for,
+    prompts_of,
+    send_answer,
+)
 from portal.forms import (
+    ANSWER_ID_FIELD,
     PromptCard,
     answer_fields,
     cadence_choices,
@@ -89,6 +98,7 @@ from portal.forms import (
     match_intro,
     place_refusal,
     prompt_url,
+    sent_as,
     validation_errors,
 )
 from portal.links import LinkBook, LinkRefused, LinkSigner, SignIn
@@ -217,6 +227,8 @@ class Portal:
             ALERT_LABELS=ALERT_LABELS,
             REPORT_FILES=REPORT_FILES,
             CSRF_FIELD=CSRF_FIELD,
+            ANSWER_ID_FIELD=ANSWER_ID_FIELD,
+            new_answer_id=new_answer_id,
             viewer=None,
         )
         self.templates = Jinja2Templates(env=env)
@@ -471,11 +483,11 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
         prompt = await portal.find_prompt(viewer, workflow_id, prompt_id)
         values = form_values((await request.form()).multi_items())
         values.pop(CSRF_FIELD, None)
+        answer_id = sent_as(values)
         card = await portal.card(viewer, prompt, values)
         try:
-            reply = await send_answer(
-                portal.client, prompt, build_answer(prompt, viewer.email, answer_fields(card, values))
-            )
+            answer = build_answer(prompt, viewer.email, answer_fields(card, values))
+            reply = await send_answer(portal.client, prompt, answer, answer_id)
         except ValidationError as error:
             card.errors = validation_errors(error)
         except Refused as refusal:

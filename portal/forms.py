@@ -110,6 +110,17 @@ def prompt_url(prompt: PendingPrompt) -> str:
     return f"/prompts/{prompt.workflow_id}/{prompt.id}"
 
 
+# Each answer form carries the update id its answer is sent with, made when the form is shown: a form sent twice
+# (a double click, a retry after a timeout) is one answer, taken once (flipside_client.new_answer_id).
+ANSWER_ID_FIELD = "answer_id"
+
+
+def sent_as(values: dict[str, list[str]]) -> str | None:
+    """The answer id a form was shown with (taken out of the values), or None if it carries no well-formed one."""
+    found = values.pop(ANSWER_ID_FIELD, [])
+    return found[0] if len(found) == 1 and re.fullmatch(r"[0-9a-f]{32}", found[0]) else None
+
+
 def form_values(items: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
     """A submitted form as lists of strings per name (file uploads are ignored: no form takes one)."""
     values: dict[str, list[str]] = {}

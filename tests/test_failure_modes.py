@@ -12,10 +12,13 @@ A withdrawal that lands while the kick-off starts pairings in batches starts no 
 
 A pause holds whenever it comes: in a pairing's very first step, or with a resume sent while it is still going out.
 
+An update id in the history says nothing of who answered or what: ids are random, and a re-send reuses its id.
+
 A program cancelled from Temporal itself (the UI, `temporal workflow cancel`) ends its pairings and tells everyone,
 as a coordinator's cancel does.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -409,6 +412,24 @@ async def test_a_resume_sent_while_a_pause_goes_out_leaves_no_pairing_paused(
 async def _paused(pairing: Handle) -> bool:
     view: PairingView = await pairing.query("view", result_type=PairingView)
     return view.paused
+
+
+async def test_update_ids_in_the_history_reveal_neither_the_person_nor_the_answer(harness: Harness) -> None:
+    people = roster(1)
+    handle = await start_program(harness, spec(durations={"program_length": "3w"}), people)
+    await drive(harness, handle, personas_for(people))
+    pairing = await pairing_of(harness, handle, J0)
+
+    ids = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+        for workflow_id in (handle.id, pairing.id)
+        async for e in harness.client.get_workflow_handle(workflow_id).fetch_history_events()
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert len(ids) >= 10  # opt-ins, training, approval, match answers, plans, check-ins, pulses, surveys
+    names = [p.email.split("@")[0] for p in people]
+    assert [i for i in ids if "@" in i or any(name in i for name in names)] == []
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == len(ids)
 
 
 def read_model_outcome(store: SqlEventStore, pairing_id: str) -> tuple[str, str | None]:

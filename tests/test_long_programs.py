@@ -25,11 +25,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.codec import DATA_CONVERTER
+from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.events import CheckinLogged, CycleClosed, SurveyAnswered
 from domain.metrics import PairingOutcome
 from domain.program import ProgramPhase, ProgramStatus
-from flipside_client import PASSING_QUERY_ERRORS
+from domain.prompts import PendingPrompt
+from flipside_client import PASSING_QUERY_ERRORS, build_answer, new_answer_id, prompts_for, send_answer
 from tests.conftest import Harness
 from tests.driving import drive, member, opt_in_everyone, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
@@ -83,8 +85,19 @@ async def test_a_two_year_pairing_with_weekly_checkins_continues_as_new_and_lose
     started = time.monotonic()
 
     handle = await start_program(harness, two_years, people)
+    cast = personas_for(people)
+    # junior00's first check-in is sent by hand, and sent again with the same update id once the pairing has
+    # continued as new: Temporal deduplicates ids within a run only, so the workflow's receipts must take it.
+    first_checkin = await _open_prompt_after(harness, handle, cast, J0, "check-in-1")
+    sent_as = new_answer_id()
+    answer = build_answer(first_checkin, J0, cast[J0].fields_for(first_checkin, None) or {})
+    reply = await send_answer(harness.client, first_checkin, answer, sent_as)
+    pairing = harness.client.get_workflow_handle(first_checkin.workflow_id)
+    first_run = (await pairing.describe()).run_id
+    await drive(harness, handle, cast, step=timedelta(days=3), until_true=lambda: _new_run(pairing, first_run))
+    assert await send_answer(harness.client, first_checkin, answer, sent_as) == reply
     # Everyone answers everything; a visit every 3 days sees every prompt (open a week at least) twice.
-    await drive(harness, handle, personas_for(people), step=timedelta(days=3), max_steps=400)
+    await drive(harness, handle, cast, step=timedelta(days=3), max_steps=400)
     outcome = await result(handle)
     pairing_id = (await member(handle, J0)).pairing_id
     assert pairing_id is not None
@@ -115,6 +128,27 @@ async def test_a_two_year_pairing_with_weekly_checkins_continues_as_new_and_lose
     assert checkins == dict.fromkeys(cycles, 2) and pulses == dict.fromkeys(cycles, 1)
     assert [c.cycle for c in closed] == sorted(cycles) and all(c.met for c in closed)
     assert (await status(handle)).pairings_by_outcome == {"completed": 1}
+
+
+async def _open_prompt_after(
+    h: Harness,
+    program: WorkflowHandle,  # type: ignore[type-arg]
+    cast: dict[str, Persona],
+    email: str,
+    prompt_id: str,
+) -> PendingPrompt:
+    """Drive the program until `email` has the prompt `prompt_id` open, unanswered; return it."""
+
+    async def is_open() -> bool:
+        return any(p.id == prompt_id for p in await prompts_for(h.client, program.id, email))
+
+    await drive(h, program, cast, until_true=is_open)
+    (prompt,) = [p for p in await prompts_for(h.client, program.id, email) if p.id == prompt_id]
+    return prompt
+
+
+async def _new_run(workflow: WorkflowHandle, first_run: str) -> bool:  # type: ignore[type-arg]
+    return (await workflow.describe()).run_id != first_run
 
 
 def child_starts(runs: list[WorkflowHistory]) -> Counter[str]:

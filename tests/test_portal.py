@@ -4,6 +4,7 @@ One pair goes through a whole program in the portal, answering every kind of pro
 tests cover ranked preferences, withdrawal and signing in and out. Security is in test_portal_security.py.
 """
 
+import asyncio
 import html
 import re
 import uuid
@@ -30,7 +31,7 @@ from portal.app import create_app
 from portal.links import LinkSigner
 from settings import Settings
 from tests.conftest import Harness
-from tests.driving import drive, eventually, member, pairing_view, personas_for, result, start_program
+from tests.driving import drive, eventually, member, pairing_view, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
 
 J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
@@ -358,6 +359,22 @@ async def test_ranked_preferences_are_refused_next_to_the_choices_and_then_accep
         accepted = await junior.post(landed, {"choice_1": S1, "choice_2": S0, "choice_3": ""})
         assert accepted.status_code == 200 and "Mutual choices are honoured first" in accepted.text
         assert "preferences" not in await open_kinds(harness, pid, J0)
+
+
+async def test_a_form_sent_twice_at_once_is_one_answer(harness: Harness) -> None:
+    """A double click: both sends carry the answer id the form was shown with, so whichever reaches the program
+    second is the first's echo (thanked the same) or finds the prompt closed; never a refusal, never two answers."""
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    async with portal_app(harness) as app, browser(app) as junior:
+        landed = await junior.sign_in(harness.settings, J0, handle.id, "opt-in")
+        answer_id = hidden((await junior.get(landed)).text, "answer_id")
+        assert re.fullmatch(r"[0-9a-f]{32}", answer_id)
+        form = {"consent_to_ground_rules": "yes", "answer_id": answer_id}
+        sends = await asyncio.gather(junior.post(landed, form), junior.post(landed, form))
+        assert sorted(r.status_code for r in sends)[0] == 200 and {r.status_code for r in sends} <= {200, 404}
+        assert all("Thank you" in r.text for r in sends if r.status_code == 200)
+    assert (await status(handle)).funnel.opted_in == 1
 
 
 async def test_withdrawing_is_always_offered_says_nothing_is_lost_and_ends_taking_part(harness: Harness) -> None:

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHandle
 
 from demo.personas import Persona
@@ -17,7 +18,7 @@ from domain.metrics import PairingSummary
 from domain.pairing import PairingStage, PairRecord
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
-from flipside_client import build_answer, prompts_for, send_answer
+from flipside_client import Refused, build_answer, new_answer_id, prompts_for, send_answer
 from tests.conftest import Harness
 from tests.driving import answer_until, member, pairing_of, pairing_view, personas_for, refusal, start_program, status
 from tests.factories import COORDINATOR, roster, spec
@@ -254,8 +255,11 @@ async def test_the_same_answer_sent_twice_is_applied_once_and_not_refused(harnes
     junior = people[0].email
     (prompt,) = [p for p in await prompts_for(harness.client, handle.id, junior) if p.kind == PromptKind.OPT_IN]
     answer = build_answer(prompt, junior, {"consent_to_ground_rules": True})
-    first = await send_answer(harness.client, prompt, answer)
-    again = await send_answer(harness.client, prompt, answer)  # the prompt is closed now: a new id would be refused
+    sent_as = new_answer_id()
+    first = await send_answer(harness.client, prompt, answer, sent_as)
+    again = await send_answer(harness.client, prompt, answer, sent_as)  # the prompt is closed: a new id is refused
     assert again == first
+    with pytest.raises(Refused):
+        await send_answer(harness.client, prompt, answer)  # a new request, not a re-send
     assert (await member(handle, junior)).status == MemberStatus.OPTED_IN
     assert (await status(handle)).funnel.opted_in == 1
