@@ -43,8 +43,10 @@ Cookies are not kept apart by port: on localhost, other local web apps that the 
 import hashlib
 import hmac
 import html
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -73,30 +75,58 @@ _PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; 
 class UiSessions:
     """Sign-in cookies that prove their holder typed the bearer token, without containing it.
 
-    The value is a fixed label, a timestamp and an HMAC-SHA256 keyed by the token (itsdangerous): nobody makes
-    one without the token, one stops working after `hours`, and changing the token signs every browser out.
+    The value is a fixed label with a random session id, a timestamp and an HMAC-SHA256 keyed by the token
+    (itsdangerous): nobody makes one without the token, one stops working after `hours`, and changing the token
+    signs every browser out. Signing out ends the session here too, not only in the browser: its id is listed in
+    `ended` (a file kept across restarts, when given), so a copy of the cookie opens nothing afterwards.
     """
 
-    def __init__(self, token: str, hours: int = SESSION_HOURS) -> None:
+    def __init__(self, token: str, hours: int = SESSION_HOURS, ended: Path | None = None) -> None:
         self.signer = TimestampSigner(token, salt=_SESSION_SALT, digest_method=hashlib.sha256)
         self.max_age = hours * 3600
+        self.ended_path = ended
+        self.ended = set(ended.read_text().split()) if ended is not None and ended.exists() else set()
 
     def issue(self) -> str:
-        return self.signer.sign(_SESSION_LABEL).decode()
+        return self.signer.sign(_SESSION_LABEL + b":" + secrets.token_hex(16).encode()).decode()
 
-    def expires(self, cookie: str | None) -> datetime | None:
-        """When a valid cookie stops working; None for a missing, forged, expired or foreign one."""
+    def _session_id(self, cookie: str | None) -> tuple[str, datetime] | None:
+        """The session id and signing time of a valid cookie; None for a missing, forged, expired or foreign one."""
         if not cookie:
             return None
         try:  # the signature is compared in constant time; SignatureExpired is a BadSignature
-            label, signed_at = self.signer.unsign(cookie, max_age=self.max_age, return_timestamp=True)
+            value, signed_at = self.signer.unsign(cookie, max_age=self.max_age, return_timestamp=True)
         except BadSignature:
             return None
-        return datetime.fromtimestamp(signed_at.timestamp() + self.max_age, UTC) if label == _SESSION_LABEL else None
+        label, _, sid = value.partition(b":")
+        if label != _SESSION_LABEL or not sid or sid.decode() in self.ended:
+            return None
+        return sid.decode(), signed_at
+
+    def expires(self, cookie: str | None) -> datetime | None:
+        """When a valid cookie stops working; None for a missing, forged, expired, foreign or ended one."""
+        found = self._session_id(cookie)
+        return None if found is None else datetime.fromtimestamp(found[1].timestamp() + self.max_age, UTC)
+
+    def end(self, cookie: str | None) -> None:
+        """End the cookie's session for good (sign-out, or a new sign-in from the same browser)."""
+        found = self._session_id(cookie)
+        if found is None:
+            return
+        self.ended.add(found[0])
+        if self.ended_path is not None:
+            self.ended_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.ended_path.open("a") as ended:
+                ended.write(found[0] + "\n")
 
 
 def build_app(
-    codec: PayloadCodec, token: str, ui_origins: Sequence[str], namespace: str, session_hours: int = SESSION_HOURS
+    codec: PayloadCodec,
+    token: str,
+    ui_origins: Sequence[str],
+    namespace: str,
+    session_hours: int = SESSION_HOURS,
+    ended_sessions: Path | None = None,
 ) -> FastAPI:
     """The ASGI app: `codec` applied for holders of `token`, callable from the browser at `ui_origins`."""
     if any(origin.strip() in ("*", "null") for origin in ui_origins):
@@ -104,7 +134,7 @@ def build_app(
         raise ValueError("FLIPSIDE_CODEC_UI_ORIGINS must list the Temporal UI's exact origins, not '*' or 'null'")
     expected = token.encode()
     origins = frozenset(ui_origins)
-    sessions = UiSessions(token, session_hours)
+    sessions = UiSessions(token, session_hours, ended_sessions)
     app = FastAPI(title="Flipside codec server", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         CORSMiddleware,
@@ -136,6 +166,7 @@ def build_app(
             log.warning("codec sign-in refused", client=client)
             return _signin_page(None, status=401, problem="That is not the codec server's token.")
         log.info("codec sign-in", client=client, hours=session_hours)
+        sessions.end(request.cookies.get(SESSION_COOKIE))  # this browser's earlier session, if any
         signed_in = RedirectResponse("/signin", status_code=303)
         signed_in.set_cookie(
             SESSION_COOKIE,
@@ -150,6 +181,7 @@ def build_app(
 
     @app.post("/signout")
     async def signout(request: Request) -> Response:
+        sessions.end(request.cookies.get(SESSION_COOKIE))
         signed_out = RedirectResponse("/signin", status_code=303)
         signed_out.delete_cookie(
             SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
@@ -244,7 +276,8 @@ def _signin_page(expires: datetime | None, status: int = 200, problem: str = "")
 def app_from_settings(settings: Settings) -> FastAPI:
     origins = [o.strip() for o in settings.codec_ui_origins.split(",") if o.strip()]
     codec = payload_codec(settings.codec_keyring())
-    return build_app(codec, settings.codec_bearer_token(), origins, settings.namespace)
+    ended = settings.data_dir / "codec-sessions-ended"
+    return build_app(codec, settings.codec_bearer_token(), origins, settings.namespace, ended_sessions=ended)
 
 
 def main() -> None:

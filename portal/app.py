@@ -113,7 +113,7 @@ from portal.record import (
     render_report,
     timeline,
 )
-from portal.sessions import CSRF_FIELD, Session, Sessions, new_session
+from portal.sessions import CSRF_FIELD, Session, SessionBook, Sessions, new_session
 from settings import Settings
 from starter import UI, ui_link
 
@@ -216,6 +216,7 @@ class Portal:
         self.signer = LinkSigner(key, settings.portal_url, settings.link_ttl_hours * 3600)
         self.engine = engine or make_engine(settings.database)
         self.book = LinkBook(self.engine)
+        self.signed_in = SessionBook(self.engine)
         self.sessions = Sessions(key, secure=settings.portal_url.lower().startswith("https://"))
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -265,6 +266,8 @@ class Portal:
 
     async def viewer(self, request: Request) -> Viewer:
         session = self.sessions.read(request)
+        if session is not None and session.signed_in and not await run_in_threadpool(self.signed_in.live, session):
+            session = None  # signed out, or signed in again since: the cookie opens nothing now
         if session is None or session.email is None or session.program_id is None:
             raise PortalError(
                 401, "Please sign in", "Sign in with the link in your most recent message from the program."
@@ -445,7 +448,8 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
             log.info("portal.signin_refused", reason=str(error))
             raise _link_refused(error) from error
         email = grant.email.strip().lower()
-        session = new_session(email, grant.program_id)  # a fresh CSRF token for the signed-in session
+        sid = await run_in_threadpool(portal.signed_in.start, email, grant.program_id)
+        session = new_session(email, grant.program_id, sid)  # a fresh CSRF token for the signed-in session
         target = await _landing(portal, session, grant)
         log.info("portal.signed_in", program=grant.program_id, prompt=grant.prompt_id)
         response = RedirectResponse(target, status_code=303)
@@ -454,6 +458,9 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
 
     @app.post("/signout")
     async def signout(request: Request) -> Response:
+        session = portal.sessions.read(request)
+        if session is not None and session.sid is not None:
+            await run_in_threadpool(portal.signed_in.end, session.sid)
         response = portal.message(request, 200, "Signed out", "You are signed out. Thank you.")
         portal.sessions.clear(response)
         return response

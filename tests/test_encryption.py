@@ -495,12 +495,37 @@ async def test_the_sign_in_cookie_decodes_for_the_ui_origin_only(codec_http: htt
     assert all(b"dashboards" not in r.content for r in refused.values())
 
 
-async def test_signing_out_clears_the_cookie(codec_http: httpx.AsyncClient) -> None:
-    cookie = set_cookie(await sign_in(codec_http))
-    signed_out = await codec_http.post("/signout", headers={"Cookie": f"{SESSION_COOKIE}={cookie.value}"})
-    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/signin"
-    cleared = set_cookie(signed_out)
-    assert cleared.value == "" and cleared["max-age"] == "0"
+async def test_signing_out_clears_the_cookie_and_ends_its_session_for_good(tmp_path: Path) -> None:
+    """A copy of the cookie kept from before sign-out decodes nothing, even after the codec server restarts; a new
+    sign-in from the same browser ends the session it had."""
+    ended = tmp_path / "codec-sessions-ended"
+    body = as_json(await sealed_recap())
+
+    def started() -> httpx.AsyncClient:
+        app = build_app(payload_codec(ROTATED), TOKEN, [UI], "default", ended_sessions=ended)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec")
+
+    async def decodes(http: httpx.AsyncClient, cookie: str) -> int:
+        headers = {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-Namespace": "default", "Origin": UI}
+        return (await http.post("/decode", content=body, headers=headers)).status_code
+
+    async with started() as codec_http:
+        kept = set_cookie(await sign_in(codec_http)).value
+        assert await decodes(codec_http, kept) == 200
+        signed_out = await codec_http.post("/signout", headers={"Cookie": f"{SESSION_COOKIE}={kept}"})
+        assert signed_out.status_code == 303 and signed_out.headers["location"] == "/signin"
+        cleared = set_cookie(signed_out)
+        assert cleared.value == "" and cleared["max-age"] == "0"
+        assert await decodes(codec_http, kept) == 401
+
+        earlier = set_cookie(await sign_in(codec_http)).value
+        again = await codec_http.post(
+            "/signin", data={"token": TOKEN}, headers={"Cookie": f"{SESSION_COOKIE}={earlier}"}
+        )
+        assert await decodes(codec_http, set_cookie(again).value) == 200
+        assert await decodes(codec_http, earlier) == 401
+    async with started() as restarted:
+        assert await decodes(restarted, kept) == 401 and await decodes(restarted, earlier) == 401
 
 
 async def test_credentials_are_granted_to_the_exact_ui_origins_and_never_to_any_origin(

@@ -399,6 +399,28 @@ async def test_withdrawing_is_always_offered_says_nothing_is_lost_and_ends_takin
         assert "opt-in" in await open_kinds(harness, pid, S0)
 
 
+async def test_an_old_cookie_opens_nothing_after_signing_out_or_signing_in_again(harness: Harness) -> None:
+    """Someone who kept a copy of the cookie (a shared computer, a stolen laptop) gets nothing from it once the
+    person signs out, or signs in again with a newer link: sessions end on the server, not only in the browser."""
+    handle = await start_program(harness, short_spec(), roster(1))
+    async with portal_app(harness) as app, browser(app) as junior, browser(app) as thief:
+        await junior.sign_in(harness.settings, J0, handle.id)
+        thief.http.cookies = httpx.Cookies(junior.http.cookies)  # a copy, as kept before sign-out
+        thief.csrf = junior.csrf
+        assert (await thief.get("/")).status_code == 200  # the copy works while the session does
+        assert (await junior.post("/signout", {})).status_code == 200
+        assert (await thief.get("/")).status_code == 401
+        refused = await thief.post(f"/prompts/{handle.id}/opt-in", {"consent_to_ground_rules": "yes"})
+        assert refused.status_code in (401, 403) and (await member(handle, J0)).status == MemberStatus.INVITED
+
+        await junior.sign_in(harness.settings, J0, handle.id)
+        thief.http.cookies = httpx.Cookies(junior.http.cookies)
+        assert (await thief.get("/")).status_code == 200
+        await junior.sign_in(harness.settings, J0, handle.id)  # a newer link: the earlier session ends
+        assert (await thief.get("/")).status_code == 401
+        assert (await junior.get("/")).status_code == 200
+
+
 async def test_sign_in_waits_for_continue_sets_a_careful_cookie_and_signs_out(harness: Harness) -> None:
     handle = await start_program(harness, short_spec(), roster(1))
     link = signer(harness.settings).link(J0, handle.id, "opt-in")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -224,6 +225,18 @@ used_links = Table(
     Column("nonce", String(64), primary_key=True),
     Column("email", Email, nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=False),
+)
+
+# Portal sessions: a cookie names one of these; signing out, or signing in again, ends it for good.
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("email", Email, nullable=False),
+    Column("program_id", WorkflowId, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_portal_sessions_person", "email", "program_id"),
 )
 
 # The projections, in the order rebuild empties them; the event log is never among them.
