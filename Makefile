@@ -35,12 +35,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # The dev server keeps its history in a SQLite file, so programs survive a restart of `make run`.
 server: $(VENV)/.installed
-	@mkdir -p $(DATA)
+	@umask 077; mkdir -p $(DATA); chmod 700 $(DATA)
 	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(TEMPORAL_PORT)), 1)" 2>/dev/null; then \
 		echo "Temporal is already running on 127.0.0.1:$(TEMPORAL_PORT)"; \
 	else \
 		echo "Starting Temporal (history in $(DATA)/temporal.db, UI on http://localhost:$(UI_PORT))"; \
-		nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 \
+		umask 077; nohup $(BIN)/temporal server start-dev --db-filename $(DATA)/temporal.db --ip 127.0.0.1 \
 			--port $(TEMPORAL_PORT) --ui-port $(UI_PORT) --ui-codec-endpoint http://localhost:$(CODEC_PORT) \
 			$(SEARCH_ATTRIBUTES) --log-level warn > $(DATA)/temporal.log 2>&1 & echo $$! > $(DATA)/temporal.pid; \
 	fi
@@ -54,7 +54,7 @@ server: $(VENV)/.installed
 worker: server
 	@if [ -f $(DATA)/worker.pid ]; then kill `cat $(DATA)/worker.pid` 2>/dev/null || true; fi
 	@rm -f $(DATA)/worker.log
-	@$(RUN_ENV) nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
+	@umask 077; $(RUN_ENV) nohup $(BIN)/python worker.py > $(DATA)/worker.log 2>&1 & echo $$! > $(DATA)/worker.pid
 	@# Until it polls: on a busy machine the demo's first question could otherwise time out before any worker
 	@# is there to answer it.
 	@for i in $$(seq 300); do \
@@ -67,15 +67,15 @@ worker: server
 # The portal where people answer their prompts; the links in every notice point here.
 portal: worker
 	@if [ -f $(DATA)/portal.pid ]; then kill `cat $(DATA)/portal.pid` 2>/dev/null || true; fi
-	@$(RUN_ENV) nohup $(BIN)/python -m portal > $(DATA)/portal.log 2>&1 & echo $$! > $(DATA)/portal.pid
+	@umask 077; $(RUN_ENV) nohup $(BIN)/python -m portal > $(DATA)/portal.log 2>&1 & echo $$! > $(DATA)/portal.pid
 	@$(WAIT_FOR_PORT) $(PORTAL_PORT) || { tail -5 $(DATA)/portal.log; exit 1; }
 	@echo "Portal started (log in $(DATA)/portal.log)"
 
 # Payloads are encrypted; the codec server lets an engineer who holds $(DATA)/codec.token read them.
 codec: $(VENV)/.installed
 	@if [ -f $(DATA)/codec.pid ]; then kill `cat $(DATA)/codec.pid` 2>/dev/null || true; fi
-	@mkdir -p $(DATA)
-	@$(RUN_ENV) nohup $(BIN)/python codec_server.py > $(DATA)/codec.log 2>&1 & echo $$! > $(DATA)/codec.pid
+	@umask 077; mkdir -p $(DATA); chmod 700 $(DATA)
+	@umask 077; $(RUN_ENV) nohup $(BIN)/python codec_server.py > $(DATA)/codec.log 2>&1 & echo $$! > $(DATA)/codec.pid
 
 run: portal codec
 	@echo "Temporal UI: http://localhost:$(UI_PORT)"

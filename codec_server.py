@@ -202,10 +202,11 @@ def build_app(
         asked = request.headers.get("x-namespace")
         if asked and asked != namespace:
             return _error(403, f"this codec server serves namespace {namespace!r}")
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        body = await _body_within(request, MAX_BODY)
+        if body is None:
             return _error(413, "too many payloads in one request")
         try:
-            payloads = json_format.Parse(await request.body(), Payloads())
+            payloads = json_format.Parse(body, Payloads())
         except json_format.ParseError as error:
             return _error(400, f"not Payloads as protobuf JSON: {error}")
         try:
@@ -218,6 +219,19 @@ def build_app(
         return Response(json_format.MessageToJson(converted), media_type=JSON)
 
     return app
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it passes `limit` bytes: read as it streams, so a chunked upload (which
+    declares no length) is cut off at the limit rather than read whole into memory."""
+    if int(request.headers.get("content-length") or 0) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _credential(request: Request, expected: bytes, sessions: UiSessions, ui_origins: frozenset[str]) -> str | None:

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -197,6 +198,18 @@ def _stderr_logger(*_: object) -> structlog.PrintLogger:
     return structlog.PrintLogger(sys.stderr)
 
 
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>\"'(),;:/]+@[^\s@<>\"'(),;:/]+\.[A-Za-z]{2,}")
+
+
+def without_addresses(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """A log processor: no email address reaches a log line, whatever logged it (a notice key names its recipient,
+    an SMTP error its mailbox). Logs name programs and pairings by id; people, never."""
+    for name, value in event.items():
+        if isinstance(value, str) and "@" in value:
+            event[name] = _EMAIL_IN_TEXT.sub("<address>", value)
+    return event
+
+
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     """Readable console lines for people in development, one JSON object per line in production."""
     renderer: structlog.typing.Processor = (
@@ -207,6 +220,7 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
+            without_addresses,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -244,6 +258,9 @@ def exit_with(main: Callable[[], int | None]) -> NoReturn:
     abort a normal exit after the work is done ("Fatal Python error: PyGILState_Release", status 134, about 2
     runs in 10 here; temporalio/sdk-python#300). What was printed is flushed first; nothing else is left.
     """
+    # What Flipside writes is for its own user only: the outbox holds live sign-in links, the SQLite record and
+    # the logs hold the program's people. Files and folders are made without group or world access.
+    os.umask(0o077)
     try:
         status = main() or 0
     except ProcessError as error:

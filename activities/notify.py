@@ -54,13 +54,13 @@ class NotificationActivities:
     async def send_notices(self, batch: NoticeBatch) -> int:
         sent = await self.channel.deliver(batch.notices)
         for notice in sent:
+            # Who it went to and what it says stay out of the log: they name people (see settings.without_addresses).
             log.info(
                 "notice out",
                 program_id=notice.program_id,
                 pairing_id=notice.pairing_id,
-                to=notice.to,
                 kind=notice.kind.value,
-                subject=notice.subject.splitlines()[0][:100],
+                prompt_id=notice.prompt_id,
             )
         skipped = len(batch.notices) - len(sent)
         if skipped:

@@ -9,7 +9,15 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.durations import PositiveDuration
-from domain.people import NotUtf8, control_character, normalise_email, quoted, utf8_text, validation_problems
+from domain.people import (
+    NotUtf8,
+    control_character,
+    is_deliverable,
+    normalise_email,
+    quoted,
+    utf8_text,
+    validation_problems,
+)
 
 
 class Kpi(StrEnum):
@@ -234,10 +242,37 @@ def load_spec(text: str) -> ProgramSpec:
     if controls := _control_characters(data):
         raise SpecError("\n".join(controls))
     try:
-        return ProgramSpec.model_validate(data)
+        spec = ProgramSpec.model_validate(data)
     except ValidationError as error:
         # One line per problem: a message may itself contain "; ", so never split a joined text.
         raise SpecError("\n".join(validation_problems(error))) from error
+    # Also checked here, at the door, and not in the model: a program already running on a spec that passed
+    # before these checks must still decode it when it replays or continues as new.
+    if problems := [*_line_breaks(spec), *_undeliverable(spec)]:
+        raise SpecError("\n".join(problems))
+    return spec
+
+
+def _line_breaks(spec: ProgramSpec) -> list[str]:
+    """Texts that become one line of a message (an email's subject, a list of rules) must be one line."""
+    lines = {"name": spec.name, **{f"ground_rules.{i}": r for i, r in enumerate(spec.ground_rules)}}
+    lines |= {f"training_modules.{i}": m for i, m in enumerate(spec.training_modules)}
+    lines |= {f"business_goals.{i}.goal": g.goal for i, g in enumerate(spec.business_goals)}
+    return [
+        f"{where}: must be one line, without line breaks"
+        for where, text in lines.items()
+        if "\n" in text or "\r" in text
+    ]
+
+
+def _undeliverable(spec: ProgramSpec) -> list[str]:
+    """Coordinators' addresses receive alerts and reports: each must be one address mail can be delivered to (a
+    comma, say, would make two recipients of one)."""
+    return [
+        f"coordinators.{i}: {quoted(email)} is not an address mail can be delivered to"
+        for i, email in enumerate(spec.coordinators)
+        if not is_deliverable(email)
+    ]
 
 
 def _control_characters(value: object, where: str = "") -> list[str]:

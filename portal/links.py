@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
@@ -51,7 +51,10 @@ class LinkSigner:
             raise LinkRefused("This sign-in link has expired. Use the link in your most recent message.") from error
         except BadSignature as error:
             raise LinkRefused("This sign-in link is not valid. Use the link exactly as it came.") from error
-        return SignIn.model_validate(data)
+        try:  # signed with our key yet not a grant: refused like a forgery, never an error page
+            return SignIn.model_validate(data)
+        except ValidationError as error:
+            raise LinkRefused("This sign-in link is not valid. Use the link exactly as it came.") from error
 
 
 class LinkBook:

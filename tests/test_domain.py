@@ -23,6 +23,7 @@ from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
 from domain.prompts import Prompt, PromptBook, PromptKind
 from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec
+from settings import without_addresses
 from tests.factories import spec
 
 # Durations
@@ -172,6 +173,18 @@ def test_a_valid_spec_loads_with_its_durations_and_a_slug_from_its_name() -> Non
         ('kpi = "checkin_adherence"', 'kpi = "happiness"', "business_goals.0.kpi: Input should be"),
         ('["Coach@Example.com"]', '["coach"]', "coordinators: 'coach' is not an email address"),
         ("auto_approve = false", "auto_aprove = true", "matching.auto_aprove: Extra inputs are not permitted"),
+        # A name becomes an email subject, a coordinator an email recipient: one line, one address.
+        (
+            'name = "Digital Fluency 2026"',
+            'name = "Digital Fluency\\r\\nBcc: all@example.com"',
+            "name: must be one line",
+        ),
+        ('"Taking part is voluntary"', '"Taking part\\nis voluntary"', "ground_rules.0: must be one line"),
+        (
+            '["Coach@Example.com"]',
+            '["coach,boss@example.com"]',
+            "coordinators.0: 'coach,boss@example.com' is not an address mail can be delivered to",
+        ),
         (
             'nudge_before = "1d"',
             'nudge_before = "1d"\nmissed_checkin_alert = 3',
@@ -549,3 +562,17 @@ def test_a_prompt_asked_again_gets_a_notice_key_of_its_own_even_after_it_closed(
     assert asking("lead@example.com", "approve-matches") == "approve-matches"  # counted per person
     restored = PromptBook.model_validate_json(book.model_dump_json())  # as continue-as-new carries it
     assert restored.times_asked == book.times_asked
+
+
+def test_no_email_address_reaches_a_log_line() -> None:
+    event = {
+        "event": "email not sent; will retry",
+        "key": "program-x/check-in-2/junior00@example.com",
+        "error": "SMTPRecipientsRefused: {'Ana.Lopez+work@flipside.example': "
+        "(550, b'5.1.1 <Ana.Lopez+work@flipside.example> unknown')}",
+        "attempt": 3,
+    }
+    cleaned = without_addresses(None, "warning", dict(event))
+    assert "@" not in cleaned["key"] + cleaned["error"] and cleaned["attempt"] == 3
+    assert cleaned["key"] == "program-x/check-in-2/<address>"
+    assert "unknown" in cleaned["error"] and "Ana.Lopez" not in cleaned["error"]

@@ -42,7 +42,7 @@ from activities.codec import (
     data_converter,
     payload_codec,
 )
-from codec_server import SESSION_COOKIE, SESSION_HOURS, UiSessions, build_app
+from codec_server import MAX_BODY, SESSION_COOKIE, SESSION_HOURS, UiSessions, build_app
 from demo.personas import Persona
 from domain.program import ProgramInput, ProgramPhase
 from domain.spec import ProgramSpec
@@ -526,6 +526,20 @@ async def test_signing_out_clears_the_cookie_and_ends_its_session_for_good(tmp_p
         assert await decodes(codec_http, earlier) == 401
     async with started() as restarted:
         assert await decodes(restarted, kept) == 401 and await decodes(restarted, earlier) == 401
+
+
+async def test_a_chunked_upload_past_the_body_limit_is_cut_off_at_the_limit(codec_http: httpx.AsyncClient) -> None:
+    """A chunked request declares no length: the limit holds on what is read, and reading stops there."""
+    sent = []
+
+    async def fifty_megabytes() -> AsyncIterator[bytes]:
+        for _ in range(50):
+            sent.append(1)
+            yield b"x" * (1024 * 1024)
+
+    answer = await codec_http.post("/decode", content=fifty_megabytes(), headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 413 and "too many payloads" in answer.text
+    assert len(sent) <= MAX_BODY // (1024 * 1024) + 2  # stopped at the limit, not after all fifty
 
 
 async def test_credentials_are_granted_to_the_exact_ui_origins_and_never_to_any_origin(

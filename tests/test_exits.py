@@ -7,6 +7,7 @@ client used to end with "Fatal Python error: PyGILState_Release" and status 134 
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import uuid
@@ -232,6 +233,9 @@ async def test_the_worker_portal_codec_server_and_demo_end_with_their_real_statu
     assert_exits([await run(short_token, python, "codec_server.py")], 2, "FLIPSIDE_CODEC_TOKEN is too short")
 
 
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # two demos of about a minute and a half each, in real time
 async def test_make_run_twice_in_one_clone_ends_well_both_times(tmp_path: Path) -> None:
@@ -249,6 +253,15 @@ async def test_make_run_twice_in_one_clone_ends_well_both_times(tmp_path: Path) 
     finally:
         stopped = await run(environment, "make", "--no-print-directory", "stop", *options)
     assert stopped.status == 0 and "stopped" in stopped.out
+    # A whole demo program's logs, worker, portal and codec server: programs and pairings by id, nobody by address.
+    logs = {name: (tmp_path / "run" / f"{name}.log").read_text() for name in ("worker", "portal", "codec")}
+    assert "notice out" in logs["worker"]
+    assert {name: ADDRESS.findall(text)[:3] for name, text in logs.items()} == {name: [] for name in logs}
+    # The data folder holds live sign-in links (the outbox), the record and the logs: its owner's alone.
+    data = tmp_path / "run"
+    shared = [str(p.relative_to(tmp_path)) for p in [data, *data.rglob("*")] if p.stat().st_mode & 0o077]
+    assert shared == []
+    assert {"outbox.jsonl", "flipside.db", "worker.log"} <= {p.name for p in data.iterdir()}
 
 
 @pytest.mark.slow

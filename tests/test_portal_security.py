@@ -202,9 +202,14 @@ async def test_expired_used_and_forged_links_are_refused(harness: Harness) -> No
         forged = signer(settings.model_copy(update={"secret_key": "someone else's key"})).token(J0, pid)
         good = signer(settings).token(J0, pid)
         tampered = good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1]
-        for token in (forged, tampered):
+        # Signed with the right key but not a grant (another use of the key, an old format): refused in words, with
+        # the same headers as every page, never a bare 500
+        current = URLSafeTimedSerializer(settings.signing_key(), salt=SALT)
+        malformed = [current.dumps({"email": J0}), current.dumps(["not", "a", "grant"]), current.dumps(None)]
+        for token in (forged, tampered, *malformed):
             page = await junior.get(f"/signin?token={token}")
             assert page.status_code == 403 and "This sign-in link is not valid" in page.text
+            assert page.headers["x-frame-options"] == "DENY" and "content-security-policy" in page.headers
         assert (await junior.get("/signin")).status_code == 400
         # Pressing Continue with them signs nobody in
         fresh = await other.open_link(signer(settings).link(S0, pid))

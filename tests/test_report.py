@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import starter
-from activities.report.write import WrittenReport, write_report
+from activities.report.write import Cell, WrittenReport, write_csv, write_report
 from activities.store import queries as q
 from activities.store.sql import SqlEventStore
 from domain.evaluation import MENTEES_ON_PLAN_SKILLS, MENTORS_ON_LEADERSHIP, evaluate_paired
@@ -291,3 +291,17 @@ def test_the_cli_says_when_there_is_no_record(
     assert starter.main(["programs"]) == 2
     assert "no program record at" in capsys.readouterr().err
     assert not missing.exists()  # reading never creates a record
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path: Path) -> None:
+    """Goal words come from a spec; in a CSV opened in a spreadsheet they must never become a formula."""
+    path = tmp_path / "kpis.csv"
+    goals = ['=HYPERLINK("https://evil.example","click")', "+1+1", "-2", "@SUM(A1)", "\tx", "Pairs keep meeting"]
+    rows: list[list[Cell]] = [["goal", "value"]]
+    rows += [[goal, -0.5] for goal in goals]
+    write_csv(path, rows)
+
+    with path.open(newline="") as handle:
+        written = list(csv.reader(handle))
+    assert [row[0] for row in written[1:]] == ["'" + g for g in goals[:-1]] + ["Pairs keep meeting"]
+    assert {row[1] for row in written[1:]} == {"-0.5"}  # a number stays a number

@@ -120,9 +120,21 @@ def _cell(value: object) -> Cell:
     return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
-def _write_csv(path: Path, rows: list[list[Cell]]) -> None:
+# A spreadsheet takes a cell that starts with one of these for a formula (=HYPERLINK(...) in a goal's words).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Cell) -> Cell:
+    """A cell a spreadsheet shows as the text it is: text that would start a formula gets a leading apostrophe,
+    the mark spreadsheets read as "this is text". Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
+
+
+def write_csv(path: Path, rows: list[list[Cell]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows([["" if v is None else v for v in row] for row in rows])
+        csv.writer(handle).writerows([[spreadsheet_safe(v) for v in row] for row in rows])
 
 
 def write_report(
@@ -143,7 +155,7 @@ def write_report(
     tables = csv_tables(report, evaluated)
     written = []
     for name, rows in tables.items():
-        _write_csv(out_dir / name, rows)
+        write_csv(out_dir / name, rows)
         written.append(out_dir / name)
     say(f"wrote {len(written)} CSV files: {', '.join(tables)}")
     html_path = out_dir / "report.html"
