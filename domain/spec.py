@@ -4,9 +4,9 @@ import re
 import tomllib
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from domain.durations import PositiveDuration
 from domain.people import (
@@ -36,7 +36,18 @@ class Kpi(StrEnum):
 
 # Every table of a spec refuses unknown keys: a misspelt setting ("auto_aprove") must be reported, not dropped
 # in favour of its default.
-STRICT_KEYS = ConfigDict(extra="forbid")
+# A spec travels in every program's history and every continue-as-new, so the models decode it tolerantly: a key
+# they do not know (written by a newer worker in a rolling deploy) is ignored, and the rules between fields run
+# only at the door (load_spec), so tightening one never stops a running program from decoding its own spec.
+# Unknown keys are refused at the door too (unknown_keys). Field bounds (ge, le, min_length) stay in the models
+# for the JSON Schema: loosen them freely, and tighten one only at the door.
+TOLERANT = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False})  # the door refuses them
+AT_THE_DOOR = {"door": True}  # the validation context of load_spec
+
+
+def at_the_door(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and info.context.get("door") is True
+
 
 RATE_KPIS = {Kpi.ENROLMENT_RATE, Kpi.TRAINING_COMPLETION, Kpi.MATCH_RATE, Kpi.CHECKIN_ADHERENCE}
 RATE_KPIS |= {Kpi.COMPLETION_RATE, Kpi.RETENTION}
@@ -44,14 +55,16 @@ SCALE_KPIS = {Kpi.AVERAGE_PROGRESS, Kpi.SATISFACTION}
 
 
 class BusinessGoal(BaseModel):
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     goal: str = Field(min_length=1, description="What the business wants, in words.")
     kpi: Kpi
     target: float = Field(description="The goal is met when the KPI is at least this value.")
 
     @model_validator(mode="after")
-    def _target_in_range(self) -> Self:
+    def _target_in_range(self, info: ValidationInfo) -> Self:
+        if not at_the_door(info):
+            return self
         if self.kpi in RATE_KPIS and not 0 <= self.target <= 1:
             raise ValueError(f"the target of {self.kpi} is a share between 0 and 1, got {self.target}")
         if self.kpi in SCALE_KPIS and not 1 <= self.target <= 5:
@@ -62,7 +75,7 @@ class BusinessGoal(BaseModel):
 
 
 class Durations(BaseModel):
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     recruitment: PositiveDuration = Field(description="How long invitations stay open.")
     training: PositiveDuration = Field(description="How long participants have to finish the training modules.")
@@ -73,7 +86,9 @@ class Durations(BaseModel):
     cadence_max: PositiveDuration | None = Field(default=None, description="Longest cadence a plan may agree.")
 
     @model_validator(mode="after")
-    def _coherent(self) -> Self:
+    def _coherent(self, info: ValidationInfo) -> Self:
+        if not at_the_door(info):
+            return self
         if self.program_length < 2 * self.checkin_cadence:
             raise ValueError("program_length must allow at least two check-ins (twice checkin_cadence)")
         if self.answer_window >= self.program_length:
@@ -96,7 +111,7 @@ class Durations(BaseModel):
 
 
 class ReminderPolicy(BaseModel):
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     nudge_before: PositiveDuration = Field(description="Send a reminder this long before a prompt is due.")
     missed_checkins_alert: int = Field(default=2, ge=1, description="Consecutive missed check-ins that alert.")
@@ -115,7 +130,7 @@ MAX_MENTOR_CAPACITY = 5  # group mentoring beyond five mentees stops being mento
 class MatchWeights(BaseModel):
     """Points a possible pair earns; the matcher proposes the pairs with the most points in total."""
 
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     skills_taught: float = Field(
         default=3.0, ge=0, le=100, description="Per skill the mentor offers that the mentee wants to learn."
@@ -141,20 +156,22 @@ class MatchWeights(BaseModel):
 class WorkingHours(BaseModel):
     """The working day, in each person's own time zone, used to count the hours two people can meet."""
 
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     start: int = Field(default=9, ge=0, le=23, description="Local hour the working day starts.")
     end: int = Field(default=17, ge=1, le=24, description="Local hour the working day ends.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Self:
+    def _ordered(self, info: ValidationInfo) -> Self:
+        if not at_the_door(info):
+            return self
         if self.start >= self.end:
             raise ValueError(f"the working day must start before it ends, got {self.start} to {self.end}")
         return self
 
 
 class MatchingPolicy(BaseModel):
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     mode: MatchingMode = MatchingMode.ALGORITHM
     auto_approve: bool = Field(default=False, description="Approve proposed pairs without a coordinator.")
@@ -178,7 +195,7 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class ProgramSpec(BaseModel):
-    model_config = STRICT_KEYS
+    model_config = TOLERANT
 
     name: str = Field(min_length=1)
     slug: str = Field(default="", description="Used in workflow ids; derived from the name when empty.")
@@ -194,13 +211,13 @@ class ProgramSpec(BaseModel):
 
     @field_validator("coordinators")
     @classmethod
-    def _emails(cls, values: list[str]) -> list[str]:
-        return [normalise_email(v) for v in values]
+    def _emails(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return [normalise_email(v) if at_the_door(info) else v.strip().lower() for v in values]
 
     @model_validator(mode="after")
-    def _derive_slug(self) -> Self:
+    def _derive_slug(self, info: ValidationInfo) -> Self:
         if self.slug:
-            if not _SLUG.fullmatch(self.slug):
+            if at_the_door(info) and not _SLUG.fullmatch(self.slug):
                 raise ValueError(f"slug {quoted(self.slug)} must be lowercase letters, digits and hyphens, at most 63")
             return self
         # From the name: its ASCII letters and digits, cut at a hyphen to fit (a long name is still a good name).
@@ -233,24 +250,60 @@ def decode_spec(data: bytes) -> str:
 
 
 def load_spec(text: str) -> ProgramSpec:
+    """A spec file's TOML, checked at the door (spec_at_the_door)."""
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"not valid TOML: {error}") from error
+    return spec_at_the_door(data)
+
+
+def spec_at_the_door(data: dict[str, Any]) -> ProgramSpec:
+    """A spec as a coordinator gave it, with every check a new program must pass; a SpecError lists each problem,
+    one line each, naming its field. (Decoding a spec from history checks far less: see TOLERANT.)"""
     # TOML lets "\u0000" through as an escape; checked here rather than in the model, so that a program
     # already running on such a spec still decodes its input when it replays.
     if controls := _control_characters(data):
         raise SpecError("\n".join(controls))
+    unknown = unknown_keys(ProgramSpec, data)
     try:
-        spec = ProgramSpec.model_validate(data)
+        spec = ProgramSpec.model_validate(data, context=AT_THE_DOOR)
     except ValidationError as error:
         # One line per problem: a message may itself contain "; ", so never split a joined text.
-        raise SpecError("\n".join(validation_problems(error))) from error
+        raise SpecError("\n".join([*unknown, *validation_problems(error)])) from error
+    if unknown:
+        raise SpecError("\n".join(unknown))
     # Also checked here, at the door, and not in the model: a program already running on a spec that passed
     # before these checks must still decode it when it replays or continues as new.
     if problems := [*_line_breaks(spec), *_undeliverable(spec)]:
         raise SpecError("\n".join(problems))
     return spec
+
+
+def unknown_keys(model: type[BaseModel], data: object, where: str = "") -> list[str]:
+    """A problem per key of `data` that `model` (or a model inside it) has no field for: a typo refused at the
+    door, where decoding from history ignores it (see TOLERANT)."""
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        field = model.model_fields.get(str(key))
+        if field is None:
+            problems.append(f"{path}: Extra inputs are not permitted")
+            continue
+        for inner in _models_in(field.annotation):
+            items = enumerate(value) if isinstance(value, list) else [(None, value)]
+            for i, item in items:
+                problems += unknown_keys(inner, item, path if i is None else f"{path}.{i}")
+    return problems
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds: itself, or inside list[...], X | None and the like."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _line_breaks(spec: ProgramSpec) -> list[str]:

@@ -22,7 +22,7 @@ from domain.metrics import (
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
 from domain.prompts import Prompt, PromptBook, PromptKind
-from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec
+from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec, spec_at_the_door
 from settings import without_addresses
 from tests.factories import spec
 
@@ -576,3 +576,26 @@ def test_no_email_address_reaches_a_log_line() -> None:
     assert "@" not in cleaned["key"] + cleaned["error"] and cleaned["attempt"] == 3
     assert cleaned["key"] == "program-x/check-in-2/<address>"
     assert "unknown" in cleaned["error"] and "Ana.Lopez" not in cleaned["error"]
+
+
+def test_a_spec_from_history_decodes_whatever_the_door_says_today() -> None:
+    """A running program decodes its spec in every replay and continue-as-new. A key a newer worker added (a
+    rolling deploy) and a rule tightened since the start must not stop it: both are refused at the door only."""
+    started = load_spec(SPEC).model_dump(mode="json")
+    started["matching"]["weights"]["newer_weight"] = 2.0  # written by a newer worker
+    started["added_later"] = {"anything": True}
+    started["durations"]["program_length"] = started["durations"]["checkin_cadence"]  # one check-in: refused today
+    started["business_goals"][0]["target"] = 70  # a share out of range: refused today
+
+    decoded = ProgramInput.model_validate({"spec": started, "roster": []}).spec
+
+    assert decoded.durations.program_length == decoded.durations.checkin_cadence
+    assert decoded.business_goals[0].target == 70 and decoded.program_id == "program-digital-fluency-2026"
+    with pytest.raises(SpecError) as refused:
+        spec_at_the_door(started)
+    assert str(refused.value).splitlines() == [
+        "matching.weights.newer_weight: Extra inputs are not permitted",
+        "added_later: Extra inputs are not permitted",
+        "business_goals.0: the target of checkin_adherence is a share between 0 and 1, got 70.0",
+        "durations: program_length must allow at least two check-ins (twice checkin_cadence)",
+    ]

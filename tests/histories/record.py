@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from demo.personas import Persona
@@ -90,6 +90,14 @@ async def nobody_opts_in(h: Harness, handle: Handle, cast: dict[str, Persona]) -
     await drive(h, handle, cast)
 
 
+TWO_YEARS = spec(training_modules=[], durations={"program_length": "742d", "answer_window": "1w"})
+
+
+async def two_years_weekly(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    """Weekly check-ins for two years: the pairing continues as new, so its runs replay one after the other."""
+    await drive(h, handle, cast, step=timedelta(days=3), max_steps=400)
+
+
 SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "lifecycle": ({"junior02": Persona("junior02@example.com", low_pulse=True)}, run_to_the_end),
     "decline-and-rematch": ({"senior00": Persona("senior00@example.com", decline_match=True)}, run_to_the_end),
@@ -107,6 +115,7 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "pairing-ended-outside": ({}, pairing_ended_outside),
     "nobody-opts-in": ({}, nobody_opts_in),
     "pause-through-kickoff": ({}, pause_through_kickoff),
+    "two-years-weekly": ({}, two_years_weekly),
 }
 
 
@@ -115,9 +124,12 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
         h = Harness(env, Path(folder))
         # Five newer colleagues and four senior ones: one waits unmatched, so a decline can end in a rematch.
         people = [p for p in roster(5) if p.email != "senior04@example.com"]
+        program = spec(durations={"program_length": "3w"})
+        if name == "two-years-weekly":  # one pair, 104 weekly cycles: the pairing's history passes its bound
+            people, program = roster(1), TWO_YEARS
         try:
             async with build_worker(env.client, h.settings, channel=h.channel, store=h.store):
-                handle = await start_program(h, spec(durations={"program_length": "3w"}), people)
+                handle = await start_program(h, program, people)
                 await steer(h, handle, personas_for(people, **special))
                 with contextlib.suppress(WorkflowFailureError):  # cancelled from Temporal, as its scenario asked
                     await handle.result()
@@ -131,12 +143,28 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
 
 
 async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
+    """Every run of each workflow: `<id>.json` for one that never continued as new, else `<id>.run<N>.json`."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    written = 0
     for workflow_id in workflow_ids:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        (folder / f"{workflow_id}.json").write_text(history.to_json())
-    return len(workflow_ids)
+        runs = await runs_of(client, workflow_id)
+        for number, history in enumerate(runs, start=1):
+            name = workflow_id if len(runs) == 1 else f"{workflow_id}.run{number}"
+            (folder / f"{name}.json").write_text(history.to_json())
+            written += 1
+    return written
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """The runs of a workflow, first to last, followed back from the latest through continue-as-new."""
+    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    runs = []
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    return runs[::-1]
 
 
 async def main() -> None:
