@@ -1,21 +1,66 @@
-"""Matching runs as an activity: it can take seconds for a large cohort, which a workflow task must not.
+"""Matching runs as an activity, in a process of its own.
 
-Synchronous on purpose: the solver is CPU-bound, so it runs on the worker's thread pool and never stalls the
-event loop that drives the workflows.
+The solver is CPU-bound and, for minutes at a time on a large cohort, holds the GIL in long native calls: run on
+the worker's threads it stalled every workflow of that worker past the SDK's 2-second deadlock limit (about 3 s
+at 10,000 people with 15% `either`). So the activity only waits on the event loop, heartbeating, while one
+spawned process per worker process solves (bench/matching_stall.py measures both ways).
+
+A solver that raises has failed on this input and would fail again: the activity reports it as a non-retryable
+`MatchingFailed` with the solver's sentence, for the program to tell the coordinators. A lost solver process
+(killed, out of memory) is retried on a fresh one.
 """
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.messages import MatchRequest
 from domain.matching import MatchProposal, propose_matches
 
 log = structlog.get_logger()
+MATCHING_FAILED = "MatchingFailed"
+HEARTBEAT_EVERY = 5.0  # seconds; the call's heartbeat timeout is a few of these
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def solver_pool() -> ProcessPoolExecutor:
+    """The process that solves, one per worker process, started on first use and kept for the next match."""
+    global _pool
+    if _pool is None:
+        # Spawned, not forked: a fork of a process running the SDK's threads can inherit a held lock.
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def _discard_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+    _pool = None
 
 
 @activity.defn(name="propose_matches")
-def propose_matches_activity(request: MatchRequest) -> MatchProposal:
-    proposal = propose_matches(request.people, request.mode, request.context)
+async def propose_matches_activity(request: MatchRequest) -> MatchProposal:
+    solving = asyncio.get_running_loop().run_in_executor(
+        solver_pool(), propose_matches, request.people, request.mode, request.context
+    )
+    while not solving.done():
+        activity.heartbeat(f"matching {len(request.people)} people")
+        await asyncio.wait([solving], timeout=HEARTBEAT_EVERY)
+    try:
+        proposal = solving.result()
+    except BrokenProcessPool as error:
+        _discard_pool()
+        raise ApplicationError("the matching process was lost; trying again on a fresh one") from error
+    except Exception as error:
+        log.warning("matching failed", program_id=request.program_id, error=type(error).__name__)
+        raise ApplicationError(str(error), type=MATCHING_FAILED, non_retryable=True) from error
     log.info(
         "matches proposed",
         program_id=request.program_id,

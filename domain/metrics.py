@@ -66,6 +66,7 @@ class ProgramMetrics(BaseModel):
     average_progress: float | None
     satisfaction: float | None
     skill_gain: float | None
+    pairings_unread: int = 0  # running pairings a snapshot could not read (gone, unreachable): not counted above
 
     def kpi(self, kpi: Kpi) -> float | None:
         value: float | None = getattr(self, kpi.value)

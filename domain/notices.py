@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from domain.matching.model import MatchProposal
+
 
 class NoticeKind(StrEnum):
     PROMPT = "prompt"  # please answer something
@@ -56,6 +58,30 @@ def no_pairs_alert(program: str, pool: int, unmatched: list[tuple[str, str]]) ->
         f"Matching found no pair among the {pool} people who finished training, so {program} ends here instead "
         f"of asking you to approve an empty list.{why}\nNothing anyone wrote is lost. Start a new run when more "
         "people have opted in.",
+    )
+
+
+def approval_request(program: str, proposal: MatchProposal) -> str:
+    """The request to approve a proposal: each pair with its score and reasons, and who is left out and why."""
+    lines = [f"{p.mentor} mentors {p.mentee} (score {p.score:g}): {'; '.join(p.reasons)}" for p in proposal.pairs]
+    lines += [f"unmatched {u.email}: {u.reason}" for u in proposal.unmatched]
+    return f"Approve {len(proposal.pairs)} proposed pairs for {program}:\n" + "\n".join(lines)
+
+
+def matching_failed_request(program: str, reason: str) -> str:
+    """The approval request when matching itself failed: the coordinators can still pair people by hand."""
+    return (
+        f"Matching could not run for {program}: {reason}. Nothing is lost and the program waits for you: pair "
+        "people yourself by approving your own pairs (mentor:mentee), or cancel the program."
+    )
+
+
+def rematch_failed_alert(program: str, reason: str, waiting: int) -> tuple[str, str]:
+    """Subject and body for coordinators when rematching the people in the pool failed."""
+    return (
+        f"{program}: rematching could not run",
+        f"Rematching could not run: {reason}. The {waiting} people waiting for a new partner keep waiting; the "
+        "program tries again when someone else comes back to the pool.",
     )
 
 

@@ -95,6 +95,7 @@ class ProgramState(WorkflowCore):
     members: dict[str, Member] = {}
     recruitment_closed: bool = False
     proposal: MatchProposal | None = None
+    matching_failed: str | None = None  # why matching could not run: the coordinators then pair people themselves
     approved: bool = False
     pairings: dict[str, PairingRecord] = {}
     excluded_pairs: list[tuple[str, str]] = []
@@ -320,7 +321,12 @@ class Program:
             self.state.phase == ProgramPhase.MATCHING and self.state.proposal is not None and not self.state.approved,
             "there is no proposal waiting for approval",
         )
-        if approval.pairs is not None:
+        if approval.pairs is None:
+            require(
+                self.state.proposal is not None and bool(self.state.proposal.pairs),
+                "there are no proposed pairs to approve: name the pairs yourself (mentor:mentee), or cancel",
+            )
+        else:
             require(bool(approval.pairs), "an edited proposal needs at least one pair")
             emails = {e for p in approval.pairs for e in (p.mentor, p.mentee)}
             strangers = sorted(named(e) for e in emails if e not in self.state.members)

@@ -344,7 +344,8 @@ async def test_a_portal_that_cannot_reach_temporal_says_so_with_503_and_keeps_it
             await server.stop()
             async with browser(app) as junior:
                 key = harness.settings.signing_key()
-                session = _forged_session(key, csrf="c" * 43, email=J0, program_id="program-x")
+                sid = app.state.portal.signed_in.start(J0, "program-x")  # as signing in with a link does
+                session = _forged_session(key, csrf="c" * 43, email=J0, program_id="program-x", sid=sid)
                 junior.http.cookies.set(SESSION_COOKIE, session)  # signed with the real key: a valid session
                 page = await junior.get("/")
                 assert page.status_code == 503

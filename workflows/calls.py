@@ -1,7 +1,8 @@
 """Activity calls with their timeouts and retry policies, in one place.
 
 Notices and events retry without limit: a mail provider or database outage must delay the program, never
-lose a message or a fact. Matching and snapshots are bounded, since a bug there should surface.
+lose a message or a fact. Matching and snapshots are bounded, and their final failure is the program's to handle
+(workflows/program.py): matching that fails on its input is not retried at all, and the coordinators are told.
 """
 
 from datetime import timedelta
@@ -50,8 +51,11 @@ async def propose_matches(request: MatchRequest) -> MatchProposal:
         "propose_matches",
         request,
         result_type=MatchProposal,
-        start_to_close_timeout=timedelta(minutes=5),
-        retry_policy=BOUNDED,
+        start_to_close_timeout=timedelta(minutes=30),  # minutes of CPU for ten thousand people
+        heartbeat_timeout=timedelta(seconds=30),  # a lost worker is noticed in seconds, not half an hour
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=1), maximum_attempts=5, non_retryable_error_types=["MatchingFailed"]
+        ),
     )
     return proposal
 
@@ -61,7 +65,8 @@ async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
         "snapshot_metrics",
         request,
         result_type=ProgramMetrics,
-        start_to_close_timeout=timedelta(minutes=2),
+        start_to_close_timeout=timedelta(minutes=10),  # a query per running pairing, 20 at a time
+        heartbeat_timeout=timedelta(minutes=1),
         retry_policy=BOUNDED,
     )
     return metrics

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -39,7 +39,15 @@ with workflow.unsafe.imports_passed_through():
         evaluate_goals,
         overall_outcome,
     )
-    from domain.notices import NO_PAIRS_REASON, NoticeKind, closed_outside_alert, no_pairs_alert
+    from domain.notices import (
+        NO_PAIRS_REASON,
+        NoticeKind,
+        approval_request,
+        closed_outside_alert,
+        matching_failed_request,
+        no_pairs_alert,
+        rematch_failed_alert,
+    )
     from domain.pairing import PairingInput, PairingTerms
     from domain.people import Participant
     from domain.program import (
@@ -269,15 +277,7 @@ class ProgramWorkflow(PromptingWorkflow):
 
     async def _matching(self) -> None:
         if self._open_phase(self.spec.durations.answer_window):
-            pool = [m.person for m in self.rules.with_status(MemberStatus.TRAINED)]
-            self.state.proposal = await self._propose(pool)
-            if not self.state.proposal.pairs and workflow.patched(NO_PAIRS_ENDS_PROGRAM):
-                self._end_for_want_of_pairs(len(pool), self.state.proposal)
-                return
-            if self.spec.matching.auto_approve:
-                self._approve(Approval(coordinator=self.spec.coordinators[0]))
-            else:
-                self._ask_for_approval(self.state.proposal)
+            await self._propose_for_approval()
         while not self.state.approved and not self.cancelling:
             await self.wait_until(
                 self.state.phase_due, lambda: self.state.approved or self.cancelling or self._handing_over
@@ -286,10 +286,25 @@ class ProgramWorkflow(PromptingWorkflow):
                 return
             if not self.state.approved and not self.cancelling:  # overdue: ask again, nothing is decided for them
                 self.state.phase_due = self.elapsed + self.spec.durations.answer_window
-                assert self.state.proposal is not None
-                self._ask_for_approval(self.state.proposal)
+                self._ask_for_approval()
         if not self.cancelling:
             self._enter(ProgramPhase.KICKOFF)
+
+    async def _propose_for_approval(self) -> None:
+        pool = [m.person for m in self.rules.with_status(MemberStatus.TRAINED)]
+        try:
+            self.state.proposal = await self._propose(pool)
+        except ActivityError as error:  # the program waits for the coordinators to pair people themselves
+            self.state.matching_failed = _reason(error)
+            self.state.proposal = MatchProposal(pairs=[], unmatched=[])
+            self._ask_for_approval()
+            return
+        if not self.state.proposal.pairs and workflow.patched(NO_PAIRS_ENDS_PROGRAM):
+            self._end_for_want_of_pairs(len(pool), self.state.proposal)
+        elif self.spec.matching.auto_approve:
+            self._approve(Approval(coordinator=self.spec.coordinators[0]))
+        else:
+            self._ask_for_approval()
 
     def _end_for_want_of_pairs(self, pool: int, proposal: MatchProposal) -> None:
         """Nobody to pair (nobody opted in, or only one side did): say so and end, rather than wait for an approval
@@ -309,15 +324,20 @@ class ProgramWorkflow(PromptingWorkflow):
         )
         return await calls.propose_matches(request)
 
-    def _ask_for_approval(self, proposal: MatchProposal) -> None:
-        lines = [f"{p.mentor} mentors {p.mentee} (score {p.score:g}): {'; '.join(p.reasons)}" for p in proposal.pairs]
-        lines += [f"unmatched {u.email}: {u.reason}" for u in proposal.unmatched]
+    def _ask_for_approval(self) -> None:
+        """Ask the coordinators to approve the proposal, or, when matching failed, to name pairs themselves."""
+        proposal = self.state.proposal
+        assert proposal is not None
+        if self.state.matching_failed is not None:
+            question = matching_failed_request(self.spec.name, self.state.matching_failed)
+        else:
+            question = approval_request(self.spec.name, proposal)
         for coordinator in self.spec.coordinators:
             self.ask(
                 "approve-matches",
                 PromptKind.APPROVE_MATCHES,
                 coordinator,
-                f"Approve {len(proposal.pairs)} proposed pairs for {self.spec.name}:\n" + "\n".join(lines),
+                question,
                 "approve_matches",
                 self.state.phase_due,
             )
@@ -469,7 +489,13 @@ class ProgramWorkflow(PromptingWorkflow):
         room = self.rules.mentors_with_room()  # group mentors may take one more from the pool
         emails = [*self.state.rematch_pool, *[e for e in room if e not in self.state.rematch_pool]]
         pool = [self.state.members[e].person for e in emails]
-        proposal = await self._propose(pool, self.rules.match_context(mentees_already=room))
+        try:
+            proposal = await self._propose(pool, self.rules.match_context(mentees_already=room))
+        except ActivityError as error:  # they keep waiting; the next return to the pool tries again
+            subject, body = rematch_failed_alert(self.spec.name, _reason(error), len(self.state.rematch_pool))
+            for coordinator in self.spec.coordinators:
+                self.notify(coordinator, NoticeKind.ALERT, f"rematch-failed/{len(self.state.pairings)}", subject, body)
+            return
         for pair in proposal.pairs:
             record = self.rules.add_pairing(pair)
             self.record(self._matched("rematched", record))
@@ -486,15 +512,16 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _snapshot(self, label: str) -> ProgramMetrics:
         """Metrics across the program at this moment, asked of the running pairings, kept in the record."""
         running = [r.pairing_id for r in self.state.pairings.values() if r.running]
-        metrics = await calls.snapshot_metrics(
-            SnapshotRequest(
-                program_id=self.program_id,
-                label=label,
-                funnel=self.rules.funnel(),
-                finished=self.rules.finished_summaries(),
-                running=running,
-            )
+        funnel, finished = self.rules.funnel(), self.rules.finished_summaries()
+        request = SnapshotRequest(
+            program_id=self.program_id, label=label, funnel=funnel, finished=finished, running=running
         )
+        try:
+            metrics = await calls.snapshot_metrics(request)
+        except ActivityError:  # best effort: what the program knows itself, the running pairings counted unread
+            workflow.logger.warning("snapshot %s from the program's own figures", label)
+            metrics = compute_metrics(funnel, finished)
+            metrics.pairings_unread = len(running)
         self._record_snapshot(label, metrics)
         return metrics
 
@@ -907,3 +934,9 @@ class ProgramWorkflow(PromptingWorkflow):
     def program_spec(self) -> ProgramSpec:
         """The spec the program runs on: the portal reads its coordinators, ground rules, modules and durations."""
         return self.spec
+
+
+def _reason(error: ActivityError) -> str:
+    """What an activity's final failure says, for a person: the cause's own sentence."""
+    cause = error.cause
+    return cause.message if isinstance(cause, ApplicationError) and cause.message else "an unexpected error"
