@@ -101,6 +101,7 @@ class PairingState(WorkflowCore):
     withdrawn_by: str | None = None
     cancel_reason: str | None = None
     start_paused: bool = False  # a pause that reached the pairing before its clock first started
+    low_pulse_streak: bool = False  # the latest pulse was low, and the coordinators were told when it began
 
 
 class PairingInput(BaseModel):
@@ -258,10 +259,16 @@ class Pairing:
         check_rating(pulse.safe_and_useful, "the answer")
         check_text(pulse.comment, "the comment")
 
-    def apply_pulse(self, pulse: Pulse) -> bool:
-        """Close the pulse prompt; True when the answer is low and the coordinator must hear of it."""
+    def apply_pulse(self, pulse: Pulse, once_per_streak: bool = True) -> bool:
+        """Close the pulse prompt; True when the coordinators must hear of it: a low answer that starts a streak
+        of low answers (a good one ends it). `once_per_streak` False: every low answer, as pairings did before."""
         self.state.prompts.close(pulse.participant, f"pulse-{pulse.cycle}")
-        return pulse.safe_and_useful <= self.inp.terms.low_answer
+        low = pulse.safe_and_useful <= self.inp.terms.low_answer
+        if not once_per_streak:
+            return low
+        starts_a_streak = low and not self.state.low_pulse_streak
+        self.state.low_pulse_streak = low
+        return starts_a_streak
 
     def close_cycle(self) -> tuple[bool, bool]:
         """End the current cycle: (met, alert). Alert is True once per streak, when it reaches the limit."""

@@ -1,7 +1,9 @@
 """Programs and rosters for tests: short, readable, and varied enough to exercise matching."""
 
+from datetime import timedelta
 from typing import Any
 
+from domain.pairing import PairingTerms
 from domain.people import Participant, Role
 from domain.spec import ProgramSpec
 
@@ -73,3 +75,21 @@ def roster(pairs: int = 10) -> list[Participant]:
             )
         )
     return people
+
+
+def pairing_terms(program_id: str) -> PairingTerms:
+    """Terms of a pairing that waits an hour for its match to be accepted: it has nothing of its own to do."""
+    return PairingTerms(
+        program_id=program_id,
+        coordinators=[COORDINATOR],
+        ground_rules=["Taking part is voluntary"],
+        answer_window=timedelta(hours=1),
+        nudge_before=timedelta(minutes=5),
+        default_cadence=timedelta(hours=1),
+        cadence_min=timedelta(minutes=30),
+        cadence_max=timedelta(hours=2),
+        missed_alert_after=2,
+        low_answer=2,
+        mentoring_length=timedelta(hours=10),
+        midpoint_after=timedelta(0),
+    )

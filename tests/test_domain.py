@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from domain.answers import Pulse
 from domain.clock import ActiveClock
 from domain.durations import Duration, PositiveDuration, format_duration, parse_duration
 from domain.matching import MatchContext, MatchProposal, ProposedPair, check_edited_pairs, propose_matches
@@ -19,12 +20,13 @@ from domain.metrics import (
     evaluate_goals,
     overall_outcome,
 )
+from domain.pairing import Pairing, PairingInput, new_pairing_state
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
 from domain.prompts import Prompt, PromptBook, PromptKind
 from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec, spec_at_the_door
 from settings import without_addresses
-from tests.factories import spec
+from tests.factories import pairing_terms, roster, spec
 
 # Durations
 
@@ -599,3 +601,21 @@ def test_a_spec_from_history_decodes_whatever_the_door_says_today() -> None:
         "business_goals.0: the target of checkin_adherence is a share between 0 and 1, got 70.0",
         "durations: program_length must allow at least two check-ins (twice checkin_cadence)",
     ]
+
+
+def test_a_low_pulse_alerts_once_per_streak_and_a_good_one_ends_the_streak() -> None:
+    mentor, mentee = roster(1)
+    inp = PairingInput(pairing_id="pairing-x", mentor=mentor, mentee=mentee, terms=pairing_terms("program-x"))
+    rules = Pairing(inp, new_pairing_state(inp))
+    answers = [2, 1, 2, 4, 2, 5, 5, 1]  # low_answer is 2: at or below it is low
+
+    alerts = [
+        rules.apply_pulse(Pulse(participant=mentor.email, cycle=n, safe_and_useful=a)) for n, a in enumerate(answers)
+    ]
+
+    assert alerts == [True, False, False, False, True, False, False, True]
+    before_streaks = Pairing(inp, new_pairing_state(inp))  # as pairings started before this rule replay
+    every = [
+        before_streaks.apply_pulse(Pulse(participant=mentor.email, cycle=1, safe_and_useful=a), False) for a in answers
+    ]
+    assert every == [a <= 2 for a in answers]

@@ -59,7 +59,7 @@ from domain.clock import ActiveClock
 from domain.events import DomainEvent, Fact, Matched, PairingClosed
 from domain.matching import MatchContext, ProposedPair
 from domain.metrics import PairingOutcome, PairingSummary
-from domain.pairing import PairingInput, PairingStage, PairingTerms, PairingView
+from domain.pairing import PairingInput, PairingStage, PairingView
 from domain.people import Role
 from domain.program import MemberStatus, ProgramInput, ProgramPhase, new_program_state
 from domain.prompts import PendingPrompt, PromptKind
@@ -76,7 +76,7 @@ from tests.driving import (
     start_program,
     status,
 )
-from tests.factories import COORDINATOR, roster, spec
+from tests.factories import COORDINATOR, pairing_terms, roster, spec
 from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
@@ -357,15 +357,15 @@ def _pairing_of(pair: ProposedPair) -> str:
 async def test_a_pause_that_reaches_a_pairing_in_its_first_step_holds(harness: Harness) -> None:
     """The program pauses a pairing it starts while paused; the pause can be in the pairing's first activation."""
     mentor, mentee = roster(1)
-    pairing_terms = terms("program-early-pause")
-    inp = PairingInput(pairing_id="pairing-early-pause", mentor=mentor, mentee=mentee, terms=pairing_terms)
+    early = pairing_terms("program-early-pause")
+    inp = PairingInput(pairing_id="pairing-early-pause", mentor=mentor, mentee=mentee, terms=early)
     handle = await harness.client.start_workflow(
         PairingWorkflow.run,
         inp,
         id=inp.pairing_id,
         task_queue=harness.settings.task_queue,
         start_signal="pause",  # delivered with the start: in the same first activation, every time
-        search_attributes=search.initial(pairing_terms.program_id, "introduction", "pairing"),
+        search_attributes=search.initial(early.program_id, "introduction", "pairing"),
     )
     await harness.env.sleep(timedelta(hours=3))  # three answer windows, had the clock been running
 
@@ -524,24 +524,6 @@ async def test_a_snapshot_counts_a_pairing_it_cannot_read_and_still_completes(ha
     assert (tmp_path / f"{handle.id}-cycle-1.json").exists()
 
 
-def terms(program_id: str) -> PairingTerms:
-    """Terms of a pairing that waits an hour for its match to be accepted: it has nothing of its own to do."""
-    return PairingTerms(
-        program_id=program_id,
-        coordinators=[COORDINATOR],
-        ground_rules=["Taking part is voluntary"],
-        answer_window=timedelta(hours=1),
-        nudge_before=timedelta(minutes=5),
-        default_cadence=timedelta(hours=1),
-        cadence_min=timedelta(minutes=30),
-        cadence_max=timedelta(hours=2),
-        missed_alert_after=2,
-        low_answer=2,
-        mentoring_length=timedelta(hours=10),
-        midpoint_after=timedelta(0),
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_harness: Harness) -> None:
@@ -553,7 +535,9 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
     mentors, mentees = roster(1)
     pairings: list[Handle] = []
     for n in range(10):
-        inp = PairingInput(pairing_id=f"pairing-busy-{tag}-{n}", mentor=mentors, mentee=mentees, terms=terms("p"))
+        inp = PairingInput(
+            pairing_id=f"pairing-busy-{tag}-{n}", mentor=mentors, mentee=mentees, terms=pairing_terms("p")
+        )
         pairings.append(
             await h.client.start_workflow(
                 PairingWorkflow.run,

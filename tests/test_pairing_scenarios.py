@@ -204,6 +204,19 @@ async def test_a_low_pulse_alerts_the_coordinator_once_and_changes_nothing_the_m
     assert "pulse" not in to_mentee and "safe and useful" not in to_mentee and "private" not in to_mentee
 
 
+async def test_a_mentor_who_answers_low_every_cycle_raises_one_alert_for_the_streak(harness: Harness) -> None:
+    """The demo raised six alerts for one mentor: the coordinator hears when a streak of low pulses begins."""
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    await drive(harness, handle, personas_for(people, junior00=Persona(J0, low_pulse=True)))
+    await result(handle)
+
+    pulses = [e for e in harness.store.read(handle.id) if e.kind == "survey_answered" and e.fact.survey == "pulse"]  # type: ignore[union-attr]
+    alerts = [n for n in harness.notices() if n["kind"] == "alert" and "/pulse-" in n["key"]]
+    assert len(pulses) >= 3  # a low answer every cycle
+    assert [n["key"].split("/")[1] for n in alerts] == ["pulse-1"]
+
+
 @dataclass
 class MeetsExcept(Persona):
     """Answers every check-in, saying the pair did not meet in the given cycles."""

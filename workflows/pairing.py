@@ -53,6 +53,7 @@ MEETING_LENGTH = timedelta(minutes=45)
 CYCLE_CLOSE_SENDS_AT_ONCE = "cycle-close-sends-notices-and-events-at-once"
 HISTORY_BOUND = "continue-as-new-past-history-bound"
 EARLY_PAUSE_HOLDS = "pause-before-the-clock-starts-holds"
+PULSE_ALERT_PER_STREAK = "low-pulse-alerts-once-per-streak"
 # A run hands over to a fresh one at the first cycle boundary past this many events (a cycle adds about 40):
 # below the 4,096 at which a server suggests it, so the same rule holds on servers that never suggest (the
 # time-skipping test server) and a two-year weekly pairing (about 4,000 events) hands over once.
@@ -476,7 +477,7 @@ class PairingWorkflow(PromptingWorkflow):
             ),
             pulse.participant,
         )
-        if self.rules.apply_pulse(pulse):
+        if self.rules.apply_pulse(pulse, once_per_streak=workflow.patched(PULSE_ALERT_PER_STREAK)):
             # The mentee is never told: the alert names the pairing, not who raised it, and no state changes.
             self._alert_coordinators(
                 f"pulse-{pulse.cycle}",

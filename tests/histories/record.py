@@ -135,6 +135,8 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "pause-through-kickoff": ({}, pause_through_kickoff),
     "two-years-weekly": ({}, two_years_weekly),
     "matching-fails": ({}, pair_by_hand),
+    # As "lifecycle", recorded after low pulses began to alert once per streak (workflow.patched).
+    "low-pulse-streak": ({"junior02": Persona("junior02@example.com", low_pulse=True)}, run_to_the_end),
 }
 
 
