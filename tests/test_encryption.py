@@ -27,7 +27,6 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from activities.codec import (
     COMPRESS_ABOVE,
@@ -50,9 +49,9 @@ from settings import Settings
 from tests.conftest import Harness
 from tests.driving import drive, personas_for, start_program, status
 from tests.factories import roster, spec
+from tests.replaying import replay_failures
 from worker import build_worker
 from workflows import search
-from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
 KEY_A, KEY_B = bytes(range(32)), bytes(range(32, 64))
@@ -227,15 +226,9 @@ async def test_payloads_sealed_before_a_key_rotation_are_read_after_it(sealed: H
 async def test_histories_recorded_before_encryption_replay_with_the_encrypting_converter() -> None:
     """Production replays programs started before encryption. One whole program is enough here: decoding
     passes any payload it did not seal, whatever the scenario (test_replay.py replays every one)."""
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=data_converter(ONLY_A))
-    failures = {}
     lifecycle = [path for path in HISTORIES if path.parent.name == "lifecycle"]
-    for path in lifecycle:
-        history = WorkflowHistory.from_json(path.stem, path.read_text())
-        outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        if outcome.replay_failure is not None:
-            failures[path.stem] = str(outcome.replay_failure)
-    assert len(lifecycle) >= 3 and failures == {}
+    histories = [(path.stem, WorkflowHistory.from_json(path.stem, path.read_text())) for path in lifecycle]
+    assert len(lifecycle) >= 3 and await replay_failures(histories, data_converter(ONLY_A)) == {}
 
 
 # The codec on its own

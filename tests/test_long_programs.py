@@ -22,7 +22,6 @@ import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from activities.codec import DATA_CONVERTER
 from demo.personas import Persona
@@ -35,11 +34,11 @@ from flipside_client import PASSING_QUERY_ERRORS, build_answer, new_answer_id, p
 from tests.conftest import Harness
 from tests.driving import drive, member, opt_in_everyone, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
+from tests.replaying import replay_failures
 from tests.servers import binary
 from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
-from workflows.program import ProgramWorkflow
 
 RUN_CEILING = 10_000  # events per run: the server warns from 10,240 and refuses past 51,200
 J0 = "junior00@example.com"
@@ -60,17 +59,9 @@ def ended_by_continue_as_new(run: WorkflowHistory) -> bool:
     return run.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
 
 
-async def replay_failures(runs: list[WorkflowHistory]) -> dict[str, str]:
-    """Each run replayed on today's code: the bound's path must be as deterministic as any other."""
-    # debug_mode lifts the 2-second deadlock limit, nothing else: replaying a 4,000-person run's first step beside
-    # three other busy test processes once took longer, and timing is not what a replay checks.
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER, debug_mode=True)
-    failures = {}
-    for number, run in enumerate(runs, start=1):
-        replayed = await replayer.replay_workflow(run, raise_on_replay_failure=False)
-        if replayed.replay_failure is not None:
-            failures[f"{run.workflow_id} run {number}"] = str(replayed.replay_failure)
-    return failures
+def numbered(runs: list[WorkflowHistory]) -> list[tuple[str, WorkflowHistory]]:
+    """Each run named by its workflow and its place: run 1 is the first."""
+    return [(f"{run.workflow_id} run {number}", run) for number, run in enumerate(runs, start=1)]
 
 
 @pytest.mark.timeout(420)  # a minute or more of real time
@@ -113,7 +104,7 @@ async def test_a_two_year_pairing_with_weekly_checkins_continues_as_new_and_lose
     assert all(size < RUN_CEILING for size in sizes)
     assert len(pairing_runs) >= 2 and all(ended_by_continue_as_new(r) for r in pairing_runs[:-1])
     assert not ended_by_continue_as_new(pairing_runs[-1])
-    assert await replay_failures([*pairing_runs, *program_runs]) == {}
+    assert await replay_failures(numbered([*pairing_runs, *program_runs])) == {}
 
     assert summary.outcome == PairingOutcome.COMPLETED
     assert summary.cycles_run == summary.cycles_met == expected_cycles
@@ -266,7 +257,7 @@ async def test_a_program_of_two_thousand_pairings_continues_as_new_and_starts_ea
     runs = await runs_of(h.client, handle.id)
     sizes = [len(r.events) for r in runs]
     replayed = time.monotonic()
-    failures = await replay_failures(runs)
+    failures = await replay_failures(numbered(runs))
     retried = tasks_retried(runs)
     print(f"\nprogram: {len(runs)} runs, events {sizes}; {marks}; replayed in {time.monotonic() - replayed:.1f} s")
     print(f"program workflow tasks failed or timed out: {retried}")

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
-from activities.codec import DATA_CONVERTER
 from demo.personas import Persona
 from tests.conftest import Harness
 from tests.driving import drive, member, personas_for, start_program
 from tests.factories import roster, spec
-from workflows.pairing import CYCLE_CLOSE_SENDS_AT_ONCE, PairingWorkflow
-from workflows.program import ProgramWorkflow
+from tests.replaying import replay_failures
+from workflows.pairing import CYCLE_CLOSE_SENDS_AT_ONCE
 
 J0, S0 = "junior00@example.com", "senior00@example.com"
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
@@ -42,13 +40,7 @@ async def test_recorded_histories_replay_without_nondeterminism(scenario: str) -
     histories = [
         WorkflowHistory.from_json(path.stem, path.read_text()) for path in HISTORIES if path.parent.name == scenario
     ]
-    # Determinism is what a replay checks, not timing: no 2-second deadlock limit on a busy machine.
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER, debug_mode=True)
-    failures = {}
-    for history in histories:
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        if result.replay_failure is not None:
-            failures[history.workflow_id] = str(result.replay_failure)
+    failures = await replay_failures((h.workflow_id, h) for h in histories)
     # The program, and its pairings where it formed any (one pair of two runs for two years)
     expected = {"nobody-opts-in": 1, "two-years-weekly": 3}.get(scenario, 5)
     assert len(histories) >= expected and failures == {}
@@ -76,5 +68,4 @@ async def test_new_runs_take_the_patched_path_and_replay_too(harness: Harness) -
         scheduled_together |= names == {"send_notices", "append_events"}
     assert scheduled_together
 
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=DATA_CONVERTER, debug_mode=True)
-    assert (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure is None
+    assert await replay_failures([(history.workflow_id, history)]) == {}
