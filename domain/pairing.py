@@ -102,6 +102,7 @@ class PairingState(WorkflowCore):
     cancel_reason: str | None = None
     start_paused: bool = False  # a pause that reached the pairing before its clock first started
     low_pulse_streak: bool = False  # the latest pulse was low, and the coordinators were told when it began
+    low_progress_streak: int = 0  # cycles in a row where the pair met and both rated their progress low
 
 
 class PairingInput(BaseModel):
@@ -281,6 +282,23 @@ class Pairing:
             return True, False
         self.state.missed_streak += 1
         return False, self.state.missed_streak == self.inp.terms.missed_alert_after
+
+    def apply_progress(self) -> bool:
+        """After a cycle closes: True once per streak, when the pair met yet rated their progress low (every rating
+        at or below `low_answer`) for `missed_alert_after` cycles in a row; the pairing is then flagged at risk.
+        A cycle they did not meet leaves the streak as it is: missed check-ins have their own alert."""
+        cycle = self.state.cycle
+        met = [e for e in self.state.checkins if e.cycle == cycle and e.met]
+        if not met:
+            return False
+        if any(e.progress > self.inp.terms.low_answer for e in met):
+            self.state.low_progress_streak = 0
+            return False
+        self.state.low_progress_streak += 1
+        if self.state.low_progress_streak != self.inp.terms.missed_alert_after:
+            return False
+        self.state.summary.at_risk = True
+        return True
 
     # Surveys
     def check_midpoint(self, answers: MidpointAnswers) -> None:

@@ -35,6 +35,7 @@ ALERT_LABELS = {
     "pulse": "a low private pulse",
     "at-risk": "a low mid-point answer",
     "plan-missing": "no plan agreed in time",
+    "low-progress": "progress rated low in a row",
 }
 REPORT_FILES = [  # the exports of activities.report.write.csv_tables, in its order
     "funnel.csv",

@@ -20,7 +20,7 @@ from domain.metrics import (
     evaluate_goals,
     overall_outcome,
 )
-from domain.pairing import Pairing, PairingInput, new_pairing_state
+from domain.pairing import CheckInEntry, Pairing, PairingInput, new_pairing_state
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
 from domain.prompts import Prompt, PromptBook, PromptKind
@@ -619,3 +619,23 @@ def test_a_low_pulse_alerts_once_per_streak_and_a_good_one_ends_the_streak() -> 
         before_streaks.apply_pulse(Pulse(participant=mentor.email, cycle=1, safe_and_useful=a), False) for a in answers
     ]
     assert every == [a <= 2 for a in answers]
+
+
+def test_progress_rated_low_while_meeting_flags_the_pairing_at_risk_once_per_streak() -> None:
+    """missed_alert_after is 2: two cycles in a row of low progress from a pair that met raise one alert."""
+    mentor, mentee = roster(1)
+    inp = PairingInput(pairing_id="pairing-x", mentor=mentor, mentee=mentee, terms=pairing_terms("program-x"))
+    rules = Pairing(inp, new_pairing_state(inp))
+    # Per cycle: did they meet, and the two progress ratings. Low is 2 or less.
+    cycles = [(True, 2, 1), (True, 2, 2), (True, 1, 1), (False, 2, 2), (True, 4, 2), (True, 2, 2), (True, 1, 2)]
+    flags = []
+    for cycle, (met, mine, theirs) in enumerate(cycles, start=1):
+        rules.state.cycle = cycle
+        for who, progress in ((mentor.email, mine), (mentee.email, theirs)):
+            rules.state.checkins.append(
+                CheckInEntry(cycle=cycle, participant=who, met=met, progress=progress, recap="")
+            )
+        flags.append(rules.apply_progress())
+
+    assert flags == [False, True, False, False, False, False, True]
+    assert rules.state.summary.at_risk

@@ -217,6 +217,21 @@ async def test_a_mentor_who_answers_low_every_cycle_raises_one_alert_for_the_str
     assert [n["key"].split("/")[1] for n in alerts] == ["pulse-1"]
 
 
+async def test_a_pair_that_meets_but_rates_its_progress_low_is_flagged_at_risk_once(harness: Harness) -> None:
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    low = {"junior00": Persona(J0, progress=2), "senior00": Persona(S0, progress=1)}
+    await drive(harness, handle, personas_for(people, **low))
+    await result(handle)
+
+    alerts = [n for n in harness.notices() if n["kind"] == "alert" and "/low-progress-" in n["key"]]
+    assert [(n["to"], n["key"].split("/")[1]) for n in alerts] == [(COORDINATOR, "low-progress-2")]
+    assert "rated their progress low 2 check-ins in a row" in alerts[0]["body"]
+    pairing = await pairing_of(harness, handle, J0)
+    assert (await summary(pairing)).at_risk
+    assert (await status(handle)).pairings_by_outcome == {"completed": 1}
+
+
 @dataclass
 class MeetsExcept(Persona):
     """Answers every check-in, saying the pair did not meet in the given cycles."""

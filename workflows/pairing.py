@@ -54,6 +54,7 @@ CYCLE_CLOSE_SENDS_AT_ONCE = "cycle-close-sends-notices-and-events-at-once"
 HISTORY_BOUND = "continue-as-new-past-history-bound"
 EARLY_PAUSE_HOLDS = "pause-before-the-clock-starts-holds"
 PULSE_ALERT_PER_STREAK = "low-pulse-alerts-once-per-streak"
+LOW_PROGRESS_ALERTS = "low-progress-streak-flags-at-risk"
 # A run hands over to a fresh one at the first cycle boundary past this many events (a cycle adds about 40):
 # below the 4,096 at which a server suggests it, so the same rule holds on servers that never suggest (the
 # time-skipping test server) and a two-year weekly pairing (about 4,000 events) hands over once.
@@ -275,6 +276,13 @@ class PairingWorkflow(PromptingWorkflow):
                 f"missed-{self.state.cycle}",
                 f"{self.pairing_id}: check-ins missed",
                 f"This pair has missed {self.state.missed_streak} check-ins in a row.",
+            )
+        if workflow.patched(LOW_PROGRESS_ALERTS) and self.rules.apply_progress():
+            self.record(FlaggedAtRisk())
+            self._alert_coordinators(
+                f"low-progress-{self.state.cycle}",
+                f"{self.pairing_id}: progress rated low",
+                f"This pair met but rated their progress low {self.state.low_progress_streak} check-ins in a row.",
             )
 
     def _open_midpoint(self) -> None:

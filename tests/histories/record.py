@@ -137,6 +137,14 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "matching-fails": ({}, pair_by_hand),
     # As "lifecycle", recorded after low pulses began to alert once per streak (workflow.patched).
     "low-pulse-streak": ({"junior02": Persona("junior02@example.com", low_pulse=True)}, run_to_the_end),
+    # A pair that meets but rates its progress low: flagged at risk once the streak is long enough.
+    "low-progress": (
+        {
+            "junior01": Persona("junior01@example.com", progress=2),
+            "senior01": Persona("senior01@example.com", progress=1),
+        },
+        run_to_the_end,
+    ),
 }
 
 
