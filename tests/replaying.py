@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
@@ -26,3 +26,14 @@ async def replay_failures(
         if replayed.replay_failure is not None:
             failures[name] = str(replayed.replay_failure)
     return failures
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a workflow, first to last, following continue-as-new back from the latest run."""
+    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    runs = []
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    return runs[::-1]

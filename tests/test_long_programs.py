@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,7 +34,7 @@ from flipside_client import PASSING_QUERY_ERRORS, build_answer, new_answer_id, p
 from tests.conftest import Harness
 from tests.driving import drive, member, opt_in_everyone, personas_for, result, start_program, status
 from tests.factories import COORDINATOR, roster, spec
-from tests.replaying import replay_failures
+from tests.replaying import replay_failures, runs_of
 from tests.servers import binary
 from worker import build_worker
 from workflows import search
@@ -42,17 +42,6 @@ from workflows.pairing import PairingWorkflow
 
 RUN_CEILING = 10_000  # events per run: the server warns from 10,240 and refuses past 51,200
 J0 = "junior00@example.com"
-
-
-async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """Every run of a workflow, first to last, following continue-as-new back from the latest run."""
-    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    runs = []
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        runs.append(history)
-        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-    return runs[::-1]
 
 
 def ended_by_continue_as_new(run: WorkflowHistory) -> bool:

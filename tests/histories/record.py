@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor
 
@@ -31,6 +31,7 @@ from domain.prompts import PromptKind
 from tests.conftest import DRAIN_LIMIT, Harness, _settled
 from tests.driving import drive, pairing_of, personas_for, start_program
 from tests.factories import COORDINATOR, roster, spec
+from tests.replaying import runs_of
 from tests.servers import start_time_skipping
 from tests.test_failure_modes import MatchingFails, _awaiting_approval
 from worker import build_worker
@@ -184,17 +185,6 @@ async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
             (folder / f"{name}.json").write_text(history.to_json())
             written += 1
     return written
-
-
-async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """The runs of a workflow, first to last, followed back from the latest through continue-as-new."""
-    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    runs = []
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        runs.append(history)
-        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-    return runs[::-1]
 
 
 async def main() -> None:
