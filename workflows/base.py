@@ -70,6 +70,11 @@ class PromptingWorkflow:
             )
         )
 
+    def notify_coordinators(self, kind: NoticeKind, key: str, subject: str, body: str) -> None:
+        """The same notice to each coordinator of the program."""
+        for coordinator in self.coordinators:
+            self.notify(coordinator, kind, key, subject, body)
+
     def record(self, fact: Fact, participant: str | None = None, pairing_id: str | None = None) -> None:
         """Journal a fact; a program names the pairing a fact is about when it records one for a pairing."""
         self.core.journal.record(
@@ -109,8 +114,7 @@ class PromptingWorkflow:
         self.core.outbox = []
         subject, body = conflicting_run_alert(self.workflow_id)
         run = workflow.info().first_execution_run_id
-        for coordinator in self.coordinators:
-            self.notify(coordinator, NoticeKind.ALERT, f"conflicting-run/{run}", subject, body)
+        self.notify_coordinators(NoticeKind.ALERT, f"conflicting-run/{run}", subject, body)
         await self.send_outbox()
         raise ApplicationError(f"{subject}: {reason}", type=CONFLICTING_RUN, non_retryable=True)
 

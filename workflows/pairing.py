@@ -167,14 +167,12 @@ class PairingWorkflow(PromptingWorkflow):
             self.state.prompts.close_all()
             self.state.plan = self.state.plan or self._default_plan()
             self.state.plan_by_default = True
-            for coordinator in self.terms.coordinators:
-                self.notify(
-                    coordinator,
-                    NoticeKind.ALERT,
-                    "plan-missing",
-                    f"{self.pairing_id}: no plan agreed",
-                    "The pair did not agree a plan in time; check-ins start on the program's default plan.",
-                )
+            self.notify_coordinators(
+                NoticeKind.ALERT,
+                "plan-missing",
+                f"{self.pairing_id}: no plan agreed",
+                "The pair did not agree a plan in time; check-ins start on the program's default plan.",
+            )
         plan = self.state.plan
         assert plan is not None
         self.record(
@@ -385,8 +383,7 @@ class PairingWorkflow(PromptingWorkflow):
     def _alert_coordinators(self, key: str, subject: str, body: str) -> None:
         head, _, tail = key.rpartition("-")  # "missed-3" -> missed in cycle 3; "at-risk" has no cycle
         self.record(AlertRaised(reason=head, cycle=int(tail)) if tail.isdigit() else AlertRaised(reason=key))
-        for coordinator in self.terms.coordinators:
-            self.notify(coordinator, NoticeKind.ALERT, key, subject, body)
+        self.notify_coordinators(NoticeKind.ALERT, key, subject, body)
 
     # Updates: each validator refuses before anything reaches the history. Each takes what was sent as it is
     # and reads it with read_answer, so an answer of the wrong shape is refused in words, not by the SDK's decoder.
@@ -397,14 +394,12 @@ class PairingWorkflow(PromptingWorkflow):
         if not answer.accept:
             self.record(Declined(), answer.participant)  # the reason goes to the coordinator, not the record
             reason = answer.reason.strip() or "no reason given"
-            for coordinator in self.terms.coordinators:
-                self.notify(
-                    coordinator,
-                    NoticeKind.ALERT,
-                    "decline-reason",
-                    f"{self.pairing_id}: match declined",
-                    f"{answer.participant} declined this match. Their reason (for you only): {reason}",
-                )
+            self.notify_coordinators(
+                NoticeKind.ALERT,
+                "decline-reason",
+                f"{self.pairing_id}: match declined",
+                f"{answer.participant} declined this match. Their reason (for you only): {reason}",
+            )
             return "Thank you for saying so. The program will look for another partner for you."
         if set(self.state.accepted) == set(self.rules.people):
             return "You have both accepted. Next: agree your mentoring plan."
@@ -576,14 +571,12 @@ class PairingWorkflow(PromptingWorkflow):
             f"{self.rules.person(withdrawal.participant).first_name} has stepped back from your pairing. "
             "Nothing you wrote is lost; the program will look for another partner if time allows.",
         )
-        for coordinator in self.terms.coordinators:
-            self.notify(
-                coordinator,
-                NoticeKind.INFO,
-                "withdrawn",
-                f"{self.pairing_id}: a participant withdrew",
-                "One side of this pairing withdrew.",
-            )
+        self.notify_coordinators(
+            NoticeKind.INFO,
+            "withdrawn",
+            f"{self.pairing_id}: a participant withdrew",
+            "One side of this pairing withdrew.",
+        )
 
     # Signals: fire-and-forget controls from the program
     @workflow.signal

@@ -311,8 +311,7 @@ class ProgramWorkflow(PromptingWorkflow):
         of nothing. The run loop then cancels the program, which tells everyone."""
         unmatched = [(u.email, u.reason) for u in proposal.unmatched]
         subject, body = no_pairs_alert(self.spec.name, pool, unmatched)
-        for coordinator in self.spec.coordinators:
-            self.notify(coordinator, NoticeKind.ALERT, "no-pairs", subject, body)
+        self.notify_coordinators(NoticeKind.ALERT, "no-pairs", subject, body)
         self.state.cancel_reason = NO_PAIRS_REASON
 
     async def _propose(self, pool: list[Participant], context: MatchContext | None = None) -> MatchProposal:
@@ -493,20 +492,17 @@ class ProgramWorkflow(PromptingWorkflow):
             proposal = await self._propose(pool, self.rules.match_context(mentees_already=room))
         except ActivityError as error:  # they keep waiting; the next return to the pool tries again
             subject, body = rematch_failed_alert(self.spec.name, _reason(error), len(self.state.rematch_pool))
-            for coordinator in self.spec.coordinators:
-                self.notify(coordinator, NoticeKind.ALERT, f"rematch-failed/{len(self.state.pairings)}", subject, body)
+            self.notify_coordinators(NoticeKind.ALERT, f"rematch-failed/{len(self.state.pairings)}", subject, body)
             return
         for pair in proposal.pairs:
             record = self.rules.add_pairing(pair)
             self.record(self._matched("rematched", record))
-            for coordinator in self.spec.coordinators:
-                self.notify(
-                    coordinator,
-                    NoticeKind.INFO,
-                    f"rematch/{record.pairing_id}",
-                    "A new pair was formed",
-                    f"{pair.mentor} and {pair.mentee} were rematched: {'; '.join(pair.reasons)}",
-                )
+            self.notify_coordinators(
+                NoticeKind.INFO,
+                f"rematch/{record.pairing_id}",
+                "A new pair was formed",
+                f"{pair.mentor} and {pair.mentee} were rematched: {'; '.join(pair.reasons)}",
+            )
             await self._start_pairing(record)
 
     async def _snapshot(self, label: str) -> ProgramMetrics:
@@ -534,16 +530,14 @@ class ProgramWorkflow(PromptingWorkflow):
         metrics = await self._snapshot("mid-point")
         self.state.snapshots["mid-point"] = metrics
         adherence = "not enough data" if metrics.checkin_adherence is None else f"{metrics.checkin_adherence:.0%}"
-        for coordinator in self.spec.coordinators:
-            self.notify(
-                coordinator,
-                NoticeKind.REPORT,
-                "midpoint-summary",
-                f"{self.spec.name}: mid-point summary",
-                f"{metrics.pairings_running} pairings running, {metrics.pairings_completed} finished, "
-                f"check-in adherence {adherence}, {metrics.pairings_at_risk} at risk, "
-                f"{metrics.funnel.withdrawn} withdrawn.",
-            )
+        self.notify_coordinators(
+            NoticeKind.REPORT,
+            "midpoint-summary",
+            f"{self.spec.name}: mid-point summary",
+            f"{metrics.pairings_running} pairings running, {metrics.pairings_completed} finished, "
+            f"check-in adherence {adherence}, {metrics.pairings_at_risk} at risk, "
+            f"{metrics.funnel.withdrawn} withdrawn.",
+        )
         self.state.midpoint_done = True
         self._enter(ProgramPhase.MENTORING)
 
@@ -567,8 +561,7 @@ class ProgramWorkflow(PromptingWorkflow):
             self.record(events.KpiEvaluated(kpi=kpi.kpi.value, value=kpi.value, target=kpi.target, met=kpi.met))
         outcome = overall_outcome(kpis)
         report = "\n".join([f"{self.spec.name}: {outcome}.", *[describe_kpi(k) for k in kpis]])
-        for coordinator in self.spec.coordinators:
-            self.notify(coordinator, NoticeKind.REPORT, "final-report", f"{self.spec.name}: evaluation", report)
+        self.notify_coordinators(NoticeKind.REPORT, "final-report", f"{self.spec.name}: evaluation", report)
         self._recognise(summaries)
         self.record(events.ProgramClosed(outcome=outcome))
         self.result = ProgramResult(
@@ -657,8 +650,7 @@ class ProgramWorkflow(PromptingWorkflow):
             pairing_id=record.pairing_id,
         )
         subject, body = closed_outside_alert(record.pairing_id, record.rematch_requested and self._rematch_possible)
-        for coordinator in self.spec.coordinators:
-            self.notify(coordinator, NoticeKind.ALERT, f"closed-outside/{record.pairing_id}", subject, body)
+        self.notify_coordinators(NoticeKind.ALERT, f"closed-outside/{record.pairing_id}", subject, body)
         await self._pairing_ended(summary)
 
     @property
