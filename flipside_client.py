@@ -1,16 +1,26 @@
-"""What a client of Flipside does: find a person's pending prompts across workflows and answer them.
+"""The gateway: the one module that talks to Flipside's workflows, for every surface (portal, CLI, demo, tests).
 
-Used by the coordinator CLI, the demo and the tests; the web portal of a later release uses it too.
+Calls name workflow methods, never strings; every update carries an id, so a request sent twice (a double click,
+a retry after a timeout) is taken once (workflows/receipts.py); and a refusal comes back as one typed error,
+`Refused`, with the sentence to show and the answer's field it is about.
 """
 
 import asyncio
 import uuid
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.answers import (
     Approval,
@@ -24,24 +34,60 @@ from domain.answers import (
     Preferences,
     Pulse,
     TrainingCompleted,
+    Withdrawal,
 )
-from domain.program import MemberView, ProgramStatus
+from domain.metrics import PairingSummary
+from domain.pairing import PairingView, PairRecord
+from domain.people import Participant
+from domain.program import MemberView, ProgramInput, ProgramResult, ProgramStatus
 from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
+from domain.spec import ProgramSpec
+from workflows import search
+from workflows.pairing import PairingWorkflow
+from workflows.program import ProgramWorkflow
 
-ANSWER_TYPES: dict[PromptKind, type[BaseModel]] = {
-    PromptKind.OPT_IN: OptIn,
-    PromptKind.TRAINING: TrainingCompleted,
-    PromptKind.PREFERENCES: Preferences,
-    PromptKind.APPROVE_MATCHES: Approval,
-    PromptKind.ACCEPT_MATCH: MatchAnswer,
-    PromptKind.PROPOSE_PLAN: PlanProposal,
-    PromptKind.AGREE_PLAN: PlanAgreement,
-    PromptKind.CHECK_IN: CheckIn,
-    PromptKind.PULSE: Pulse,
-    PromptKind.MIDPOINT_SURVEY: MidpointAnswers,
-    PromptKind.CLOSEOUT_SURVEY: CloseoutAnswers,
+# An update handler as the SDK takes it: a workflow method that replies with a sentence.
+Update = UpdateMethodMultiParam[..., str]
+
+ANSWERS: dict[PromptKind, tuple[type[BaseModel], Update]] = {
+    PromptKind.OPT_IN: (OptIn, ProgramWorkflow.opt_in),
+    PromptKind.TRAINING: (TrainingCompleted, ProgramWorkflow.complete_training),
+    PromptKind.PREFERENCES: (Preferences, ProgramWorkflow.submit_preferences),
+    PromptKind.APPROVE_MATCHES: (Approval, ProgramWorkflow.approve_matches),
+    PromptKind.ACCEPT_MATCH: (MatchAnswer, PairingWorkflow.answer_match),
+    PromptKind.PROPOSE_PLAN: (PlanProposal, PairingWorkflow.propose_plan),
+    PromptKind.AGREE_PLAN: (PlanAgreement, PairingWorkflow.agree_plan),
+    PromptKind.CHECK_IN: (CheckIn, PairingWorkflow.log_checkin),
+    PromptKind.PULSE: (Pulse, PairingWorkflow.answer_pulse),
+    PromptKind.MIDPOINT_SURVEY: (MidpointAnswers, PairingWorkflow.answer_midpoint_survey),
+    PromptKind.CLOSEOUT_SURVEY: (CloseoutAnswers, PairingWorkflow.answer_closeout_survey),
 }
+ANSWER_TYPES = {kind: model for kind, (model, _) in ANSWERS.items()}
 
+
+class Action(StrEnum):
+    """What a program can be asked to do outside a prompt: coordinators' actions, and a participant's withdrawal."""
+
+    APPROVE = "approve"
+    CLOSE_RECRUITMENT = "close-recruitment"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    ADD_PARTICIPANT = "add-participant"
+    REMATCH = "rematch"
+    WITHDRAW = "withdraw"
+
+
+ACTIONS: dict[Action, Update] = {
+    Action.APPROVE: ProgramWorkflow.approve_matches,
+    Action.CLOSE_RECRUITMENT: ProgramWorkflow.close_recruitment,
+    Action.PAUSE: ProgramWorkflow.pause,
+    Action.RESUME: ProgramWorkflow.resume,
+    Action.CANCEL: ProgramWorkflow.cancel,
+    Action.ADD_PARTICIPANT: ProgramWorkflow.add_participant,
+    Action.REMATCH: ProgramWorkflow.rematch,
+    Action.WITHDRAW: ProgramWorkflow.withdraw,
+}
 
 # A query that met a busy worker or a run changing hands, where asking again is safe and soon answered: the
 # client's deadline ("Timeout expired"), the server's, and "buffered query cleared, please retry" (seen as both
@@ -54,75 +100,157 @@ PASSING_QUERY_ERRORS = frozenset(
         RPCStatusCode.FAILED_PRECONDITION,
     }
 )
+PROGRAM_GONE = "This program has ended, or never ran here."
 
 
 class Refused(Exception):
-    """An answer the workflow refused; str() is the sentence to show the person."""
+    """A request a workflow refused: `sentence` is what to show the person; `field` the answer's field it is
+    about ("progress", "skill_ratings.0.after"), or None when it is about the request as a whole."""
+
+    def __init__(self, sentence: str, field: str | None = None) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.field = field
 
 
-def cycle_of(prompt: PendingPrompt) -> int | None:
-    """The check-in cycle a prompt belongs to ("check-in-3" -> 3)."""
-    tail = prompt.id.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+class AlreadyStarted(Exception):
+    """A program id Temporal still remembers; `earlier` describes the run that holds it."""
+
+    def __init__(self, earlier: WorkflowExecutionDescription) -> None:
+        super().__init__(f"{earlier.id} is taken")
+        self.earlier = earlier
 
 
+def new_request_id() -> str:
+    """A fresh update id: random, so the history shows neither who sent it nor what (an id made from the answer
+    could be recomputed from a roster and the few answers a prompt allows). Send a request again after a failure
+    that left you unsure (a timeout, a restart) with the id it was first sent with: it is then taken once, in a
+    later run too (workflows/receipts.py)."""
+    return uuid.uuid4().hex
+
+
+new_answer_id = new_request_id
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> Refused | None:
+    cause = error.cause
+    if not (isinstance(cause, ApplicationError) and cause.type == "Refused"):
+        return None
+    details = cause.details[0] if cause.details else None  # histories before refusals named a field have none
+    field = details.get("field") if isinstance(details, dict) else None
+    return Refused(cause.message, field if isinstance(field, str) else None)
+
+
+async def _update(
+    client: Client, workflow_id: str, update: Update, payload: BaseModel, request_id: str | None, gone: str
+) -> str:
+    """Run an update; a refusal, or no open run to take it (`gone` says so), comes back as Refused."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        reply: str = await handle.execute_update(update, args=[payload], id=request_id or new_request_id())
+        return reply
+    except WorkflowUpdateFailedError as error:
+        refused = _refusal(error)
+        if refused is None:
+            raise
+        raise refused from error
+    except RPCError as error:  # the workflow closed after the request was made
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise Refused(gone) from error
+        raise
+
+
+# Answers
 def build_answer(prompt: PendingPrompt, person: str, fields: dict[str, Any]) -> BaseModel:
     """An answer model for a prompt from loose fields; who answers and the cycle come from the prompt."""
     model = ANSWER_TYPES[prompt.kind]
     data = dict(fields)
-    key = "coordinator" if prompt.kind == PromptKind.APPROVE_MATCHES else "participant"
-    data.setdefault(key, person)
-    if "cycle" in model.model_fields and cycle_of(prompt) is not None:
-        data.setdefault("cycle", cycle_of(prompt))
+    data.setdefault("coordinator" if prompt.kind == PromptKind.APPROVE_MATCHES else "participant", person)
+    if "cycle" in model.model_fields and prompt.context.cycle is not None:
+        data.setdefault("cycle", prompt.context.cycle)
     return model.model_validate(data)
 
 
-def new_answer_id() -> str:
-    """A fresh update id for an answer: random, so the history shows neither who answered nor what (an id made
-    from the answer could be recomputed from a roster and the few answers a prompt allows). Send an answer again
-    after a failure that left you unsure (a timeout, a restart) with the id it was first sent with: it is then
-    taken once, in a later run too (workflows/receipts.py)."""
-    return uuid.uuid4().hex
-
-
 async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel, answer_id: str | None = None) -> str:
-    handle = client.get_workflow_handle(prompt.workflow_id)
-    update_id = answer_id or new_answer_id()
+    _, update = ANSWERS[prompt.kind]
+    return await _update(client, prompt.workflow_id, update, answer, answer_id, CLOSED_PROMPT)
+
+
+async def act(
+    client: Client, program_id: str, action: Action, payload: BaseModel, request_id: str | None = None
+) -> str:
+    """A coordinator's action on a program (or a participant's withdrawal): the sentence it replies with."""
+    return await _update(client, program_id, ACTIONS[action], payload, request_id, PROGRAM_GONE)
+
+
+async def leave_pairing(client: Client, pairing_id: str, withdrawal: Withdrawal, request_id: str | None = None) -> str:
+    """A participant steps back from one pairing (the program then counts them withdrawn, as from the program)."""
+    return await _update(client, pairing_id, PairingWorkflow.withdraw, withdrawal, request_id, CLOSED_PROMPT)
+
+
+# Starting
+async def start_program(client: Client, spec: ProgramSpec, roster: list[Participant], task_queue: str) -> None:
+    """Start a program run; AlreadyStarted when Temporal still remembers the id, even of a closed run."""
     try:
-        result: str = await handle.execute_update(prompt.update, answer, id=update_id, result_type=str)
-        return result
-    except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        if isinstance(cause, ApplicationError) and cause.type == "Refused":
-            raise Refused(cause.message) from error
-        raise
-    except RPCError as error:  # no open run to take it: the workflow closed after the prompt was read
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise Refused(CLOSED_PROMPT) from error
-        raise
+        await client.start_workflow(
+            ProgramWorkflow.run,
+            ProgramInput(spec=spec, roster=roster),
+            id=spec.program_id,
+            task_queue=task_queue,
+            search_attributes=search.initial(spec.program_id, "recruitment", "program"),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError as error:
+        raise AlreadyStarted(await client.get_workflow_handle(spec.program_id).describe()) from error
 
 
+async def program_result(client: Client, program_id: str) -> ProgramResult:
+    return await client.get_workflow_handle_for(ProgramWorkflow.run, program_id).result()
+
+
+# Reading
 async def program_status(client: Client, program_id: str) -> ProgramStatus:
-    status: ProgramStatus = await client.get_workflow_handle(program_id).query("status", result_type=ProgramStatus)
-    return status
+    return await client.get_workflow_handle_for(ProgramWorkflow.run, program_id).query(ProgramWorkflow.status)
+
+
+async def program_spec(client: Client, program_id: str) -> ProgramSpec:
+    return await client.get_workflow_handle_for(ProgramWorkflow.run, program_id).query(ProgramWorkflow.program_spec)
+
+
+async def member_view(client: Client, program_id: str, person: str) -> MemberView | None:
+    """A participant's view of their place in the program; None for someone who is not a participant."""
+    handle = client.get_workflow_handle_for(ProgramWorkflow.run, program_id)
+    try:
+        return await handle.query(ProgramWorkflow.member, person)
+    except WorkflowQueryFailedError:
+        return None
+
+
+async def pairing_view(client: Client, pairing_id: str) -> PairingView:
+    return await client.get_workflow_handle_for(PairingWorkflow.run, pairing_id).query(PairingWorkflow.view)
+
+
+async def pair_record(client: Client, pairing_id: str, person: str) -> PairRecord:
+    handle = client.get_workflow_handle_for(PairingWorkflow.run, pairing_id)
+    return await handle.query(PairingWorkflow.pair_record, person)
+
+
+async def pairing_summary(client: Client, pairing_id: str) -> PairingSummary:
+    return await client.get_workflow_handle_for(PairingWorkflow.run, pairing_id).query(PairingWorkflow.summary)
 
 
 async def prompts_for(client: Client, program_id: str, person: str) -> list[PendingPrompt]:
     """Every prompt waiting for a person: the program's, and their pairings' (a group mentor has several)."""
-    try:
-        member = await client.get_workflow_handle(program_id).query("member", person, result_type=MemberView)
-    except WorkflowQueryFailedError:  # coordinators are not members; their prompts are all on the program
-        return await prompts_of(client, program_id, person, None)
-    return await prompts_of(client, program_id, member.email, member)
+    return await prompts_of(client, program_id, person, await member_view(client, program_id, person))
 
 
 async def prompts_of(client: Client, program_id: str, person: str, member: MemberView | None) -> list[PendingPrompt]:
     """A person's prompts when their member view is already known (None for a coordinator): the program and
     each pairing are asked at once, which keeps the program workflow's query load to one per call."""
-    program = client.get_workflow_handle(program_id)
+    program = client.get_workflow_handle_for(ProgramWorkflow.run, program_id)
     pairing_ids = [] if member is None else [*([member.pairing_id] if member.pairing_id else []), *member.pairing_ids]
     found = await asyncio.gather(
-        program.query("pending_prompts", person, result_type=list[PendingPrompt]),
+        program.query(ProgramWorkflow.pending_prompts, person),
         *(_pairing_prompts(client, pairing_id, person) for pairing_id in dict.fromkeys(pairing_ids)),
     )
     return [prompt for prompts in found for prompt in prompts]
@@ -132,11 +260,9 @@ async def _pairing_prompts(client: Client, pairing_id: str, person: str) -> list
     """A pairing's prompts for a person. An approved pairing is named in the member view a moment before its
     workflow starts at kick-off; until then it has no prompts, rather than an error."""
     try:
-        found: list[PendingPrompt] = await client.get_workflow_handle(pairing_id).query(
-            "pending_prompts", person, result_type=list[PendingPrompt]
-        )
+        handle = client.get_workflow_handle_for(PairingWorkflow.run, pairing_id)
+        return await handle.query(PairingWorkflow.pending_prompts, person)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise
         return []
-    return found

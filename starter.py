@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.service import RPCError, RPCStatusCode
 
+import flipside_client
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
-from domain.program import ProgramInput, ProgramStatus
+from domain.program import ProgramStatus
 from domain.spec import ProgramSpec, SpecError, decode_spec, id_already_used, load_spec
-from flipside_client import Refused, build_answer, program_status, prompts_for, send_answer
+from flipside_client import Action, Refused, act, build_answer, program_status, prompts_for, send_answer
 from settings import (
     ProcessError,
     Settings,
@@ -43,7 +42,6 @@ from settings import (
     safe_url,
 )
 from workflows import search
-from workflows.program import ProgramWorkflow
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -88,18 +86,10 @@ async def start_program(client: Client, settings: Settings, spec: ProgramSpec, r
     """Start a program run under an id never used before: refused if the record or Temporal knows the id."""
     check_id_unused_in_record(settings, spec)
     try:
-        await client.start_workflow(
-            ProgramWorkflow.run,
-            ProgramInput(spec=spec, roster=roster),
-            id=spec.program_id,
-            task_queue=settings.task_queue,
-            search_attributes=search.initial(spec.program_id, "recruitment", "program"),
-            # Temporal refuses an id it still remembers, even of a closed run; the record remembers longer.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError as error:
-        earlier = await client.get_workflow_handle(spec.program_id).describe()
-        raise CliError(id_already_used(spec.program_id, spec.slug, _describe_run(earlier))) from error
+        # Temporal refuses an id it still remembers, even of a closed run; the record remembers longer.
+        await flipside_client.start_program(client, spec, roster, settings.task_queue)
+    except flipside_client.AlreadyStarted as error:
+        raise CliError(id_already_used(spec.program_id, spec.slug, _describe_run(error.earlier))) from error
     return spec.program_id
 
 
@@ -154,15 +144,12 @@ def describe_status(status: ProgramStatus) -> str:
     return "\n".join(lines)
 
 
-async def coordinator_update(client: Client, program: str, update: str, payload: BaseModel) -> str:
+async def coordinator_action(client: Client, program: str, action: Action, payload: BaseModel) -> str:
+    """A coordinator's action, sent once with a fresh request id (an id of its own for every run of the CLI)."""
     try:
-        reply: str = await client.get_workflow_handle(program_id(program)).execute_update(
-            update, payload, result_type=str
-        )
-        return reply
-    except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        raise CliError(f"refused: {cause.message if isinstance(cause, ApplicationError) else error}") from error
+        return await act(client, program_id(program), action, payload)
+    except Refused as refusal:
+        raise CliError(f"refused: {refusal.sentence}") from refusal
 
 
 async def respond(client: Client, program: str, person: str, prompt_id: str, answer: dict[str, Any]) -> str:
@@ -342,12 +329,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
         pairs = None
         if args.pair:
             pairs = [PairChoice(mentor=p.split(":")[0], mentee=p.split(":")[-1]) for p in args.pair]
-        return await coordinator_update(
-            client, args.program, "approve_matches", Approval(coordinator=_coordinator(args), pairs=pairs)
-        )
+        approval = Approval(coordinator=_coordinator(args), pairs=pairs)
+        return await coordinator_action(client, args.program, Action.APPROVE, approval)
     if args.command in ("close-recruitment", "pause", "resume", "cancel"):
         action = CoordinatorAction(coordinator=_coordinator(args), reason=args.reason)
-        return await coordinator_update(client, args.program, args.command.replace("-", "_"), action)
+        return await coordinator_action(client, args.program, Action(args.command), action)
     if args.command == "prompts":
         pending = await prompts_for(client, program_id(args.program), args.person)
         return "\n".join(f"{p.id} [{p.kind.value}] due {p.due_at or 'paused'}: {p.question}" for p in pending) or (

@@ -33,7 +33,7 @@ from bench.output import RESULTS, latency_ms, save_figures
 from demo.personas import Persona
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.notices import Notice, NoticeKind
-from domain.pairing import PairingInput, PairingTerms, PairRecord
+from domain.pairing import PairingInput, PairingTerms
 from domain.people import Participant, Role
 from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import Refused, build_answer, send_answer
@@ -170,10 +170,7 @@ async def answer_prompt(client: Client, notice: Notice, samples: Samples) -> Non
     prompt = next((p for p in pending if p.id == notice.prompt_id), None)
     if prompt is None or (prompt.kind == PromptKind.PROPOSE_PLAN and notice.to.startswith("mentor")):
         return  # answered already, or the mentee proposes the plan and the mentor agrees it
-    record = None
-    if prompt.kind == PromptKind.CLOSEOUT_SURVEY:
-        record = await handle.query("pair_record", notice.to, result_type=PairRecord)
-    fields = Persona(notice.to).fields_for(prompt, record)
+    fields = Persona(notice.to).fields_for(prompt)
     assert fields is not None
     try:
         await samples.timed_update(

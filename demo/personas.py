@@ -11,9 +11,8 @@ from typing import Any
 from temporalio.client import Client
 
 from domain.answers import Withdrawal
-from domain.pairing import MENTOR_SKILLS, PairRecord
 from domain.prompts import PendingPrompt, PromptKind
-from flipside_client import Refused, build_answer, cycle_of, prompts_for, send_answer
+from flipside_client import Refused, build_answer, leave_pairing, prompts_for, send_answer
 
 
 @dataclass
@@ -30,15 +29,15 @@ class Persona:
     recap: str = "practised together"  # private to the pair: never in the record
     comment: str = ""  # survey free text: in the record only when the spec keeps comments
 
-    def fields_for(self, prompt: PendingPrompt, record: PairRecord | None) -> dict[str, Any] | None:
-        kind = prompt.kind
+    def fields_for(self, prompt: PendingPrompt) -> dict[str, Any] | None:
+        kind, context = prompt.kind, prompt.context
         if kind in self.silent:
             return None
-        cycle = cycle_of(prompt) or 0
+        cycle = context.cycle or 0
         if kind == PromptKind.OPT_IN:
             return {"consent_to_ground_rules": True}
         if kind == PromptKind.TRAINING:
-            return {"modules": _modules_from(prompt.question)}
+            return {"modules": [m for m in context.modules if m not in context.modules_done]}
         if kind == PromptKind.APPROVE_MATCHES:
             return {}
         if kind == PromptKind.ACCEPT_MATCH:
@@ -49,7 +48,7 @@ class Persona:
         if kind == PromptKind.PROPOSE_PLAN:
             return {
                 "goals": ["Get comfortable with the tools the team uses"],
-                "skills": _plan_skills(prompt),
+                "skills": ["digital tools"],
                 "channel": "video",
                 "accept_ground_rules": True,
             }
@@ -63,16 +62,11 @@ class Persona:
         if kind == PromptKind.MIDPOINT_SURVEY:
             return {"satisfaction": 4, "usefulness": 4, "comment": self.comment}
         if kind == PromptKind.CLOSEOUT_SURVEY:
-            skills = (
-                MENTOR_SKILLS
-                if "leadership" in prompt.question
-                else (record.plan.skills if record and record.plan else [])
-            )
             return {
                 "satisfaction": 4,
                 "would_recommend": True,
                 "comment": self.comment,
-                "skill_ratings": [self.self_rating(s) for s in skills],
+                "skill_ratings": [self.self_rating(s) for s in context.skills_to_rate],
             }
         return None
 
@@ -81,14 +75,6 @@ class Persona:
         spread = zlib.crc32(f"{self.email}/{skill}".encode())
         before = 1 + spread % 3
         return {"skill": skill, "before": before, "after": min(5, before + 1 + (spread >> 4) % 3)}
-
-
-def _modules_from(question: str) -> list[str]:
-    return [m.strip() for m in question.split(":", 1)[1].split(",")]
-
-
-def _plan_skills(prompt: PendingPrompt) -> list[str]:
-    return ["digital tools"]
 
 
 async def answer_everything(
@@ -101,21 +87,13 @@ async def answer_everything(
         for prompt in await prompts_for(client, program_id, email):
             if prompt.kind in holding:
                 continue
-            if persona.withdraw_at_cycle is not None and (cycle_of(prompt) or 0) >= persona.withdraw_at_cycle:
-                handle = client.get_workflow_handle(prompt.workflow_id)
-                await handle.execute_update(
-                    "withdraw", Withdrawal(participant=email, reason="workload"), result_type=str
-                )
+            if persona.withdraw_at_cycle is not None and (prompt.context.cycle or 0) >= persona.withdraw_at_cycle:
+                await leave_pairing(client, prompt.workflow_id, Withdrawal(participant=email, reason="workload"))
                 lines.append(f"{email} withdrew")
                 persona.withdraw_at_cycle = None
                 persona.silent = set(PromptKind)
                 break
-            record = None
-            if prompt.kind == PromptKind.CLOSEOUT_SURVEY:
-                record = await client.get_workflow_handle(prompt.workflow_id).query(
-                    "pair_record", email, result_type=PairRecord
-                )
-            fields = persona.fields_for(prompt, record)
+            fields = persona.fields_for(prompt)
             if fields is None:
                 continue
             try:

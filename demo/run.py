@@ -11,18 +11,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 import flipside_client
 from demo.personas import Persona, answer_everything
+from domain.answers import CoordinatorAction
 from domain.metrics import describe_kpi
-from domain.program import MemberView, ProgramPhase, ProgramResult, ProgramStatus
+from domain.program import ProgramPhase, ProgramResult, ProgramStatus
 from domain.prompts import PromptKind
 from portal.links import LinkSigner
 from settings import Settings, configure_logging, connect, exit_with
 from starter import describe_status, load_program, start_program, ui_link
-from workflows.program import ProgramWorkflow
 
 HERE = Path(__file__).parent
 COORDINATOR = "coach@flipside.example"
@@ -87,14 +87,13 @@ class Narrator:
 PATIENCE = 120.0  # seconds the demo waits for an answer to a status question before giving up
 
 
-async def current_status(handle: WorkflowHandle[ProgramWorkflow, ProgramResult], narrator: "Narrator") -> ProgramStatus:
+async def current_status(client: Client, program: str, narrator: "Narrator") -> ProgramStatus:
     """The program's status, asked again while the worker is too busy to answer in time (a query changes nothing,
     so asking twice is safe); a machine that stays too busy for PATIENCE seconds fails the demo."""
     deadline = time.monotonic() + PATIENCE
     while True:
         try:
-            status: ProgramStatus = await handle.query("status", result_type=ProgramStatus)
-            return status
+            return await flipside_client.program_status(client, program)
         except RPCError as error:
             if error.status not in flipside_client.PASSING_QUERY_ERRORS or time.monotonic() > deadline:
                 raise
@@ -103,10 +102,10 @@ async def current_status(handle: WorkflowHandle[ProgramWorkflow, ProgramResult],
 
 async def pair_stops_meeting(client: Client, program: str, personas: dict[str, Persona]) -> None:
     """Both sides of one pair stop meeting, so the coordinator sees a missed check-in alert."""
-    member = await client.get_workflow_handle(program).query("member", STOP_MEETING, result_type=MemberView)
-    if member.pairing_id:
-        view = await client.get_workflow_handle(member.pairing_id).query("view")
-        for email in (view["mentor"], view["mentee"]):
+    member = await flipside_client.member_view(client, program, STOP_MEETING)
+    if member is not None and member.pairing_id:
+        view = await flipside_client.pairing_view(client, member.pairing_id)
+        for email in (view.mentor, view.mentee):
             personas[email].stop_checkins_after = 1
 
 
@@ -125,11 +124,10 @@ async def play(client: Client, settings: Settings) -> ProgramResult:
     narrator.say(f"Temporal UI: {ui_link(program, settings.namespace)}")
     narrator.say(f"Portal, signed in as the coordinator: {coordinator_link(settings, program)}")
     personas = cast([p.email for p in roster])
-    handle = client.get_workflow_handle_for(ProgramWorkflow.run, program)
     stop_meeting_set = False
     asked = set(personas)  # at first everyone looks; then people answer what their notices ask of them
     while True:
-        status = await current_status(handle, narrator)
+        status = await current_status(client, program, narrator)
         narrator.status(status)
         if status.phase in (ProgramPhase.COMPLETED, ProgramPhase.CANCELLED):
             break
@@ -142,11 +140,13 @@ async def play(client: Client, settings: Settings) -> ProgramResult:
             asked.add(COORDINATOR)
         narrator.answers(await answer_everything(client, program, {e: personas[e] for e in asked}))
         if status.phase == ProgramPhase.RECRUITMENT and status.funnel.opted_in == status.funnel.invited:
-            await handle.execute_update("close_recruitment", {"coordinator": COORDINATOR}, result_type=str)
+            action = CoordinatorAction(coordinator=COORDINATOR)
+            await flipside_client.act(client, program, flipside_client.Action.CLOSE_RECRUITMENT, action)
             narrator.say("coordinator closed recruitment early: everyone has answered")
         await asyncio.sleep(1)
         asked = {n["to"] for n in narrator.notices() if n["kind"] in ("prompt", "reminder") and n["to"] in personas}
-    return await handle.result()
+    result: ProgramResult = await flipside_client.program_result(client, program)
+    return result
 
 
 async def main() -> None:

@@ -23,29 +23,37 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Refusal(ValueError):
-    """An answer or action that cannot be accepted; the message is shown to the person as it is."""
+    """An answer or action that cannot be accepted; the message is shown to the person as it is.
+
+    `field` names the answer's field it is about, as a path into the answer ("progress", "skill_ratings.0.after"),
+    so a form can show the sentence next to that field; None when it is about the answer as a whole.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str, field: str | None = None) -> None:
     if not condition:
-        raise Refusal(message)
+        raise Refusal(message, field)
 
 
-def check_rating(value: int, what: str) -> None:
-    require(1 <= value <= 5, f"{what} must be a whole number from 1 to 5, not {shown(value)}")
+def check_rating(value: int, what: str, field: str | None = None) -> None:
+    require(1 <= value <= 5, f"{what} must be a whole number from 1 to 5, not {shown(value)}", field)
 
 
-def check_text(value: str, what: str, limit: int = MAX_TEXT) -> None:
-    require(len(value) <= limit, f"keep {what} under {limit:,} characters")
+def check_text(value: str, what: str, limit: int = MAX_TEXT, field: str | None = None) -> None:
+    require(len(value) <= limit, f"keep {what} under {limit:,} characters", field)
     found = control_character(value)
-    require(found is None, f"{what} contains the control character {found}; please retype it")
+    require(found is None, f"{what} contains the control character {found}; please retype it", field)
 
 
-def check_items(values: list[str], what: str, limit: int = MAX_ITEMS) -> None:
+def check_items(values: list[str], what: str, limit: int = MAX_ITEMS, field: str | None = None) -> None:
     """A list of short entries: goals, skills, modules."""
-    require(len(values) <= limit, f"name at most {limit} {what}")
+    require(len(values) <= limit, f"name at most {limit} {what}", field)
     for value in values:
-        check_text(value, f"each of the {what}", MAX_SHORT)
+        check_text(value, f"each of the {what}", MAX_SHORT, field)
 
 
 def listed(problems: list[str], separator: str = "; ") -> str:
@@ -123,7 +131,9 @@ def read_answer(model: type[M], sent: tuple[object, ...]) -> M:
     try:
         return model.model_validate(value)
     except ValidationError as error:
-        raise Refusal(listed([_problem(e) for e in error.errors()])) from None
+        problems = error.errors()
+        first = ".".join(str(p) for p in problems[0]["loc"]) or None
+        raise Refusal(listed([_problem(e) for e in problems]), first) from None
 
 
 # Program: participants
@@ -188,6 +198,16 @@ class PlanProposal(BaseModel):
     meeting_every: Duration | None = None  # the program's cadence when omitted
     channel: str
     accept_ground_rules: bool = False
+
+
+class Plan(BaseModel):
+    """A pair's mentoring plan, as a proposal made it (or the program's default when none was agreed)."""
+
+    goals: list[str]
+    skills: list[str]
+    meeting_every: Duration
+    channel: str
+    proposed_by: str
 
 
 class PlanAgreement(BaseModel):

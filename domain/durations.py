@@ -62,3 +62,24 @@ def _positive(value: timedelta) -> timedelta:
 
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 """What a spec's durations are: a zero-length phase or window is a mistake in the spec."""
+
+
+# The meeting cadences a plan may choose from, within the program's shortest and longest.
+_CADENCES = [timedelta(days=d) for d in (1, 2, 3, 4, 5, 7, 10, 14, 21, 28, 42, 56)]
+
+
+def cadence_choices(shortest: timedelta, longest: timedelta, default: timedelta) -> list[timedelta]:
+    """The cadences offered when a pair plans how often to meet: the usual ones in range, and the default."""
+    return sorted({c for c in _CADENCES if shortest <= c <= longest} | {default})
+
+
+def cadence_label(every: timedelta) -> str:
+    """How often, as a person says it: "every week", "every 2 weeks", "every 10 days"."""
+    days = every / timedelta(days=1)
+    if every == timedelta(days=7):
+        return "every week"
+    if days.is_integer() and int(days) % 7 == 0:
+        return f"every {int(days) // 7} weeks"
+    if days.is_integer():
+        return "every day" if days == 1 else f"every {int(days)} days"
+    return f"every {format_duration(every)}"

@@ -15,6 +15,7 @@ from domain.answers import (
     CloseoutAnswers,
     MatchAnswer,
     MidpointAnswers,
+    Plan,
     PlanAgreement,
     PlanProposal,
     Pulse,
@@ -28,10 +29,10 @@ from domain.answers import (
     shown,
 )
 from domain.core import WorkflowCore
-from domain.durations import Duration, format_duration
+from domain.durations import Duration, cadence_choices, format_duration
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.people import Participant, named, quoted
-from domain.prompts import PromptKind
+from domain.prompts import Partner, Prompt, PromptContext, PromptKind
 
 MENTOR_SKILLS = ["leadership", "giving feedback"]  # what a reverse mentor rates before/after at close-out
 
@@ -63,14 +64,6 @@ class PairingTerms(BaseModel):
     match_score: float = 0.0
     match_reasons: list[str] = []
     keep_survey_comments: bool = False
-
-
-class Plan(BaseModel):
-    goals: list[str]
-    skills: list[str]
-    meeting_every: Duration
-    channel: str
-    proposed_by: str
 
 
 class CheckInEntry(BaseModel):
@@ -162,13 +155,35 @@ class Pairing:
     def check_withdrawal(self, withdrawal: Withdrawal) -> None:
         self.require_member(withdrawal.participant)
         require(self.state.summary.outcome is None, "this pairing has already ended")
-        check_text(withdrawal.reason, "the reason")
+        check_text(withdrawal.reason, "the reason", field="reason")
+
+    # Ending
+    @property
+    def ended(self) -> bool:
+        return self.state.summary.outcome is not None
+
+    def end(self, outcome: PairingOutcome, ended_by: list[str]) -> None:
+        """Decide how the pairing ends; its workflow then closes it and reports to the program."""
+        self.state.summary.outcome = outcome
+        self.state.summary.ended_by = ended_by
+
+    def apply_withdrawal(self, withdrawal: Withdrawal) -> Participant:
+        """One side steps back: the pairing ends, nothing written is lost. Returns the partner, who is told."""
+        self.state.prompts.close_all()
+        self.end(PairingOutcome.WITHDRAWN, [withdrawal.participant])
+        return self.partner_of(withdrawal.participant)
+
+    def apply_end(self, reason: str) -> None:
+        """The program ends the pairing (a coordinator's rematch or cancel, or the program's close)."""
+        self.state.prompts.close_all()
+        self.state.cancel_reason = reason
+        self.end(PairingOutcome.CANCELLED, [])
 
     # Introduction
     def check_match_answer(self, answer: MatchAnswer) -> None:
         self.require_member(answer.participant)
         self.state.prompts.require_pending(answer.participant, "accept-match", "match to accept or decline")
-        check_text(answer.reason, "the reason")
+        check_text(answer.reason, "the reason", field="reason")
 
     def apply_match_answer(self, answer: MatchAnswer) -> None:
         self.state.prompts.close(answer.participant, "accept-match")
@@ -177,27 +192,48 @@ class Pairing:
         else:
             self.state.declined_by = answer.participant
 
+    @property
+    def introduction_answered(self) -> bool:
+        return self.state.declined_by is not None or set(self.state.accepted) == set(self.people)
+
+    def apply_decline(self) -> Participant:
+        """End a pairing one side declined; returns the partner, who is told it will not go ahead."""
+        assert self.state.declined_by is not None
+        self.end(PairingOutcome.DECLINED, [self.state.declined_by])
+        return self.partner_of(self.state.declined_by)
+
+    def apply_unanswered(self) -> list[str]:
+        """The introduction's time ran out with someone silent: the pairing ends; returns who was silent."""
+        silent = [e for e in self.people if e not in self.state.accepted]
+        if silent:
+            self.state.prompts.close_all()
+            self.end(PairingOutcome.UNANSWERED, silent)
+        return silent
+
     # Plan
     def check_plan(self, plan: PlanProposal) -> None:
         self.require_member(plan.participant)
         if self.state.prompts.get(plan.participant, "agree-plan") is None:
             self.state.prompts.require_pending(plan.participant, "plan", "mentoring plan")
         goals = [g for g in plan.goals if g.strip()]
-        require(bool(goals), "the plan needs at least one goal")
-        require(bool([s for s in plan.skills if s.strip()]), "the plan needs at least one skill to work on")
-        require(bool(plan.channel.strip()), "say how you will meet (for example video, in person or chat)")
-        check_items(plan.goals, "goals")
-        check_items(plan.skills, "skills")
+        require(bool(goals), "the plan needs at least one goal", "goals")
+        require(bool([s for s in plan.skills if s.strip()]), "the plan needs at least one skill to work on", "skills")
+        require(bool(plan.channel.strip()), "say how you will meet (for example video, in person or chat)", "channel")
+        check_items(plan.goals, "goals", field="goals")
+        check_items(plan.skills, "skills", field="skills")
         skills = [s.strip().lower() for s in plan.skills if s.strip()]
-        require(len(set(skills)) == len(skills), "name each skill once")
-        check_text(plan.channel, "how you will meet", MAX_SHORT)
-        require(plan.accept_ground_rules, "both of you must accept the ground rules to agree a plan")
+        require(len(set(skills)) == len(skills), "name each skill once", "skills")
+        check_text(plan.channel, "how you will meet", MAX_SHORT, "channel")
+        require(
+            plan.accept_ground_rules, "both of you must accept the ground rules to agree a plan", "accept_ground_rules"
+        )
         if plan.meeting_every is not None:
             low, high = self.inp.terms.cadence_min, self.inp.terms.cadence_max
             require(
                 low <= plan.meeting_every <= high,
                 f"meet every {format_duration(low)} to {format_duration(high)}, "
                 f"not every {format_duration(plan.meeting_every)}",
+                "meeting_every",
             )
 
     def apply_plan(self, proposal: PlanProposal) -> str:
@@ -218,11 +254,26 @@ class Pairing:
     def check_plan_agreement(self, agreement: PlanAgreement) -> None:
         self.require_member(agreement.participant)
         self.state.prompts.require_pending(agreement.participant, "agree-plan", "plan to agree")
-        require(agreement.accept_ground_rules, "accept the ground rules to agree the plan")
+        require(agreement.accept_ground_rules, "accept the ground rules to agree the plan", "accept_ground_rules")
 
     def apply_plan_agreement(self, agreement: PlanAgreement) -> None:
         self.state.prompts.close(agreement.participant, "agree-plan")
         self.state.plan_agreed_by.append(agreement.participant)
+
+    def apply_default_plan(self) -> None:
+        """No plan agreed in time: check-ins start on the program's default (the skills the two share, or the
+        first the mentee wants), and the coordinators are told."""
+        self.state.prompts.close_all()
+        mentor, mentee = self.inp.mentor, self.inp.mentee
+        skills = sorted(set(mentor.skills_offered) & set(mentee.skills_wanted)) or mentee.skills_wanted[:2]
+        self.state.plan = self.state.plan or Plan(
+            goals=["Learn from each other"],
+            skills=skills or ["digital practice"],
+            meeting_every=self.inp.terms.default_cadence,
+            channel="to be agreed",
+            proposed_by="program",
+        )
+        self.state.plan_by_default = True
 
     @property
     def plan_agreed(self) -> bool:
@@ -232,8 +283,8 @@ class Pairing:
     def check_checkin(self, checkin: CheckIn) -> None:
         self.require_member(checkin.participant)
         self._require_cycle_prompt(checkin.participant, checkin.cycle, "check-in")
-        check_rating(checkin.progress, "the progress rating")
-        check_text(checkin.recap, "the recap")
+        check_rating(checkin.progress, "the progress rating", "progress")
+        check_text(checkin.recap, "the recap", field="recap")
 
     def apply_checkin(self, checkin: CheckIn) -> None:
         self.state.prompts.close(checkin.participant, f"check-in-{checkin.cycle}")
@@ -257,8 +308,8 @@ class Pairing:
         self.require_member(pulse.participant)
         require(pulse.participant == self.inp.mentor.email, "only the mentor is asked this question")
         self._require_cycle_prompt(pulse.participant, pulse.cycle, "pulse")
-        check_rating(pulse.safe_and_useful, "the answer")
-        check_text(pulse.comment, "the comment")
+        check_rating(pulse.safe_and_useful, "the answer", "safe_and_useful")
+        check_text(pulse.comment, "the comment", field="comment")
 
     def apply_pulse(self, pulse: Pulse, once_per_streak: bool = True) -> bool:
         """Close the pulse prompt; True when the coordinators must hear of it: a low answer that starts a streak
@@ -304,16 +355,18 @@ class Pairing:
     def check_midpoint(self, answers: MidpointAnswers) -> None:
         self.require_member(answers.participant)
         self.state.prompts.require_pending(answers.participant, "midpoint-survey", "mid-point survey")
-        check_rating(answers.satisfaction, "satisfaction")
-        check_rating(answers.usefulness, "usefulness")
-        check_text(answers.comment, "the comment")
+        check_rating(answers.satisfaction, "satisfaction", "satisfaction")
+        check_rating(answers.usefulness, "usefulness", "usefulness")
+        check_text(answers.comment, "the comment", field="comment")
 
     def apply_midpoint(self, answers: MidpointAnswers) -> bool:
         """Record the answer; True when it is low enough to flag the pairing at risk."""
         self.state.prompts.close(answers.participant, "midpoint-survey")
         self.state.midpoint_answered.append(answers.participant)
         low = min(answers.satisfaction, answers.usefulness) <= self.inp.terms.low_answer
-        return low and not self.state.summary.at_risk
+        flagged = low and not self.state.summary.at_risk
+        self.state.summary.at_risk = self.state.summary.at_risk or low
+        return flagged
 
     def skills_to_rate(self, email: str) -> list[str]:
         if email == self.inp.mentor.email:
@@ -323,19 +376,19 @@ class Pairing:
     def check_closeout(self, answers: CloseoutAnswers) -> None:
         self.require_member(answers.participant)
         self.state.prompts.require_pending(answers.participant, "closeout-survey", "close-out survey")
-        check_rating(answers.satisfaction, "satisfaction")
-        check_text(answers.comment, "the comment")
+        check_rating(answers.satisfaction, "satisfaction", "satisfaction")
+        check_text(answers.comment, "the comment", field="comment")
         # Each asked skill exactly once: a repeated one would let a second, unchecked rating into the record.
         asked = self.skills_to_rate(answers.participant)
         names = [r.skill.strip().lower() for r in answers.skill_ratings]
         unknown = [quoted(n) for n in names if n not in asked]
-        require(not unknown, f"rate only {', '.join(asked)}; not {listed(unknown, ', ')}")
-        require(len(set(names)) == len(names), "rate each skill once")
+        require(not unknown, f"rate only {', '.join(asked)}; not {listed(unknown, ', ')}", "skill_ratings")
+        require(len(set(names)) == len(names), "rate each skill once", "skill_ratings")
         missing = [s for s in asked if s not in names]
-        require(not missing, f"rate each skill before and after: missing {', '.join(missing)}")
-        for skill, rating in zip(names, answers.skill_ratings, strict=True):
-            check_rating(rating.before, f"the 'before' rating of {skill}")
-            check_rating(rating.after, f"the 'after' rating of {skill}")
+        require(not missing, f"rate each skill before and after: missing {', '.join(missing)}", "skill_ratings")
+        for i, (skill, rating) in enumerate(zip(names, answers.skill_ratings, strict=True)):
+            check_rating(rating.before, f"the 'before' rating of {skill}", f"skill_ratings.{i}.before")
+            check_rating(rating.after, f"the 'after' rating of {skill}", f"skill_ratings.{i}.after")
 
     def apply_closeout(self, answers: CloseoutAnswers) -> None:
         self.state.prompts.close(answers.participant, "closeout-survey")
@@ -363,6 +416,33 @@ class Pairing:
             plan_agreed=self.plan_agreed,
             at_risk=self.state.summary.at_risk,
             outcome=self.state.summary.outcome,
+        )
+
+    def prompt_context(self, prompt: Prompt) -> PromptContext:
+        """What a surface needs to answer one of this pairing's prompts, from the pairing's state now."""
+        terms, kind = self.inp.terms, prompt.kind
+        if kind in (PromptKind.CHECK_IN, PromptKind.PULSE):  # open only in their own cycle: it is the current one
+            return PromptContext(cycle=self.state.cycle)
+        if kind == PromptKind.ACCEPT_MATCH:
+            return PromptContext(partner=self.partner(prompt.participant))
+        if kind == PromptKind.PROPOSE_PLAN:
+            cadences = cadence_choices(terms.cadence_min, terms.cadence_max, terms.default_cadence)
+            return PromptContext(
+                ground_rules=terms.ground_rules, cadences=cadences, default_cadence=terms.default_cadence
+            )
+        if kind == PromptKind.AGREE_PLAN:
+            plan = self.state.plan
+            proposer = self.person(plan.proposed_by).name if plan else None
+            return PromptContext(ground_rules=terms.ground_rules, plan=plan, proposed_by=proposer)
+        if kind == PromptKind.CLOSEOUT_SURVEY:
+            return PromptContext(skills_to_rate=self.skills_to_rate(prompt.participant))
+        return PromptContext()
+
+    def partner(self, email: str) -> Partner:
+        """The partner a match introduces to `email`, with the reasons the two were matched."""
+        them = self.partner_of(email)
+        return Partner(
+            name=them.name, is_mentor=them.email == self.inp.mentor.email, reasons=self.inp.terms.match_reasons
         )
 
     def record_for(self, email: str) -> PairRecord:

@@ -27,6 +27,7 @@ from domain.core import WorkflowCore
 from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs, why_not
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
 from domain.people import Participant, handle, is_deliverable, management_chain, named, quoted
+from domain.prompts import Prompt, PromptContext, PromptKind
 from domain.spec import MatchingMode, ProgramSpec
 
 MAX_PREFERENCES = 5
@@ -71,6 +72,16 @@ class Member(BaseModel):
     trained: bool = False
     matched: bool = False
     unmatched_reason: str | None = None
+
+
+class AfterPairing(StrEnum):
+    """What a pairing's end means for one of its two people."""
+
+    CARRIES_ON = "carries_on"  # still in another pairing (a group mentor), or nothing changes for them
+    INACTIVE = "inactive"  # did not answer the match in time
+    WITHDREW = "withdrew"  # left from inside the pairing: now withdrawn from the program
+    BACK_TO_POOL = "back_to_pool"  # waits for a rematch
+    TOO_LATE = "too_late"  # ended past the mid-point: no new partner this run, and told so
 
 
 class PairingRecord(BaseModel):
@@ -186,12 +197,28 @@ class Program:
             f"recruitment for {self.spec.name} has closed; ask a coordinator about the next run",
         )
         require(member.status == MemberStatus.INVITED, f"{member.person.email} has already answered the invitation")
-        require(answer.consent_to_ground_rules, "to opt in, you must consent to the ground rules")
+        require(
+            answer.consent_to_ground_rules, "to opt in, you must consent to the ground rules", "consent_to_ground_rules"
+        )
 
     def apply_opt_in(self, answer: OptIn) -> None:
         member = self.member(answer.participant)
         member.status, member.opted_in = MemberStatus.OPTED_IN, True
         self.state.prompts.close(member.person.email, "opt-in")
+
+    def apply_recruitment_closed(self) -> list[Member]:
+        """Recruitment's end: whoever was invited and did not opt in has not joined; returns them, to thank."""
+        self.state.recruitment_closed = True
+        late = self.with_status(MemberStatus.INVITED)
+        for member in late:
+            member.status = MemberStatus.NOT_JOINED
+            self.state.prompts.close(member.person.email, "opt-in")
+        return late
+
+    def apply_new_participant(self, action: NewParticipant) -> Member:
+        member = Member(person=action.participant)
+        self.state.members[member.person.email] = member
+        return member
 
     def check_new_participant(self, action: NewParticipant) -> None:
         self.require_coordinator(action.coordinator)
@@ -224,7 +251,7 @@ class Program:
 
     def check_close_recruitment(self, action: CoordinatorAction) -> None:
         self.require_coordinator(action.coordinator)
-        check_text(action.reason, "the reason")
+        check_text(action.reason, "the reason", field="reason")
         require(
             self.state.phase == ProgramPhase.RECRUITMENT and not self.state.recruitment_closed,
             "recruitment is not open",
@@ -236,13 +263,26 @@ class Program:
         member = self.member(done.participant)
         require(self.state.phase == ProgramPhase.TRAINING, "training is not open now")
         require(member.status == MemberStatus.OPTED_IN, f"{member.person.email} has no training to complete")
-        check_items(done.modules, "modules")
+        check_items(done.modules, "modules", field="modules")
         unknown = [quoted(m) for m in done.modules if m not in self.spec.training_modules]
         require(
             not unknown,
             f"unknown module {listed(unknown, ', ')}; the modules are {', '.join(self.spec.training_modules)}",
+            "modules",
         )
-        require(bool(done.modules), "name at least one module you completed")
+        require(bool(done.modules), "name at least one module you completed", "modules")
+
+    def modules_left(self, email: str) -> list[str]:
+        member = self.member(email)
+        return [m for m in self.spec.training_modules if m not in member.modules_done]
+
+    def apply_training_closed(self) -> list[Member]:
+        """Training's end: who has not finished is left out of matching (kept, not deleted); returns them."""
+        unfinished = self.with_status(MemberStatus.OPTED_IN)
+        for member in unfinished:
+            member.status = MemberStatus.EXCLUDED
+        self.state.prompts.close_all()
+        return unfinished
 
     def apply_training(self, done: TrainingCompleted) -> bool:
         """Record modules; True once the participant has finished them all."""
@@ -271,15 +311,15 @@ class Program:
         else:
             self.state.prompts.require_pending(you.email, "preferences", "list of preferred partners")
         ranked = [e.strip().lower() for e in choice.ranked]
-        require(bool(ranked), "name at least one person you would like to work with")
-        require(len(ranked) <= MAX_PREFERENCES, f"name at most {MAX_PREFERENCES} people")
-        require(len(set(ranked)) == len(ranked), "name each person once")
-        require(you.email not in ranked, "you cannot choose yourself")
+        require(bool(ranked), "name at least one person you would like to work with", "ranked")
+        require(len(ranked) <= MAX_PREFERENCES, f"name at most {MAX_PREFERENCES} people", "ranked")
+        require(len(set(ranked)) == len(ranked), "name each person once", "ranked")
+        require(you.email not in ranked, "you cannot choose yourself", "ranked")
         taking_part = {
             e for e, m in self.state.members.items() if m.status in (MemberStatus.OPTED_IN, MemberStatus.TRAINED)
         }
         strangers = [e for e in ranked if e not in taking_part]
-        require(not strangers, f"not taking part in this program: {', '.join(named(e) for e in strangers)}")
+        require(not strangers, f"not taking part in this program: {', '.join(named(e) for e in strangers)}", "ranked")
         context = self.match_context()
         ruled_out = []
         for email in ranked:
@@ -287,7 +327,7 @@ class Program:
             if why_not(you, them, context) is not None and why_not(them, you, context) is not None:
                 mentor, mentee = (you, them) if you.seniority < them.seniority else (them, you)
                 ruled_out.append(f"{email} ({why_not(mentor, mentee, context)})")
-        require(not ruled_out, f"the program's rules do not let you be paired with {'; '.join(ruled_out)}")
+        require(not ruled_out, f"the program's rules do not let you be paired with {'; '.join(ruled_out)}", "ranked")
 
     def apply_preferences(self, choice: Preferences) -> None:
         member = self.member(choice.participant)
@@ -335,7 +375,7 @@ class Program:
             problems = check_edited_pairs(
                 [(p.mentor.lower(), p.mentee.lower()) for p in approval.pairs], available, self.match_context()
             )
-            require(not problems, listed(problems))
+            require(not problems, listed(problems), "pairs")
 
     def apply_approval(self, approval: Approval) -> list[ProposedPair]:
         assert self.state.proposal is not None
@@ -351,6 +391,20 @@ class Program:
             ]
         self.state.approved = True
         return pairs
+
+    def apply_unmatched(self) -> list[Member]:
+        """After approval, whoever was trained but not paired waits in the pool, with the reason; returns them."""
+        left = self.with_status(MemberStatus.TRAINED)
+        for member in left:
+            member.status = MemberStatus.UNMATCHED
+            member.unmatched_reason = self._unmatched_reason(member.person.email)
+            self.state.rematch_pool.append(member.person.email)
+        return left
+
+    def _unmatched_reason(self, email: str) -> str:
+        proposal = self.state.proposal
+        found = [u.reason for u in proposal.unmatched if u.email == email] if proposal else []
+        return found[0] if found else "the coordinator paired your proposed partner differently"
 
     def pairing_id(self, mentor: str, mentee: str) -> str:
         base = f"pairing-{self.spec.slug}-{handle(mentor)}-{handle(mentee)}"
@@ -395,7 +449,20 @@ class Program:
             member.status not in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED),
             f"{member.person.email} has already {member.status.value}",
         )
-        check_text(withdrawal.reason, "the reason")
+        check_text(withdrawal.reason, "the reason", field="reason")
+
+    def apply_withdrawal(self, withdrawal: Withdrawal) -> Member:
+        """Someone leaves: their prompts close and they are never paired again; nothing they wrote is lost."""
+        member = self.member(withdrawal.participant)
+        member.status = MemberStatus.WITHDRAWN
+        self.state.prompts.close_all(member.person.email)
+        self.leave_pool(member.person.email)
+        return member
+
+    def apply_left_proposal(self, member: Member) -> None:
+        """Someone who left before the proposal was approved, with no pairing yet, leaves the proposal too."""
+        if not member.pairing_ids and self.state.proposal is not None and not self.state.approved:
+            self.drop_from_proposal(member.person.email)
 
     def drop_from_proposal(self, email: str) -> None:
         """Take a withdrawn person out of the proposal; their proposed partner is told why at approval."""
@@ -418,12 +485,18 @@ class Program:
         require(record is not None, f"there is no pairing {quoted(request.pairing_id)} in {self.spec.name}")
         assert record is not None
         require(record.running, f"{request.pairing_id} is not running")
-        check_text(request.reason, "the reason")
+        check_text(request.reason, "the reason", field="reason")
+
+    def apply_rematch(self, request: RematchRequest) -> PairingRecord:
+        """A coordinator closes a pairing so both people go back to the pool: returns it, to be ended."""
+        record = self.state.pairings[request.pairing_id]
+        record.rematch_requested = True
+        return record
 
     def check_pause(self, action: CoordinatorAction, pause: bool) -> None:
         self.require_coordinator(action.coordinator)
         self.require_not_finished()
-        check_text(action.reason, "the reason")
+        check_text(action.reason, "the reason", field="reason")
         if pause:
             require(not self.state.clock.paused, "the program is already paused")
         else:
@@ -433,9 +506,66 @@ class Program:
         self.require_coordinator(action.coordinator)
         self.require_not_finished()
         require(self.state.cancel_reason is None, "the program is already being cancelled")
-        check_text(action.reason, "the reason")
+        check_text(action.reason, "the reason", field="reason")
+
+    def apply_cancel(self, action: CoordinatorAction) -> None:
+        self.state.cancel_reason = action.reason.strip() or "no reason given"
 
     # Pairings reporting back
+    def apply_pairing_report(self, summary: PairingSummary) -> bool:
+        """Keep a pairing's final summary; True when its end concerns its people further (it did not complete,
+        and was not simply cancelled), so `after_pairing` is asked for each of them."""
+        record = self.state.pairings.get(summary.pairing_id)
+        if record is None or record.summary is not None:  # unknown, or reported already
+            return False
+        record.summary = summary
+        if summary.outcome == PairingOutcome.COMPLETED:
+            return False
+        return summary.outcome != PairingOutcome.CANCELLED or record.rematch_requested
+
+    def after_pairing(self, email: str, summary: PairingSummary, rematch_possible: bool) -> AfterPairing:
+        """What the end of `summary`'s pairing means for `email`, applied to their membership."""
+        member, outcome = self.member(email), summary.outcome
+        ended_it = email in summary.ended_by
+        still_in = self.other_running_pairing(email, besides=summary.pairing_id)
+        if still_in and not (outcome == PairingOutcome.WITHDRAWN and ended_it):
+            member.pairing_id = still_in  # a group mentor goes on with their other mentees
+            return AfterPairing.CARRIES_ON
+        if outcome == PairingOutcome.UNANSWERED and ended_it:
+            member.status = MemberStatus.INACTIVE
+            return AfterPairing.INACTIVE
+        if outcome == PairingOutcome.WITHDRAWN and ended_it:
+            if member.status == MemberStatus.WITHDRAWN:  # withdrew from the program, which ended this pairing
+                return AfterPairing.CARRIES_ON
+            member.status = MemberStatus.WITHDRAWN
+            return AfterPairing.WITHDREW
+        if rematch_possible:
+            self.return_to_pool(email, "your previous pairing ended")
+            return AfterPairing.BACK_TO_POOL
+        member.status = MemberStatus.UNMATCHED
+        return AfterPairing.TOO_LATE
+
+    def apply_recognition(self, summary: PairingSummary) -> list[tuple[str, str]]:
+        """A completed pairing's two people complete the program: (email, partner's name) for each, to thank."""
+        if summary.outcome != PairingOutcome.COMPLETED:
+            return []
+        thanked = []
+        for email, partner in ((summary.mentor, summary.mentee), (summary.mentee, summary.mentor)):
+            self.state.members[email].status = MemberStatus.COMPLETED
+            thanked.append((email, self.state.members[partner].person.name))
+        return thanked
+
+    def prompt_context(self, prompt: Prompt) -> PromptContext:
+        """What a surface needs to answer one of the program's prompts, from the program's state now."""
+        if prompt.kind == PromptKind.OPT_IN:
+            return PromptContext(ground_rules=self.spec.ground_rules)
+        if prompt.kind == PromptKind.TRAINING:
+            done = self.state.members[prompt.participant].modules_done
+            return PromptContext(modules=self.spec.training_modules, modules_done=done)
+        if prompt.kind == PromptKind.PREFERENCES:
+            return PromptContext(max_choices=MAX_PREFERENCES)
+        return PromptContext()
+
     def return_to_pool(self, email: str, reason: str) -> None:
         member = self.member(email)
         if member.status in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED):

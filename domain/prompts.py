@@ -1,12 +1,14 @@
 """Prompts: what a workflow is waiting for a person to answer, and by when."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel
 
-from domain.answers import Refusal
+from domain.answers import Plan, Refusal
 from domain.clock import ActiveClock
+from domain.durations import Duration
 
 # Said to someone who answers a prompt whose pairing or program has already ended (closed from Temporal, say).
 CLOSED_PROMPT = "This has closed: the pairing or program it belongs to has ended, so there is nothing to answer here."
@@ -26,11 +28,37 @@ class PromptKind(StrEnum):
     CLOSEOUT_SURVEY = "closeout_survey"
 
 
+class Partner(BaseModel):
+    """Who a match introduces, and why the two were matched."""
+
+    name: str
+    is_mentor: bool  # whether the partner is the reverse mentor (so the one asked is the mentee)
+    reasons: list[str] = []
+
+
+class PromptContext(BaseModel):
+    """What a surface must show and check to answer a prompt, as data: a portal, CLI or chat renders its form
+    from this and never reads the question's words. Each kind fills what it needs; the rest keep defaults."""
+
+    cycle: int | None = None  # check-in, pulse
+    ground_rules: list[str] = []  # opt-in, propose and agree a plan
+    modules: list[str] = []  # training: every module, and those already done
+    modules_done: list[str] = []
+    max_choices: int = 0  # preferences: how many people may be ranked
+    partner: Partner | None = None  # accept-match
+    plan: Plan | None = None  # agree-plan: the plan proposed
+    proposed_by: str | None = None  # agree-plan: the name of who proposed it
+    cadences: list[Duration] = []  # propose-plan: the meeting cadences allowed, and the program's default
+    default_cadence: Duration | None = None
+    skills_to_rate: list[str] = []  # close-out survey
+
+
 class Prompt(BaseModel):
     id: str  # unique per participant within a workflow, e.g. "check-in-3"
     kind: PromptKind
     participant: str
     question: str
+    details: str = ""  # said below the question in its notices (an accept-match's reasons)
     workflow_id: str
     update: str  # the workflow update that answers it
     opened: timedelta  # active-clock offsets
@@ -56,6 +84,7 @@ class PendingPrompt(BaseModel):
     update: str
     due_at: datetime | None
     paused: bool
+    context: PromptContext = PromptContext()
 
 
 class PromptBook(BaseModel):
@@ -112,7 +141,11 @@ class PromptBook(BaseModel):
         # A prompt whose whole window is shorter than the nudge is reminded halfway, not at once.
         return max(prompt.due - nudge_before, prompt.opened + (prompt.due - prompt.opened) / 2)
 
-    def pending(self, participant: str, clock: ActiveClock, now: datetime) -> list[PendingPrompt]:
+    def pending(
+        self, participant: str, clock: ActiveClock, now: datetime, context: Callable[[Prompt], PromptContext]
+    ) -> list[PendingPrompt]:
+        """A person's open prompts, due dates on the wall clock, each with its context as the workflow's rules
+        give it now (a training prompt shows the modules done so far)."""
         return [
             PendingPrompt(
                 id=p.id,
@@ -123,6 +156,7 @@ class PromptBook(BaseModel):
                 update=p.update,
                 due_at=clock.wall_time(p.due, now),
                 paused=clock.paused,
+                context=context(p),
             )
             for p in sorted(self.for_participant(participant), key=lambda p: (p.due, p.id))
         ]

@@ -64,26 +64,30 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from itsdangerous import SignatureExpired
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import tables as t
 from activities.store.sql import make_engine
 from domain.answers import Approval, Withdrawal
-from domain.pairing import MENTOR_SKILLS, PairingView, PairRecord
+from domain.pairing import PairRecord
 from domain.program import FINISHED, MemberStatus, MemberView, ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from flipside_client import (
+    Action,
     Refused,
+    act,
     build_answer,
+    member_view,
     new_answer_id,
+    pair_record,
+    program_spec,
     program_status,
     prompts_for,
     prompts_of,
@@ -93,9 +97,7 @@ from portal.forms import (
     ANSWER_ID_FIELD,
     PromptCard,
     answer_fields,
-    cadence_choices,
     form_values,
-    match_intro,
     place_refusal,
     prompt_url,
     sent_as,
@@ -246,9 +248,8 @@ class Portal:
     # Who is looking
     async def spec(self, program_id: str) -> ProgramSpec:
         if program_id not in self.specs:
-            handle = self.client.get_workflow_handle(program_id)
             try:
-                self.specs[program_id] = await handle.query("program_spec", result_type=ProgramSpec)
+                self.specs[program_id] = await program_spec(self.client, program_id)
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
                     raise PortalError(404, "Program not found", "This program is no longer available.") from error
@@ -256,13 +257,7 @@ class Portal:
         return self.specs[program_id]
 
     async def member(self, program_id: str, email: str) -> MemberView | None:
-        try:
-            view: MemberView = await self.client.get_workflow_handle(program_id).query(
-                "member", email, result_type=MemberView
-            )
-            return view
-        except WorkflowQueryFailedError:  # refused: not a participant of this program
-            return None
+        return await member_view(self.client, program_id, email)
 
     async def viewer(self, request: Request) -> Viewer:
         session = self.sessions.read(request)
@@ -303,52 +298,7 @@ class Portal:
         )
 
     async def pair_record(self, pairing_id: str, email: str) -> PairRecord:
-        record: PairRecord = await self.client.get_workflow_handle(pairing_id).query(
-            "pair_record", email, result_type=PairRecord
-        )
-        return record
-
-    async def skills_to_rate(self, pairing_id: str, email: str) -> list[str]:
-        """As domain.pairing.Pairing.skills_to_rate: a mentor rates their leadership, a mentee the plan's skills."""
-        handle = self.client.get_workflow_handle(pairing_id)
-        view: PairingView = await handle.query("view", result_type=PairingView)
-        if view.mentor == email:
-            return list(MENTOR_SKILLS)
-        record = await self.pair_record(pairing_id, email)
-        return list(record.plan.skills) if record.plan else []
-
-    async def card(
-        self, viewer: Viewer, prompt: PendingPrompt, values: dict[str, list[str]] | None = None
-    ) -> PromptCard:
-        card = PromptCard(prompt=prompt, values=values or {})
-        kind = prompt.kind
-        if kind in (PromptKind.OPT_IN, PromptKind.PROPOSE_PLAN, PromptKind.AGREE_PLAN):
-            card.rules = list(viewer.spec.ground_rules)
-        if kind == PromptKind.TRAINING:
-            card.modules = list(viewer.spec.training_modules)
-            card.modules_done = list(viewer.member.modules_done) if viewer.member else []
-        if kind == PromptKind.ACCEPT_MATCH:
-            card.partner, card.reasons = match_intro(prompt.question)
-        if kind == PromptKind.PROPOSE_PLAN:
-            card.cadences, card.default_cadence = cadence_choices(viewer.spec)
-        if kind == PromptKind.AGREE_PLAN:
-            card.plan = (await self.pair_record(prompt.workflow_id, viewer.email)).plan
-        if kind == PromptKind.CLOSEOUT_SURVEY:
-            card.skills = await self.skills_to_rate(prompt.workflow_id, viewer.email)
-        return card
-
-    async def update(self, workflow_id: str, update: str, payload: BaseModel) -> str:
-        """Run a workflow update; a validator's refusal comes back as Refused, with its sentence."""
-        try:
-            result: str = await self.client.get_workflow_handle(workflow_id).execute_update(
-                update, payload, result_type=str
-            )
-            return result
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == "Refused":
-                raise Refused(cause.message) from error
-            raise
+        return await pair_record(self.client, pairing_id, email)
 
     def link_used(self, grant: SignIn) -> bool:
         with self.engine.connect() as conn:
@@ -470,7 +420,7 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
     async def my_prompts(request: Request) -> Response:
         viewer = await portal.viewer(request)
         prompts = await portal.pending(viewer)
-        cards = [await portal.card(viewer, prompt) for prompt in prompts]
+        cards = [PromptCard(prompt=prompt) for prompt in prompts]
         return portal.page(
             request,
             "home.html",
@@ -481,7 +431,7 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
     async def prompt_page(request: Request, workflow_id: str, prompt_id: str) -> Response:
         viewer = await portal.viewer(request)
         prompt = await portal.find_prompt(viewer, workflow_id, prompt_id)
-        card = await portal.card(viewer, prompt)
+        card = PromptCard(prompt=prompt)
         return portal.page(request, "prompt.html", {"title": card.title, "viewer": viewer, "card": card})
 
     @app.post("/prompts/{workflow_id}/{prompt_id}")
@@ -491,14 +441,14 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
         values = form_values((await request.form()).multi_items())
         values.pop(CSRF_FIELD, None)
         answer_id = sent_as(values)
-        card = await portal.card(viewer, prompt, values)
+        card = PromptCard(prompt=prompt, values=values)
         try:
             answer = build_answer(prompt, viewer.email, answer_fields(card, values))
             reply = await send_answer(portal.client, prompt, answer, answer_id)
         except ValidationError as error:
             card.errors = validation_errors(error)
         except Refused as refusal:
-            place_refusal(card, str(refusal))
+            place_refusal(card, refusal)
         else:
             log.info("portal.answered", program=viewer.program_id, workflow=prompt.workflow_id, prompt=prompt.id)
             return portal.page(request, "done.html", {"title": "Thank you", "viewer": viewer, "reply": reply})
@@ -525,15 +475,15 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
     @app.post("/withdraw")
     async def withdraw(request: Request) -> Response:
         viewer = await portal.viewer(request)
-        reason = str((await request.form()).get("reason") or "").strip()
+        values = form_values((await request.form()).multi_items())
+        reason = (values.get("reason") or [""])[0].strip()
         if viewer.member is None:
             raise PortalError(403, "Not a participant", "Only participants can withdraw from a program.")
+        withdrawal = Withdrawal(participant=viewer.email, reason=reason)
         try:
-            reply = await portal.update(
-                viewer.program_id, "withdraw", Withdrawal(participant=viewer.email, reason=reason)
-            )
+            reply = await act(portal.client, viewer.program_id, Action.WITHDRAW, withdrawal, sent_as(values))
         except Refused as refusal:
-            context = {"title": "Step back", "viewer": viewer, "error": str(refusal), "reason": reason}
+            context = {"title": "Step back", "viewer": viewer, "error": refusal.sentence, "reason": reason}
             return portal.page(request, "withdraw.html", context, 422)
         log.info("portal.withdrew", program=viewer.program_id)
         return portal.page(request, "done.html", {"title": "You have stepped back", "viewer": viewer, "reply": reply})
@@ -547,10 +497,12 @@ def create_app(settings: Settings, client: Client, engine: Engine | None = None)
     @app.post("/program/approve")
     async def approve(request: Request) -> Response:
         viewer = await portal.coordinator(request)
+        request_id = sent_as(form_values((await request.form()).multi_items()))
+        approval = Approval(coordinator=viewer.email)
         try:
-            reply = await portal.update(viewer.program_id, "approve_matches", Approval(coordinator=viewer.email))
+            reply = await act(portal.client, viewer.program_id, Action.APPROVE, approval, request_id)
         except Refused as refusal:
-            return await _program_page(portal, request, viewer, approve_error=str(refusal), status=422)
+            return await _program_page(portal, request, viewer, approve_error=refusal.sentence, status=422)
         log.info("portal.approved", program=viewer.program_id)
         return portal.page(
             request, "done.html", {"title": "Pairs approved", "viewer": viewer, "reply": reply, "back": "/program"}

@@ -2,23 +2,22 @@
 
 Field names are part of the portal's contract (see portal/app.py); ids in the page are prefixed per prompt so
 several forms can share a page. Who answers, and for which cycle, never comes from the form: the portal takes
-them from the session and the prompt (flipside_client.build_answer).
+them from the session and the prompt (flipside_client.build_answer). What a form shows beyond the question (the
+partner, the modules, the plan, the skills to rate) comes from the prompt's typed context, never its words.
 """
 
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from domain.durations import format_duration
-from domain.pairing import Plan
+from domain.answers import Plan
+from domain.durations import cadence_label, format_duration
 from domain.program import MAX_PREFERENCES
-from domain.prompts import PendingPrompt, PromptKind
-from domain.spec import ProgramSpec
-from flipside_client import cycle_of
+from domain.prompts import PendingPrompt, PromptContext, PromptKind
+from flipside_client import Refused
 
 RATINGS = ["1", "2", "3", "4", "5"]
 FormValues = Mapping[str, list[str]]
@@ -38,23 +37,35 @@ TITLES = {
 }
 
 
+# The fields each form has, by the answer's field names where they differ; a refusal about any other field is
+# shown above the form.
+FORM_FIELDS: dict[PromptKind, set[str]] = {
+    PromptKind.OPT_IN: {"consent_to_ground_rules"},
+    PromptKind.TRAINING: {"modules"},
+    PromptKind.PREFERENCES: {"choices"},
+    PromptKind.ACCEPT_MATCH: {"accept", "reason"},
+    PromptKind.PROPOSE_PLAN: {"goals", "skills", "meeting_every", "channel", "accept_ground_rules"},
+    PromptKind.AGREE_PLAN: {"accept_ground_rules"},
+    PromptKind.CHECK_IN: {"met", "progress", "recap"},
+    PromptKind.PULSE: {"safe_and_useful", "comment"},
+    PromptKind.MIDPOINT_SURVEY: {"satisfaction", "usefulness", "comment"},
+    PromptKind.CLOSEOUT_SURVEY: {"satisfaction", "would_recommend", "skill_ratings", "comment"},
+}
+
+
 @dataclass
 class PromptCard:
-    """One prompt as a page shows it: the question, what the form needs, what was typed and what went wrong."""
+    """One prompt as a page shows it: the question, what the form needs (from the prompt's typed context), what
+    was typed and what went wrong."""
 
     prompt: PendingPrompt
     values: FormValues = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     form_error: str | None = None
-    rules: list[str] = field(default_factory=list)  # ground rules, for consent
-    modules: list[str] = field(default_factory=list)
-    modules_done: list[str] = field(default_factory=list)
-    partner: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    plan: Plan | None = None
-    skills: list[str] = field(default_factory=list)  # rated before/after at close-out
-    cadences: list[tuple[str, str]] = field(default_factory=list)  # (value, label) for meeting_every
-    default_cadence: str = ""
+
+    @property
+    def context(self) -> PromptContext:
+        return self.prompt.context
 
     @property
     def kind(self) -> str:
@@ -62,28 +73,66 @@ class PromptCard:
 
     @property
     def title(self) -> str:
-        cycle = cycle_of(self.prompt)
+        cycle = self.context.cycle
         title = TITLES[self.prompt.kind]
         return f"{title} {cycle}" if self.prompt.kind == PromptKind.CHECK_IN and cycle else title
 
     @property
     def question(self) -> str:
-        """The prompt's question; an accept-match's reasons are shown as a list instead, so not twice."""
-        if self.prompt.kind == PromptKind.ACCEPT_MATCH and self.reasons:
-            return MATCH_REASONS.sub("", self.prompt.question).strip()
         return self.prompt.question
 
     @property
+    def rules(self) -> list[str]:
+        return self.context.ground_rules
+
+    @property
+    def modules(self) -> list[str]:
+        return self.context.modules
+
+    @property
+    def modules_done(self) -> list[str]:
+        return self.context.modules_done
+
+    @property
+    def partner(self) -> str | None:
+        return self.context.partner.name if self.context.partner else None
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.context.partner.reasons if self.context.partner else []
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.context.plan
+
+    @property
+    def skills(self) -> list[str]:
+        """The skills to rate before and after at close-out."""
+        return self.context.skills_to_rate
+
+    @property
+    def cadences(self) -> list[tuple[str, str]]:
+        """(value, label) for each cadence a plan may choose."""
+        return [(format_duration(c), cadence_label(c)) for c in self.context.cadences]
+
+    @property
+    def default_cadence(self) -> str:
+        default = self.context.default_cadence
+        return cadence_label(default) if default else ""
+
+    @property
+    def max_choices(self) -> int:
+        return self.context.max_choices or MAX_PREFERENCES
+
+    @property
     def key(self) -> str:
-        return re.sub(r"[^a-z0-9-]+", "-", f"{self.prompt.workflow_id}-{self.prompt.id}".lower())
+        """The prompt's prefix for ids in the page: letters, digits and dashes only."""
+        text = f"{self.prompt.workflow_id}-{self.prompt.id}".lower()
+        return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in text)
 
     @property
     def url(self) -> str:
         return prompt_url(self.prompt)
-
-    @property
-    def max_choices(self) -> int:
-        return MAX_PREFERENCES
 
     def field_id(self, name: str) -> str:
         return f"{self.key}-{name}"
@@ -128,28 +177,6 @@ def form_values(items: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
         if isinstance(value, str):
             values.setdefault(name, []).append(value)
     return values
-
-
-# Cadence choices: the plan's meeting_every, within the program's shortest and longest cadence.
-_CADENCES = [timedelta(days=d) for d in (1, 2, 3, 4, 5, 7, 10, 14, 21, 28, 42, 56)]
-
-
-def cadence_label(every: timedelta) -> str:
-    days = every / timedelta(days=1)
-    if every == timedelta(days=7):
-        return "every week"
-    if days.is_integer() and int(days) % 7 == 0:
-        return f"every {int(days) // 7} weeks"
-    if days.is_integer():
-        return "every day" if days == 1 else f"every {int(days)} days"
-    return f"every {format_duration(every)}"
-
-
-def cadence_choices(spec: ProgramSpec) -> tuple[list[tuple[str, str]], str]:
-    d = spec.durations
-    low, high = d.shortest_cadence, d.longest_cadence
-    choices = sorted({c for c in _CADENCES if low <= c <= high} | {d.checkin_cadence})
-    return [(format_duration(c), cadence_label(c)) for c in choices], cadence_label(d.checkin_cadence)
 
 
 # From a form to the fields of an answer
@@ -247,51 +274,22 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
     return errors
 
 
-# A refusal names what it is about in words; these phrases place it next to its field.
-_REFUSAL_FIELDS: dict[PromptKind, list[tuple[str, str]]] = {
-    PromptKind.OPT_IN: [("ground rules", "consent_to_ground_rules")],
-    PromptKind.TRAINING: [("module", "modules")],
-    PromptKind.PREFERENCES: [("", "choices")],
-    PromptKind.PROPOSE_PLAN: [
-        ("ground rules", "accept_ground_rules"),
-        ("goal", "goals"),
-        ("skill", "skills"),
-        ("how you will meet", "channel"),
-        ("meet every", "meeting_every"),
-    ],
-    PromptKind.AGREE_PLAN: [("ground rules", "accept_ground_rules")],
-    PromptKind.CHECK_IN: [("progress", "progress"), ("recap", "recap")],
-    PromptKind.PULSE: [("the answer", "safe_and_useful")],
-    PromptKind.MIDPOINT_SURVEY: [("satisfaction", "satisfaction"), ("usefulness", "usefulness")],
-    PromptKind.CLOSEOUT_SURVEY: [("satisfaction", "satisfaction"), ("rate each skill", "skill_ratings")],
-}
-_SKILL_RATING = re.compile(r"the '(before|after)' rating of (.+?) must")
+def form_field(kind: PromptKind, answer_field: str | None) -> str | None:
+    """The form field an answer's field is shown at ("skill_ratings.0.before" -> "before_0"), or None."""
+    if answer_field is None:
+        return None
+    parts = answer_field.split(".")  # a path the workflow built from the answer's own field names
+    if parts[0] == "skill_ratings" and len(parts) == 3:
+        return f"{parts[2]}_{parts[1]}"
+    name = _FIELD_OF_LOC.get(parts[0], parts[0])
+    return name if name in FORM_FIELDS.get(kind, set()) else None
 
 
-def place_refusal(card: PromptCard, message: str) -> None:
-    """Put a workflow's refusal next to the field it is about, or above the form when it is about no one field."""
-    sentence = message[:1].upper() + message[1:]
-    if card.prompt.kind == PromptKind.CLOSEOUT_SURVEY and (rating := _SKILL_RATING.search(message)):
-        side, skill = rating.groups()
-        if skill in card.skills:
-            card.errors[f"{side}_{card.skills.index(skill)}"] = sentence
-            return
-    for phrase, name in _REFUSAL_FIELDS.get(card.prompt.kind, []):
-        if phrase in message:
-            card.errors[name] = sentence
-            return
-    card.form_error = sentence
-
-
-MATCH_REASONS = re.compile(r"Why you two:\s*(.*)$", re.DOTALL)
-MATCH_PARTNER = re.compile(r"^Meet (.+?)(?:, your reverse mentor)?:")
-
-
-def match_intro(question: str) -> tuple[str | None, list[str]]:
-    """The partner's name and the match's reasons, as the pairing wrote them into the accept-match prompt."""
-    partner = MATCH_PARTNER.search(question)
-    reasons = MATCH_REASONS.search(question)
-    return (
-        partner.group(1) if partner else None,
-        [r.strip() for r in reasons.group(1).split(";") if r.strip()] if reasons else [],
-    )
+def place_refusal(card: PromptCard, refused: Refused) -> None:
+    """Put a workflow's refusal next to the field it names, or above the form when it names none of the form's."""
+    sentence = refused.sentence[:1].upper() + refused.sentence[1:]
+    name = form_field(card.prompt.kind, refused.field)
+    if name is None:
+        card.form_error = sentence
+    else:
+        card.errors[name] = sentence

@@ -32,12 +32,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.events import DomainEvent
-from domain.pairing import PairRecord
 from domain.people import Participant, Role
 from domain.program import ProgramInput, ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from flipside_client import build_answer, cycle_of, prompts_for
+from flipside_client import build_answer, prompts_for
 from tests.factories import COORDINATOR
 from workflows import search
 from workflows.program import ProgramWorkflow
@@ -183,13 +182,7 @@ class Participants:
         update_id = f"{prompt.workflow_id}/{prompt.id}/{prompt.participant}"
         if update_id in self.answers or update_id in self.held:
             return
-        record = None
-        if prompt.kind == PromptKind.CLOSEOUT_SURVEY:
-            pairing = self.client.get_workflow_handle(prompt.workflow_id)
-            record = await asyncio.wait_for(
-                pairing.query("pair_record", prompt.participant, result_type=PairRecord), QUERY_LIMIT
-            )
-        fields = persona.fields_for(prompt, record)
+        fields = persona.fields_for(prompt)
         if fields is None:
             return
         answer = Answer(
@@ -312,7 +305,7 @@ def answer_signature(answer: Answer) -> Signature | None:
         return None
     fact = FACT_OF_ANSWER[prompt.kind]
     person = None if fact in PER_WORKFLOW else prompt.participant
-    return (prompt.workflow_id, fact, person, cycle_of(prompt) if fact in PER_CYCLE else None)
+    return (prompt.workflow_id, fact, person, prompt.context.cycle if fact in PER_CYCLE else None)
 
 
 def event_signature(event: DomainEvent) -> Signature | None:

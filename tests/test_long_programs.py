@@ -70,7 +70,7 @@ async def test_a_two_year_pairing_with_weekly_checkins_continues_as_new_and_lose
     # continued as new: Temporal deduplicates ids within a run only, so the workflow's receipts must take it.
     first_checkin = await _open_prompt_after(harness, handle, cast, J0, "check-in-1")
     sent_as = new_answer_id()
-    answer = build_answer(first_checkin, J0, cast[J0].fields_for(first_checkin, None) or {})
+    answer = build_answer(first_checkin, J0, cast[J0].fields_for(first_checkin) or {})
     reply = await send_answer(harness.client, first_checkin, answer, sent_as)
     pairing = harness.client.get_workflow_handle(first_checkin.workflow_id)
     first_run = (await pairing.describe()).run_id

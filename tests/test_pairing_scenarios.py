@@ -14,7 +14,6 @@ from domain.pairing import PairingStage, PairRecord
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from flipside_client import cycle_of
 from tests.conftest import Harness
 from tests.driving import (
     Condition,
@@ -238,9 +237,9 @@ class MeetsExcept(Persona):
 
     missed: set[int] = field(default_factory=set)
 
-    def fields_for(self, prompt: PendingPrompt, record: PairRecord | None) -> dict[str, Any] | None:
-        fields = super().fields_for(prompt, record)
-        if fields is not None and prompt.kind == PromptKind.CHECK_IN and cycle_of(prompt) in self.missed:
+    def fields_for(self, prompt: PendingPrompt) -> dict[str, Any] | None:
+        fields = super().fields_for(prompt)
+        if fields is not None and prompt.kind == PromptKind.CHECK_IN and prompt.context.cycle in self.missed:
             return {**fields, "met": False, "progress": 2}
         return fields
 

@@ -157,7 +157,7 @@ async def prompt_of(client: Client, program_id: str, email: str, kind: PromptKin
 
 async def persona_answers(client: Client, program_id: str, email: str, kind: PromptKind) -> str:
     prompt = await prompt_of(client, program_id, email, kind)
-    fields = Persona(email).fields_for(prompt, None)
+    fields = Persona(email).fields_for(prompt)
     assert fields is not None
     return await send_answer(client, prompt, build_answer(prompt, email, fields))
 

@@ -3,28 +3,30 @@
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import CONFLICTING_RUN
+    from domain import questions
     from domain.answers import Refusal
     from domain.core import WorkflowCore
     from domain.events import DomainEvent, Fact
-    from domain.notices import Meeting, Notice, NoticeKind, conflicting_run_alert
-    from domain.prompts import Prompt, PromptKind
+    from domain.notices import Meeting, Notice, NoticeKind, Words, conflicting_run_alert
+    from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from workflows import calls
 
 
 @contextmanager
 def refusals() -> Iterator[None]:
-    """Turn a domain Refusal into an update rejection whose message a person can read."""
+    """Turn a domain Refusal into an update rejection whose message a person can read; its one detail names the
+    answer's field it is about (None for the answer as a whole), so a form can show it there."""
     try:
         yield
     except Refusal as error:
-        raise ApplicationError(str(error), type="Refused", non_retryable=True) from error
+        raise ApplicationError(str(error), {"field": error.field}, type="Refused", non_retryable=True) from error
 
 
 class PromptingWorkflow:
@@ -51,8 +53,7 @@ class PromptingWorkflow:
         to: str,
         kind: NoticeKind,
         key: str,
-        subject: str,
-        body: str,
+        words: Words,
         prompt_id: str | None = None,
         meeting: Meeting | None = None,
     ) -> None:
@@ -61,8 +62,8 @@ class PromptingWorkflow:
                 key=f"{self.workflow_id}/{key}/{to}",
                 to=to,
                 kind=kind,
-                subject=subject,
-                body=body,
+                subject=words.subject,
+                body=words.body,
                 program_id=self.program_id,
                 pairing_id=self.pairing_id,
                 prompt_id=prompt_id,
@@ -70,10 +71,10 @@ class PromptingWorkflow:
             )
         )
 
-    def notify_coordinators(self, kind: NoticeKind, key: str, subject: str, body: str) -> None:
+    def notify_coordinators(self, kind: NoticeKind, key: str, words: Words) -> None:
         """The same notice to each coordinator of the program."""
         for coordinator in self.coordinators:
-            self.notify(coordinator, kind, key, subject, body)
+            self.notify(coordinator, kind, key, words)
 
     def record(self, fact: Fact, participant: str | None = None, pairing_id: str | None = None) -> None:
         """Journal a fact; a program names the pairing a fact is about when it records one for a pairing."""
@@ -112,11 +113,11 @@ class PromptingWorkflow:
         names this run, so the outbox cannot take it for one of the earlier run's.
         """
         self.core.outbox = []
-        subject, body = conflicting_run_alert(self.workflow_id)
+        words = conflicting_run_alert(self.workflow_id)
         run = workflow.info().first_execution_run_id
-        self.notify_coordinators(NoticeKind.ALERT, f"conflicting-run/{run}", subject, body)
+        self.notify_coordinators(NoticeKind.ALERT, f"conflicting-run/{run}", words)
         await self.send_outbox()
-        raise ApplicationError(f"{subject}: {reason}", type=CONFLICTING_RUN, non_retryable=True)
+        raise ApplicationError(f"{words.subject}: {reason}", type=CONFLICTING_RUN, non_retryable=True)
 
     async def send_and_flush(self) -> None:
         """Notices and events at once: two activities side by side instead of one after the other."""
@@ -132,38 +133,40 @@ class PromptingWorkflow:
         update: str,
         due: timedelta,
         meeting: Meeting | None = None,
+        details: str = "",
     ) -> None:
+        """Open a prompt for a person and send it; `question` and `details` come from domain.questions."""
         prompt = Prompt(
             id=prompt_id,
             kind=kind,
             participant=to,
             question=question,
+            details=details,
             workflow_id=self.workflow_id,
             update=update,
             opened=self.elapsed,
             due=due,
         )
         self.core.prompts.open(prompt)
-        body = self._by_when(prompt)
-        self.notify(to, NoticeKind.PROMPT, prompt.notice_key, question, body, prompt_id=prompt_id, meeting=meeting)
+        words = questions.prompt_notice(question, details, prompt_id, self._due_at(prompt))
+        self.notify(to, NoticeKind.PROMPT, prompt.notice_key, words, prompt_id=prompt_id, meeting=meeting)
 
-    def _by_when(self, prompt: Prompt) -> str:
-        due_at = self.core.clock.wall_time(prompt.due, workflow.now())
-        when = due_at.strftime("%Y-%m-%d %H:%M:%S UTC") if due_at else "when the program resumes"
-        return f"{prompt.question}\nPlease answer by {when}. Prompt: {prompt.id}."
+    def _due_at(self, prompt: Prompt) -> datetime | None:
+        return self.core.clock.wall_time(prompt.due, workflow.now())
 
     def _queue_reminders(self) -> None:
         for prompt in self.core.prompts.due_for_reminder(self.elapsed, self.nudge_before):
             prompt.reminded = True
-            subject = f"Reminder: {prompt.question}"
-            self.notify(
-                prompt.participant,
-                NoticeKind.REMINDER,
-                f"{prompt.notice_key}/reminder",
-                subject,
-                self._by_when(prompt),
-                prompt_id=prompt.id,  # its link opens the prompt; only the activity input changes, replay holds
-            )
+            words = questions.reminder_notice(prompt.question, prompt.details, prompt.id, self._due_at(prompt))
+            # Its link opens the prompt; only the activity input changes, replay holds.
+            self.notify(prompt.participant, NoticeKind.REMINDER, f"{prompt.notice_key}/reminder", words, prompt.id)
+
+    def prompt_context(self, prompt: Prompt) -> PromptContext:
+        """What a surface needs to answer `prompt`; each workflow's rules give it."""
+        return PromptContext()
+
+    def pending_for(self, participant: str) -> list[PendingPrompt]:
+        return self.core.prompts.pending(participant, self.core.clock, workflow.now(), self.prompt_context)
 
     def on_expired(self, prompt: Prompt) -> None:
         """Hook for a prompt whose time ran out; stages read what was answered, so the default does nothing."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain import notices, questions, replies
     from domain.answers import (
         CheckIn,
         CloseoutAnswers,
@@ -34,17 +35,9 @@ with workflow.unsafe.imports_passed_through():
         SurveyAnswered,
     )
     from domain.metrics import PairingOutcome, PairingSummary
-    from domain.notices import Meeting, NoticeKind
-    from domain.pairing import (
-        Pairing,
-        PairingInput,
-        PairingStage,
-        PairingView,
-        PairRecord,
-        Plan,
-        new_pairing_state,
-    )
-    from domain.prompts import PendingPrompt, Prompt, PromptKind
+    from domain.notices import Meeting, NoticeKind, Words
+    from domain.pairing import Pairing, PairingInput, PairingStage, PairingView, PairRecord, new_pairing_state
+    from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from workflows import search
     from workflows.base import PromptingWorkflow, refusals
 
@@ -96,7 +89,7 @@ class PairingWorkflow(PromptingWorkflow):
     # Stages
     @property
     def ended(self) -> bool:
-        return self.state.summary.outcome is not None
+        return self.rules.ended
 
     def _set_stage(self, stage: PairingStage) -> None:
         self.state.stage = stage
@@ -104,47 +97,23 @@ class PairingWorkflow(PromptingWorkflow):
 
     async def _introduction(self) -> None:
         due = self.elapsed + self.terms.answer_window
-        reasons = "; ".join(self.terms.match_reasons)
+        why = questions.why_you_two(self.terms.match_reasons)
         for email in self.rules.people:
-            partner = self.rules.partner_of(email)
-            side = "mentor" if email == self.inp.mentor.email else "mentee"
-            if side == "mentor":
-                question = f"Meet {partner.name}: will you be their reverse mentor? Why you two: {reasons}"
-            else:
-                question = f"Meet {partner.name}, your reverse mentor: will you work together? Why you two: {reasons}"
-            self.ask("accept-match", PromptKind.ACCEPT_MATCH, email, question, "answer_match", due)
-        both = set(self.rules.people)
-        await self.wait_until(
-            due, lambda: self.ended or self.state.declined_by is not None or set(self.state.accepted) == both
-        )
+            question = questions.accept_match(self.rules.partner(email))
+            self.ask("accept-match", PromptKind.ACCEPT_MATCH, email, question, "answer_match", due, details=why)
+        await self.wait_until(due, lambda: self.ended or self.rules.introduction_answered)
         if self.ended:
             return
         if self.state.declined_by is not None:
-            self._end(PairingOutcome.DECLINED, [self.state.declined_by])
-            partner = self.rules.partner_of(self.state.declined_by)
-            self.notify(
-                partner.email,
-                NoticeKind.INFO,
-                "declined",
-                "Your match will not go ahead",
-                "This match will not go ahead. That is fine and nobody is at fault; "
-                "the program will look for another partner for you.",
-            )
+            partner = self.rules.apply_decline()
+            self.notify(partner.email, NoticeKind.INFO, "declined", notices.MATCH_DECLINED)
             return
-        silent = [e for e in self.rules.people if e not in self.state.accepted]
+        silent = self.rules.apply_unanswered()
         if silent:
-            self.state.prompts.close_all()
-            self._end(PairingOutcome.UNANSWERED, silent)
             for email in silent:
                 self.record(Declined(unanswered=True), email)
             for email in self.rules.people:
-                body = (
-                    "We did not hear from you in time, so this match is closed. Tell your coordinator if you "
-                    "would still like to take part."
-                    if email in silent
-                    else "Your partner did not answer in time, so the program will look for another partner for you."
-                )
-                self.notify(email, NoticeKind.INFO, "unanswered", "Your match is closed", body)
+                self.notify(email, NoticeKind.INFO, "unanswered", notices.match_unanswered(email in silent))
             return
         for email in self.rules.people:
             self.record(Accepted(), email)
@@ -153,26 +122,15 @@ class PairingWorkflow(PromptingWorkflow):
     async def _planning(self) -> None:
         due = self.elapsed + self.terms.answer_window
         self.state.stage_due = due  # the agree-plan prompt opened by a proposal shares this deadline
-        rules = "; ".join(self.terms.ground_rules)
+        question = questions.propose_plan(self.terms.ground_rules)
         for email in self.rules.people:
-            question = (
-                "Agree your mentoring plan: goals, skills to work on, how often and how you will meet. "
-                f"Ground rules: {rules}"
-            )
             self.ask("plan", PromptKind.PROPOSE_PLAN, email, question, "propose_plan", due)
         await self.wait_until(due, lambda: self.ended or self.rules.plan_agreed)
         if self.ended:
             return
         if not self.rules.plan_agreed:
-            self.state.prompts.close_all()
-            self.state.plan = self.state.plan or self._default_plan()
-            self.state.plan_by_default = True
-            self.notify_coordinators(
-                NoticeKind.ALERT,
-                "plan-missing",
-                f"{self.pairing_id}: no plan agreed",
-                "The pair did not agree a plan in time; check-ins start on the program's default plan.",
-            )
+            self.rules.apply_default_plan()
+            self.notify_coordinators(NoticeKind.ALERT, "plan-missing", notices.plan_missing_alert(self.inp.pairing_id))
         plan = self.state.plan
         assert plan is not None
         self.record(
@@ -185,17 +143,6 @@ class PairingWorkflow(PromptingWorkflow):
         )
         self.state.mentoring_started = self.elapsed
         self._set_stage(PairingStage.MENTORING)
-
-    def _default_plan(self) -> Plan:
-        mentor, mentee = self.inp.mentor, self.inp.mentee
-        skills = sorted(set(mentor.skills_offered) & set(mentee.skills_wanted)) or mentee.skills_wanted[:2]
-        return Plan(
-            goals=["Learn from each other"],
-            skills=skills or ["digital practice"],
-            meeting_every=self.terms.default_cadence,
-            channel="to be agreed",
-            proposed_by="program",
-        )
 
     async def _mentoring(self) -> None:
         assert self.state.plan is not None and self.state.mentoring_started is not None
@@ -226,24 +173,10 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.cycle_due = due
         cycle = self.state.cycle
         meeting = self._meeting(due)
+        question = questions.check_in(cycle)
         for email in self.rules.people:
-            self.ask(
-                f"check-in-{cycle}",
-                PromptKind.CHECK_IN,
-                email,
-                f"Check-in {cycle}: did you meet, how is it going (1-5), and a short recap for the two of you",
-                "log_checkin",
-                due,
-                meeting=meeting,
-            )
-        self.ask(
-            f"pulse-{cycle}",
-            PromptKind.PULSE,
-            self.inp.mentor.email,
-            "Just for you: is this pairing safe and useful for you? (1-5; your partner never sees this)",
-            "answer_pulse",
-            due,
-        )
+            self.ask(f"check-in-{cycle}", PromptKind.CHECK_IN, email, question, "log_checkin", due, meeting=meeting)
+        self.ask(f"pulse-{cycle}", PromptKind.PULSE, self.inp.mentor.email, questions.PULSE, "answer_pulse", due)
 
     def _meeting(self, cycle_due: timedelta) -> Meeting | None:
         """The pair's meetings from this cycle to the end, halfway through each cycle, at the agreed cadence."""
@@ -258,7 +191,7 @@ class PairingWorkflow(PromptingWorkflow):
         return Meeting(
             series=f"{self.pairing_id}@flipside",
             sequence=self.state.cycle,
-            title=f"Reverse mentoring: {mentor.first_name} and {mentee.first_name}",
+            title=notices.meeting_title(mentor.first_name, mentee.first_name),
             starts_at=due_at - (cycle_due - self.elapsed) / 2,
             length=MEETING_LENGTH,
             every=every,
@@ -269,19 +202,14 @@ class PairingWorkflow(PromptingWorkflow):
     def _close_cycle(self) -> None:
         met, alert = self.rules.close_cycle()
         self.record(CycleClosed(cycle=self.state.cycle, met=met, missed_streak=self.state.missed_streak))
+        cycle = self.state.cycle
         if alert:
-            self._alert_coordinators(
-                f"missed-{self.state.cycle}",
-                f"{self.pairing_id}: check-ins missed",
-                f"This pair has missed {self.state.missed_streak} check-ins in a row.",
-            )
+            words = notices.missed_checkins_alert(self.inp.pairing_id, self.state.missed_streak)
+            self._alert_coordinators("missed", words, cycle)
         if workflow.patched(LOW_PROGRESS_ALERTS) and self.rules.apply_progress():
             self.record(FlaggedAtRisk())
-            self._alert_coordinators(
-                f"low-progress-{self.state.cycle}",
-                f"{self.pairing_id}: progress rated low",
-                f"This pair met but rated their progress low {self.state.low_progress_streak} check-ins in a row.",
-            )
+            words = notices.low_progress_alert(self.inp.pairing_id, self.state.low_progress_streak)
+            self._alert_coordinators("low-progress", words, cycle)
 
     def _open_midpoint(self) -> None:
         self.state.midpoint_opened = True
@@ -292,7 +220,7 @@ class PairingWorkflow(PromptingWorkflow):
                 "midpoint-survey",
                 PromptKind.MIDPOINT_SURVEY,
                 email,
-                "Mid-point survey: how satisfied are you (1-5) and how useful is it (1-5)?",
+                questions.MIDPOINT_SURVEY,
                 "answer_midpoint_survey",
                 due,
             )
@@ -311,24 +239,12 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.prompts.close_all()
         due = self.elapsed + self.terms.answer_window
         for email in self.rules.people:
-            skills = ", ".join(self.rules.skills_to_rate(email))
-            self.ask(
-                "closeout-survey",
-                PromptKind.CLOSEOUT_SURVEY,
-                email,
-                f"Close-out: how satisfied are you (1-5), would you recommend it, and rate {skills} "
-                "before and after (1-5)",
-                "answer_closeout_survey",
-                due,
-            )
+            question = questions.closeout_survey(self.rules.skills_to_rate(email))
+            self.ask("closeout-survey", PromptKind.CLOSEOUT_SURVEY, email, question, "answer_closeout_survey", due)
         both = set(self.rules.people)
         await self.wait_until(due, lambda: self.ended or set(self.state.closeout_answered) == both)
         if not self.ended:
-            self._end(PairingOutcome.COMPLETED, [])
-
-    def _end(self, outcome: PairingOutcome, ended_by: list[str]) -> None:
-        self.state.summary.outcome = outcome
-        self.state.summary.ended_by = ended_by
+            self.rules.end(PairingOutcome.COMPLETED, [])
 
     async def _finish(self) -> None:
         self.state.prompts.close_all()
@@ -380,10 +296,11 @@ class PairingWorkflow(PromptingWorkflow):
         """Survey free text enters the record only when the program's spec says to keep it."""
         return comment.strip() or None if self.terms.keep_survey_comments else None
 
-    def _alert_coordinators(self, key: str, subject: str, body: str) -> None:
-        head, _, tail = key.rpartition("-")  # "missed-3" -> missed in cycle 3; "at-risk" has no cycle
-        self.record(AlertRaised(reason=head, cycle=int(tail)) if tail.isdigit() else AlertRaised(reason=key))
-        self.notify_coordinators(NoticeKind.ALERT, key, subject, body)
+    def _alert_coordinators(self, reason: str, words: Words, cycle: int | None = None) -> None:
+        """Record an alert and tell the coordinators; its key names the cycle, so each cycle's alert is its own."""
+        self.record(AlertRaised(reason=reason, cycle=cycle))
+        key = reason if cycle is None else f"{reason}-{cycle}"
+        self.notify_coordinators(NoticeKind.ALERT, key, words)
 
     # Updates: each validator refuses before anything reaches the history. Each takes what was sent as it is
     # and reads it with read_answer, so an answer of the wrong shape is refused in words, not by the SDK's decoder.
@@ -393,17 +310,12 @@ class PairingWorkflow(PromptingWorkflow):
         self.rules.apply_match_answer(answer)
         if not answer.accept:
             self.record(Declined(), answer.participant)  # the reason goes to the coordinator, not the record
-            reason = answer.reason.strip() or "no reason given"
-            self.notify_coordinators(
-                NoticeKind.ALERT,
-                "decline-reason",
-                f"{self.pairing_id}: match declined",
-                f"{answer.participant} declined this match. Their reason (for you only): {reason}",
-            )
-            return "Thank you for saying so. The program will look for another partner for you."
+            words = notices.match_declined_alert(self.inp.pairing_id, answer.participant, answer.reason)
+            self.notify_coordinators(NoticeKind.ALERT, "decline-reason", words)
+            return replies.MATCH_DECLINED
         if set(self.state.accepted) == set(self.rules.people):
-            return "You have both accepted. Next: agree your mentoring plan."
-        return "Thank you. We are waiting for your partner's answer."
+            return replies.BOTH_ACCEPTED
+        return replies.WAITING_FOR_PARTNER
 
     @answer_match.validator
     def _check_answer_match(self, *sent: object) -> None:
@@ -416,15 +328,9 @@ class PairingWorkflow(PromptingWorkflow):
     def propose_plan(self, *sent: object) -> str:
         proposal = read_answer(PlanProposal, sent)
         partner = self.rules.apply_plan(proposal)
-        self.ask(
-            "agree-plan",
-            PromptKind.AGREE_PLAN,
-            partner,
-            f"{self.rules.person(proposal.participant).name} proposed your mentoring plan: do you agree?",
-            "agree_plan",
-            self.state.stage_due,
-        )
-        return f"Plan saved. {self.rules.person(partner).name} is asked to agree it."
+        question = questions.agree_plan(self.rules.person(proposal.participant).name)
+        self.ask("agree-plan", PromptKind.AGREE_PLAN, partner, question, "agree_plan", self.state.stage_due)
+        return replies.plan_saved(self.rules.person(partner).name)
 
     @propose_plan.validator
     def _check_propose_plan(self, *sent: object) -> None:
@@ -437,7 +343,7 @@ class PairingWorkflow(PromptingWorkflow):
     def agree_plan(self, *sent: object) -> str:
         agreement = read_answer(PlanAgreement, sent)
         self.rules.apply_plan_agreement(agreement)
-        return "Plan agreed. Check-ins start now."
+        return replies.PLAN_AGREED
 
     @agree_plan.validator
     def _check_agree_plan(self, *sent: object) -> None:
@@ -459,7 +365,7 @@ class PairingWorkflow(PromptingWorkflow):
             ),
             checkin.participant,
         )
-        return f"Check-in {checkin.cycle} logged. Thank you."
+        return replies.checkin_logged(checkin.cycle)
 
     @log_checkin.validator
     def _check_log_checkin(self, *sent: object) -> None:
@@ -482,12 +388,8 @@ class PairingWorkflow(PromptingWorkflow):
         )
         if self.rules.apply_pulse(pulse, once_per_streak=workflow.patched(PULSE_ALERT_PER_STREAK)):
             # The mentee is never told: the alert names the pairing, not who raised it, and no state changes.
-            self._alert_coordinators(
-                f"pulse-{pulse.cycle}",
-                f"{self.pairing_id}: a private check needs you",
-                "A private pulse answer in this pairing was low. Please reach out gently.",
-            )
-        return "Thank you. Only your coordinator can act on this answer."
+            self._alert_coordinators("pulse", notices.low_pulse_alert(self.inp.pairing_id), pulse.cycle)
+        return replies.PULSE_TAKEN
 
     @answer_pulse.validator
     def _check_answer_pulse(self, *sent: object) -> None:
@@ -500,13 +402,8 @@ class PairingWorkflow(PromptingWorkflow):
     def answer_midpoint_survey(self, *sent: object) -> str:
         answers = read_answer(MidpointAnswers, sent)
         if self.rules.apply_midpoint(answers):
-            self.state.summary.at_risk = True
             self.record(FlaggedAtRisk())
-            self._alert_coordinators(
-                "at-risk",
-                f"{self.pairing_id}: at risk at mid-point",
-                "A mid-point answer was low; the pairing may need support.",
-            )
+            self._alert_coordinators("at-risk", notices.midpoint_at_risk_alert(self.inp.pairing_id))
         self.record(
             SurveyAnswered(
                 survey="midpoint",
@@ -516,7 +413,7 @@ class PairingWorkflow(PromptingWorkflow):
             answers.participant,
         )
         self._midpoint_done_check()
-        return "Thank you for your mid-point answers."
+        return replies.MIDPOINT_TAKEN
 
     @answer_midpoint_survey.validator
     def _check_midpoint(self, *sent: object) -> None:
@@ -539,7 +436,7 @@ class PairingWorkflow(PromptingWorkflow):
             ),
             answers.participant,
         )
-        return "Thank you. Your answers help the next program."
+        return replies.CLOSEOUT_TAKEN
 
     @answer_closeout_survey.validator
     def _check_closeout(self, *sent: object) -> None:
@@ -552,7 +449,7 @@ class PairingWorkflow(PromptingWorkflow):
     def withdraw(self, *sent: object) -> str:
         withdrawal = read_answer(Withdrawal, sent)
         self._withdraw(withdrawal)
-        return "You have left the pairing. Nothing you wrote is lost, and thank you for taking part."
+        return replies.LEFT_PAIRING
 
     @withdraw.validator
     def _check_withdraw(self, *sent: object) -> None:
@@ -560,23 +457,10 @@ class PairingWorkflow(PromptingWorkflow):
             self.rules.check_withdrawal(read_answer(Withdrawal, sent))
 
     def _withdraw(self, withdrawal: Withdrawal) -> None:
-        self.state.prompts.close_all()
-        self._end(PairingOutcome.WITHDRAWN, [withdrawal.participant])
-        partner = self.rules.partner_of(withdrawal.participant)
-        self.notify(
-            partner.email,
-            NoticeKind.INFO,
-            "withdrawn",
-            "Your partner has stepped back",
-            f"{self.rules.person(withdrawal.participant).first_name} has stepped back from your pairing. "
-            "Nothing you wrote is lost; the program will look for another partner if time allows.",
-        )
-        self.notify_coordinators(
-            NoticeKind.INFO,
-            "withdrawn",
-            f"{self.pairing_id}: a participant withdrew",
-            "One side of this pairing withdrew.",
-        )
+        partner = self.rules.apply_withdrawal(withdrawal)
+        first_name = self.rules.person(withdrawal.participant).first_name
+        self.notify(partner.email, NoticeKind.INFO, "withdrawn", notices.partner_withdrew(first_name))
+        self.notify_coordinators(NoticeKind.INFO, "withdrawn", notices.withdrawal_alert(self.inp.pairing_id))
 
     # Signals: fire-and-forget controls from the program
     @workflow.signal
@@ -587,9 +471,7 @@ class PairingWorkflow(PromptingWorkflow):
     @workflow.signal
     def end_pairing(self, reason: str) -> None:
         if not self.ended:
-            self.state.prompts.close_all()
-            self.state.cancel_reason = reason
-            self._end(PairingOutcome.CANCELLED, [])
+            self.rules.apply_end(reason)
 
     @property
     def _clock_unstarted(self) -> bool:
@@ -611,9 +493,12 @@ class PairingWorkflow(PromptingWorkflow):
     def view(self) -> PairingView:
         return self.rules.view()
 
+    def prompt_context(self, prompt: Prompt) -> PromptContext:
+        return self.rules.prompt_context(prompt)
+
     @workflow.query
     def pending_prompts(self, participant: str) -> list[PendingPrompt]:
-        return self.state.prompts.pending(participant, self.state.clock, workflow.now())
+        return self.pending_for(participant)
 
     @workflow.query
     def pair_record(self, participant: str) -> PairRecord:

@@ -17,7 +17,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import MatchRequest, SnapshotRequest
-    from domain import events
+    from domain import events, notices, questions, replies
     from domain.answers import (
         Approval,
         CoordinatorAction,
@@ -35,23 +35,16 @@ with workflow.unsafe.imports_passed_through():
         PairingSummary,
         ProgramMetrics,
         compute_metrics,
-        describe_kpi,
         evaluate_goals,
         overall_outcome,
     )
-    from domain.notices import (
-        NO_PAIRS_REASON,
-        NoticeKind,
-        approval_request,
-        closed_outside_alert,
-        matching_failed_request,
-        no_pairs_alert,
-        rematch_failed_alert,
-    )
+    from domain.notices import NO_PAIRS_REASON, NoticeKind
     from domain.pairing import PairingInput, PairingTerms
     from domain.people import Participant
     from domain.program import (
         FINISHED,
+        MAX_PREFERENCES,
+        AfterPairing,
         Member,
         MemberStatus,
         MemberView,
@@ -63,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         ProgramStatus,
         new_program_state,
     )
-    from domain.prompts import PendingPrompt, PromptKind
+    from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.spec import MatchingMode, ProgramSpec
     from workflows import calls, search
     from workflows.base import PromptingWorkflow, refusals
@@ -197,30 +190,14 @@ class ProgramWorkflow(PromptingWorkflow):
         )
         if self.cancelling or self._handing_over:  # the next run waits on for the rest of the phase
             return
-        self.state.recruitment_closed = True
-        for member in self.rules.with_status(MemberStatus.INVITED):
-            member.status = MemberStatus.NOT_JOINED
-            self.state.prompts.close(member.person.email, "opt-in")
-            self.notify(
-                member.person.email,
-                NoticeKind.INFO,
-                "recruitment-closed",
-                f"{self.spec.name} is under way",
-                "Recruitment has closed. Thank you for considering it; you are welcome in a later run.",
-            )
+        words = notices.recruitment_closed(self.spec.name)
+        for member in self.rules.apply_recruitment_closed():
+            self.notify(member.person.email, NoticeKind.INFO, "recruitment-closed", words)
         self._enter(ProgramPhase.TRAINING)
 
     def _invite(self, member: Member) -> None:
-        rules = "; ".join(self.spec.ground_rules)
-        self.ask(
-            "opt-in",
-            PromptKind.OPT_IN,
-            member.person.email,
-            f"You are invited to {self.spec.name}: {self.spec.purpose} Taking part is voluntary. "
-            f"Opt in by agreeing to the ground rules: {rules}",
-            "opt_in",
-            self.state.phase_due,
-        )
+        question = questions.opt_in(self.spec.name, self.spec.purpose, self.spec.ground_rules)
+        self.ask("opt-in", PromptKind.OPT_IN, member.person.email, question, "opt_in", self.state.phase_due)
         person = member.person
         self.record(
             events.Invited(
@@ -232,48 +209,29 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _training(self) -> None:
         self_select = self.spec.matching.mode != MatchingMode.ALGORITHM
         if self._open_phase(self.spec.durations.training):
-            modules = ", ".join(self.spec.training_modules)
-            for member in self.rules.with_status(MemberStatus.OPTED_IN):
-                email = member.person.email
-                if self.spec.training_modules:
-                    self.ask(
-                        "training",
-                        PromptKind.TRAINING,
-                        email,
-                        f"Complete your training: {modules}",
-                        "complete_training",
-                        self.state.phase_due,
-                    )
-                else:
-                    member.status, member.trained = MemberStatus.TRAINED, True
-                    self.record(events.TrainingCompleted(modules=[]), email)
-                if self_select:
-                    self.ask(
-                        "preferences",
-                        PromptKind.PREFERENCES,
-                        email,
-                        "After the kick-off workshop: whom would you like to work with? Rank up to 5 people.",
-                        "submit_preferences",
-                        self.state.phase_due,
-                    )
+            self._open_training(self_select)
         await self.wait_until(
             self.state.phase_due, lambda: self.cancelling or not self.state.prompts.prompts or self._handing_over
         )
         if self.cancelling or self._handing_over:
             return
-        for member in self.rules.with_status(MemberStatus.OPTED_IN):
-            member.status = MemberStatus.EXCLUDED
+        for member in self.rules.apply_training_closed():
             self.record(events.Excluded(reason="training not finished"), member.person.email)
-            self.notify(
-                member.person.email,
-                NoticeKind.INFO,
-                "excluded",
-                "Training not finished in time",
-                "Your training was not finished by the deadline, so you are not in this round of matching. "
-                "Nothing is lost: your progress is kept for the next run.",
-            )
-        self.state.prompts.close_all()
+            self.notify(member.person.email, NoticeKind.INFO, "excluded", notices.TRAINING_NOT_FINISHED)
         self._enter(ProgramPhase.MATCHING)
+
+    def _open_training(self, self_select: bool) -> None:
+        modules, due = self.spec.training_modules, self.state.phase_due
+        for member in self.rules.with_status(MemberStatus.OPTED_IN):
+            email = member.person.email
+            if modules:
+                self.ask("training", PromptKind.TRAINING, email, questions.training(modules), "complete_training", due)
+            else:
+                member.status, member.trained = MemberStatus.TRAINED, True
+                self.record(events.TrainingCompleted(modules=[]), email)
+            if self_select:
+                question = questions.preferences(MAX_PREFERENCES)
+                self.ask("preferences", PromptKind.PREFERENCES, email, question, "submit_preferences", due)
 
     async def _matching(self) -> None:
         if self._open_phase(self.spec.durations.answer_window):
@@ -310,8 +268,7 @@ class ProgramWorkflow(PromptingWorkflow):
         """Nobody to pair (nobody opted in, or only one side did): say so and end, rather than wait for an approval
         of nothing. The run loop then cancels the program, which tells everyone."""
         unmatched = [(u.email, u.reason) for u in proposal.unmatched]
-        subject, body = no_pairs_alert(self.spec.name, pool, unmatched)
-        self.notify_coordinators(NoticeKind.ALERT, "no-pairs", subject, body)
+        self.notify_coordinators(NoticeKind.ALERT, "no-pairs", notices.no_pairs_alert(self.spec.name, pool, unmatched))
         self.state.cancel_reason = NO_PAIRS_REASON
 
     async def _propose(self, pool: list[Participant], context: MatchContext | None = None) -> MatchProposal:
@@ -328,9 +285,9 @@ class ProgramWorkflow(PromptingWorkflow):
         proposal = self.state.proposal
         assert proposal is not None
         if self.state.matching_failed is not None:
-            question = matching_failed_request(self.spec.name, self.state.matching_failed)
+            question = notices.matching_failed_request(self.spec.name, self.state.matching_failed)
         else:
-            question = approval_request(self.spec.name, proposal)
+            question = notices.approval_request(self.spec.name, proposal)
         for coordinator in self.spec.coordinators:
             self.ask(
                 "approve-matches",
@@ -349,18 +306,9 @@ class ProgramWorkflow(PromptingWorkflow):
             record = self.rules.add_pairing(pair)
             self.record(self._matched("matched", record))
         self.record(events.Approved(pairs=len(pairs), edited=approval.pairs is not None))
-        for member in self.rules.with_status(MemberStatus.TRAINED):
-            reason = self._unmatched_reason(member.person.email)
-            member.status, member.unmatched_reason = MemberStatus.UNMATCHED, reason
-            self.notify(
-                member.person.email,
-                NoticeKind.INFO,
-                "unmatched",
-                "No partner this round",
-                f"We could not find you a partner this round: {reason}. If someone becomes free, "
-                "you will be considered first.",
-            )
-            self.state.rematch_pool.append(member.person.email)
+        for member in self.rules.apply_unmatched():
+            words = notices.unmatched(member.unmatched_reason or "")
+            self.notify(member.person.email, NoticeKind.INFO, "unmatched", words)
 
     @staticmethod
     def _matched(kind: Literal["matched", "rematched"], record: PairingRecord) -> events.Matched:
@@ -372,11 +320,6 @@ class ProgramWorkflow(PromptingWorkflow):
             score=record.score,
             reasons=record.reasons,
         )
-
-    def _unmatched_reason(self, email: str) -> str:
-        proposal = self.state.proposal
-        found = [u.reason for u in proposal.unmatched if u.email == email] if proposal else []
-        return found[0] if found else "the coordinator paired your proposed partner differently"
 
     async def _kickoff(self) -> None:
         if self._open_phase(timedelta(0)):
@@ -491,18 +434,14 @@ class ProgramWorkflow(PromptingWorkflow):
         try:
             proposal = await self._propose(pool, self.rules.match_context(mentees_already=room))
         except ActivityError as error:  # they keep waiting; the next return to the pool tries again
-            subject, body = rematch_failed_alert(self.spec.name, _reason(error), len(self.state.rematch_pool))
-            self.notify_coordinators(NoticeKind.ALERT, f"rematch-failed/{len(self.state.pairings)}", subject, body)
+            words = notices.rematch_failed_alert(self.spec.name, _reason(error), len(self.state.rematch_pool))
+            self.notify_coordinators(NoticeKind.ALERT, f"rematch-failed/{len(self.state.pairings)}", words)
             return
         for pair in proposal.pairs:
             record = self.rules.add_pairing(pair)
             self.record(self._matched("rematched", record))
-            self.notify_coordinators(
-                NoticeKind.INFO,
-                f"rematch/{record.pairing_id}",
-                "A new pair was formed",
-                f"{pair.mentor} and {pair.mentee} were rematched: {'; '.join(pair.reasons)}",
-            )
+            words = notices.rematched(pair.mentor, pair.mentee, pair.reasons)
+            self.notify_coordinators(NoticeKind.INFO, f"rematch/{record.pairing_id}", words)
             await self._start_pairing(record)
 
     async def _snapshot(self, label: str) -> ProgramMetrics:
@@ -529,14 +468,8 @@ class ProgramWorkflow(PromptingWorkflow):
         self._enter(ProgramPhase.MIDPOINT_REVIEW)
         metrics = await self._snapshot("mid-point")
         self.state.snapshots["mid-point"] = metrics
-        adherence = "not enough data" if metrics.checkin_adherence is None else f"{metrics.checkin_adherence:.0%}"
         self.notify_coordinators(
-            NoticeKind.REPORT,
-            "midpoint-summary",
-            f"{self.spec.name}: mid-point summary",
-            f"{metrics.pairings_running} pairings running, {metrics.pairings_completed} finished, "
-            f"check-in adherence {adherence}, {metrics.pairings_at_risk} at risk, "
-            f"{metrics.funnel.withdrawn} withdrawn.",
+            NoticeKind.REPORT, "midpoint-summary", notices.midpoint_summary(self.spec.name, metrics)
         )
         self.state.midpoint_done = True
         self._enter(ProgramPhase.MENTORING)
@@ -560,8 +493,7 @@ class ProgramWorkflow(PromptingWorkflow):
         for kpi in kpis:
             self.record(events.KpiEvaluated(kpi=kpi.kpi.value, value=kpi.value, target=kpi.target, met=kpi.met))
         outcome = overall_outcome(kpis)
-        report = "\n".join([f"{self.spec.name}: {outcome}.", *[describe_kpi(k) for k in kpis]])
-        self.notify_coordinators(NoticeKind.REPORT, "final-report", f"{self.spec.name}: evaluation", report)
+        self.notify_coordinators(NoticeKind.REPORT, "final-report", notices.final_report(self.spec.name, outcome, kpis))
         self._recognise(summaries)
         self.record(events.ProgramClosed(outcome=outcome))
         self.result = ProgramResult(
@@ -574,34 +506,18 @@ class ProgramWorkflow(PromptingWorkflow):
 
     def _recognise(self, summaries: list[PairingSummary]) -> None:
         for summary in summaries:
-            if summary.outcome != PairingOutcome.COMPLETED:
-                continue
-            for email in (summary.mentor, summary.mentee):
-                self.state.members[email].status = MemberStatus.COMPLETED
+            for email, partner_name in self.rules.apply_recognition(summary):
                 self.record(events.Recognised(pairing=summary.pairing_id), email)
-                partner = summary.mentee if email == summary.mentor else summary.mentor
-                self.notify(
-                    email,
-                    NoticeKind.RECOGNITION,
-                    "recognition",
-                    f"Thank you from {self.spec.name}",
-                    f"You completed {self.spec.name} with {self.state.members[partner].person.name}. "
-                    "Thank you for learning in both directions.",
-                )
+                words = notices.recognition(self.spec.name, partner_name)
+                self.notify(email, NoticeKind.RECOGNITION, "recognition", words)
 
     async def _cancel(self) -> None:
         reason = self.state.cancel_reason or "no reason given"
         await self._signal_running("end_pairing", f"program cancelled: {reason}")
         self.state.prompts.close_all()
-        everyone = [*self.state.members, *self.spec.coordinators]
-        for email in everyone:
-            self.notify(
-                email,
-                NoticeKind.INFO,
-                "cancelled",
-                f"{self.spec.name} is cancelled",
-                f"{self.spec.name} has been cancelled: {reason}. Nothing you wrote is lost. Thank you.",
-            )
+        words = notices.program_cancelled(self.spec.name, reason)
+        for email in [*self.state.members, *self.spec.coordinators]:
+            self.notify(email, NoticeKind.INFO, "cancelled", words)
         self.record(events.Cancelled(reason=reason))
         self.record(events.ProgramClosed(outcome=f"cancelled: {reason}"))
         metrics = compute_metrics(self.rules.funnel(), self.rules.finished_summaries())
@@ -649,8 +565,8 @@ class ProgramWorkflow(PromptingWorkflow):
             events.PairingClosed(outcome=PairingOutcome.CANCELLED, ended_by=[], cycles_run=0, cycles_met=0),
             pairing_id=record.pairing_id,
         )
-        subject, body = closed_outside_alert(record.pairing_id, record.rematch_requested and self._rematch_possible)
-        self.notify_coordinators(NoticeKind.ALERT, f"closed-outside/{record.pairing_id}", subject, body)
+        words = notices.closed_outside_alert(record.pairing_id, record.rematch_requested and self._rematch_possible)
+        self.notify_coordinators(NoticeKind.ALERT, f"closed-outside/{record.pairing_id}", words)
         await self._pairing_ended(summary)
 
     @property
@@ -693,9 +609,7 @@ class ProgramWorkflow(PromptingWorkflow):
         self.updates_this_run += 1
         self.rules.apply_opt_in(answer)
         self.record(events.OptedIn(), answer.participant.strip().lower())
-        if not self.spec.training_modules:
-            return "Welcome aboard. Matching follows once recruitment closes."
-        return "Welcome aboard. Your training opens when recruitment closes."
+        return replies.WELCOME_TRAINING_NEXT if self.spec.training_modules else replies.WELCOME_MATCHING_NEXT
 
     @opt_in.validator
     def _check_opt_in(self, *sent: object) -> None:
@@ -709,10 +623,8 @@ class ProgramWorkflow(PromptingWorkflow):
         self.updates_this_run += 1
         if self.rules.apply_training(done):
             self.record(events.TrainingCompleted(modules=done.modules), done.participant.strip().lower())
-            return "Training complete. Matching follows when the training window closes."
-        member = self.rules.member(done.participant)
-        left = [m for m in self.spec.training_modules if m not in member.modules_done]
-        return f"Recorded. Still to do: {', '.join(left)}."
+            return replies.TRAINING_COMPLETE
+        return replies.training_recorded(self.rules.modules_left(done.participant))
 
     @complete_training.validator
     def _check_training(self, *sent: object) -> None:
@@ -725,7 +637,7 @@ class ProgramWorkflow(PromptingWorkflow):
         choice = read_answer(Preferences, sent)
         self.updates_this_run += 1
         self.rules.apply_preferences(choice)
-        return "Thank you. Mutual choices are honoured first."
+        return replies.PREFERENCES_TAKEN
 
     @submit_preferences.validator
     def _check_preferences(self, *sent: object) -> None:
@@ -737,15 +649,11 @@ class ProgramWorkflow(PromptingWorkflow):
     async def withdraw(self, *sent: object) -> str:
         withdrawal = read_answer(Withdrawal, sent)
         self.updates_this_run += 1
-        member = self.rules.member(withdrawal.participant)
-        member.status = MemberStatus.WITHDRAWN
-        self.state.prompts.close_all(member.person.email)
-        self.rules.leave_pool(member.person.email)
+        member = self.rules.apply_withdrawal(withdrawal)
         self.record(events.Withdrawn(phase=self.state.phase.value), member.person.email)
         await self._end_pairings_of(member.person.email, withdrawal)
-        if not member.pairing_ids and self.state.proposal is not None and not self.state.approved:
-            self.rules.drop_from_proposal(member.person.email)
-        return "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run."
+        self.rules.apply_left_proposal(member)
+        return replies.WITHDRAWN_FROM_PROGRAM
 
     async def _end_pairings_of(self, email: str, withdrawal: Withdrawal) -> None:
         """Every pairing of someone who left ends: a group mentor's mentees all hear of it."""
@@ -771,7 +679,7 @@ class ProgramWorkflow(PromptingWorkflow):
         approval = read_answer(Approval, sent)
         self.updates_this_run += 1
         self._approve(approval)
-        return f"Approved {len(self.state.pairings)} pairs; kick-off starts now."
+        return replies.approved(len(self.state.pairings))
 
     @approve_matches.validator
     def _check_approve(self, *sent: object) -> None:
@@ -783,10 +691,9 @@ class ProgramWorkflow(PromptingWorkflow):
     def add_participant(self, *sent: object) -> str:
         action = read_answer(NewParticipant, sent)
         self.updates_this_run += 1
-        member = Member(person=action.participant)
-        self.state.members[member.person.email] = member
+        member = self.rules.apply_new_participant(action)
         self._invite(member)
-        return f"{member.person.name} is invited."
+        return replies.invited(member.person.name)
 
     @add_participant.validator
     def _check_add(self, *sent: object) -> None:
@@ -797,8 +704,8 @@ class ProgramWorkflow(PromptingWorkflow):
     @workflow.update
     def close_recruitment(self, *sent: object) -> str:
         self.updates_this_run += 1
-        self.state.recruitment_closed = True
-        return f"Recruitment closed with {self.rules.status_count(MemberStatus.OPTED_IN)} opted in."
+        self.state.recruitment_closed = True  # the recruitment phase sees it, closes, and thanks who did not join
+        return replies.recruitment_closed(self.rules.status_count(MemberStatus.OPTED_IN))
 
     @close_recruitment.validator
     def _check_close(self, *sent: object) -> None:
@@ -812,7 +719,7 @@ class ProgramWorkflow(PromptingWorkflow):
         async with self._clock_change():
             self.pause_clock()
             await self._signal_running("pause")
-        return "Paused: no deadline moves closer until you resume."
+        return replies.PAUSED
 
     @pause.validator
     def _check_pause(self, *sent: object) -> None:
@@ -826,7 +733,7 @@ class ProgramWorkflow(PromptingWorkflow):
         async with self._clock_change():
             self.resume_clock()
             await self._signal_running("resume")
-        return "Resumed."
+        return replies.RESUMED
 
     @resume.validator
     def _check_resume(self, *sent: object) -> None:
@@ -838,8 +745,8 @@ class ProgramWorkflow(PromptingWorkflow):
     def cancel(self, *sent: object) -> str:
         action = read_answer(CoordinatorAction, sent)
         self.updates_this_run += 1
-        self.state.cancel_reason = action.reason.strip() or "no reason given"
-        return "Cancelling: everyone will be told."
+        self.rules.apply_cancel(action)
+        return replies.CANCELLING
 
     @cancel.validator
     def _check_cancel(self, *sent: object) -> None:
@@ -851,10 +758,9 @@ class ProgramWorkflow(PromptingWorkflow):
     async def rematch(self, *sent: object) -> str:
         request = read_answer(RematchRequest, sent)
         self.updates_this_run += 1
-        record = self.state.pairings[request.pairing_id]
-        record.rematch_requested = True
+        record = self.rules.apply_rematch(request)
         await self._signal_pairing(record, "end_pairing", "rematch requested")
-        return "The pairing is being closed; both people go back to the pool for a new partner."
+        return replies.REMATCHING
 
     @rematch.validator
     def _check_rematch(self, *sent: object) -> None:
@@ -868,40 +774,15 @@ class ProgramWorkflow(PromptingWorkflow):
         await self._pairing_ended(summary)
 
     async def _pairing_ended(self, summary: PairingSummary) -> None:
-        record = self.state.pairings.get(summary.pairing_id)
-        if record is None or record.summary is not None:
-            return
-        record.summary = summary
-        outcome = summary.outcome
-        if outcome == PairingOutcome.COMPLETED:
-            return
-        if outcome == PairingOutcome.CANCELLED and not record.rematch_requested:
+        if not self.rules.apply_pairing_report(summary):
             return
         for email in (summary.mentor, summary.mentee):
-            member = self.state.members[email]
-            still_in = self.rules.other_running_pairing(email, besides=summary.pairing_id)
-            if still_in and not (outcome == PairingOutcome.WITHDRAWN and email in summary.ended_by):
-                member.pairing_id = still_in  # a group mentor goes on with their other mentees
-                continue
-            if outcome == PairingOutcome.UNANSWERED and email in summary.ended_by:
-                self.state.members[email].status = MemberStatus.INACTIVE
-            elif outcome == PairingOutcome.WITHDRAWN and email in summary.ended_by:
-                if member.status != MemberStatus.WITHDRAWN:  # not already told by `withdraw`
-                    self.record(events.Withdrawn(phase=self.state.phase.value), email)
-                    member.status = MemberStatus.WITHDRAWN
-                    await self._end_pairings_of(email, Withdrawal(participant=email, reason="withdrew"))
-            elif self._rematch_possible:
-                self.rules.return_to_pool(email, "your previous pairing ended")
-            else:
-                self.state.members[email].status = MemberStatus.UNMATCHED
-                self.notify(
-                    email,
-                    NoticeKind.INFO,
-                    f"too-late/{summary.pairing_id}",
-                    "No new partner this run",
-                    "Your pairing ended after the program's mid-point, too late to start a new one well. "
-                    "Thank you for taking part; you are welcome in the next run.",
-                )
+            after = self.rules.after_pairing(email, summary, self._rematch_possible)
+            if after == AfterPairing.WITHDREW:  # left from inside the pairing: leaves the program, and its pairings
+                self.record(events.Withdrawn(phase=self.state.phase.value), email)
+                await self._end_pairings_of(email, Withdrawal(participant=email, reason="withdrew"))
+            elif after == AfterPairing.TOO_LATE:
+                self.notify(email, NoticeKind.INFO, f"too-late/{summary.pairing_id}", notices.TOO_LATE_TO_REMATCH)
 
     @property
     def _rematch_possible(self) -> bool:
@@ -913,9 +794,12 @@ class ProgramWorkflow(PromptingWorkflow):
     def status(self) -> ProgramStatus:
         return self.rules.status()
 
+    def prompt_context(self, prompt: Prompt) -> PromptContext:
+        return self.rules.prompt_context(prompt)
+
     @workflow.query
     def pending_prompts(self, participant: str) -> list[PendingPrompt]:
-        return self.state.prompts.pending(participant.strip().lower(), self.state.clock, workflow.now())
+        return self.pending_for(participant.strip().lower())
 
     @workflow.query
     def member(self, participant: str) -> MemberView:

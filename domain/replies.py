@@ -1,0 +1,49 @@
+"""What a person reads right after an answer or action is taken: the sentence each update returns."""
+
+# Program: participants
+WELCOME_TRAINING_NEXT = "Welcome aboard. Your training opens when recruitment closes."
+WELCOME_MATCHING_NEXT = "Welcome aboard. Matching follows once recruitment closes."
+TRAINING_COMPLETE = "Training complete. Matching follows when the training window closes."
+PREFERENCES_TAKEN = "Thank you. Mutual choices are honoured first."
+WITHDRAWN_FROM_PROGRAM = "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run."
+
+
+def training_recorded(still_to_do: list[str]) -> str:
+    return f"Recorded. Still to do: {', '.join(still_to_do)}."
+
+
+# Program: coordinators
+def approved(pairs: int) -> str:
+    return f"Approved {pairs} pairs; kick-off starts now."
+
+
+def invited(name: str) -> str:
+    return f"{name} is invited."
+
+
+def recruitment_closed(opted_in: int) -> str:
+    return f"Recruitment closed with {opted_in} opted in."
+
+
+PAUSED = "Paused: no deadline moves closer until you resume."
+RESUMED = "Resumed."
+CANCELLING = "Cancelling: everyone will be told."
+REMATCHING = "The pairing is being closed; both people go back to the pool for a new partner."
+
+# Pairing
+MATCH_DECLINED = "Thank you for saying so. The program will look for another partner for you."
+BOTH_ACCEPTED = "You have both accepted. Next: agree your mentoring plan."
+WAITING_FOR_PARTNER = "Thank you. We are waiting for your partner's answer."
+PLAN_AGREED = "Plan agreed. Check-ins start now."
+PULSE_TAKEN = "Thank you. Only your coordinator can act on this answer."
+MIDPOINT_TAKEN = "Thank you for your mid-point answers."
+CLOSEOUT_TAKEN = "Thank you. Your answers help the next program."
+LEFT_PAIRING = "You have left the pairing. Nothing you wrote is lost, and thank you for taking part."
+
+
+def plan_saved(partner_name: str) -> str:
+    return f"Plan saved. {partner_name} is asked to agree it."
+
+
+def checkin_logged(cycle: int) -> str:
+    return f"Check-in {cycle} logged. Thank you."
