@@ -1,7 +1,7 @@
 """Notices as emails: the message a person reads (text, HTML, a calendar invitation) and the SMTP transport.
 
-The words of a notice live in the workflows (domain/notices.py says why); this module only frames them: a
-greeting-free subject, the body, and one clear link into the portal.
+The words of a notice, and those around it (the subject line, the button, the footer), come from
+domain/notices.py; this module only lays them out as text, HTML and a calendar invitation.
 """
 
 import hashlib
@@ -14,12 +14,8 @@ from typing import Protocol
 import aiosmtplib
 from icalendar import Calendar, Event, vCalAddress, vRecur
 
-from domain.notices import Meeting, Notice, NoticeKind
+from domain.notices import EmailText, Meeting, Notice, email_text
 
-ANSWER = "Answer in Flipside"
-SIGN_IN = "Open Flipside"
-ASKING = {NoticeKind.PROMPT, NoticeKind.REMINDER}  # notices that wait for an answer get the answer button
-SUBJECT_LIMIT = 150
 TLS_MODES = ("none", "starttls", "tls")
 PRODID = "-//Flipside//Reverse mentoring//EN"
 
@@ -35,12 +31,12 @@ def compose(notice: Notice, link: str, mail_from: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = notice.to
-    message["Subject"] = subject_of(notice)
+    words = email_text(notice, link)
+    message["Subject"] = words.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(notice.key, mail_from)
-    label = ANSWER if notice.kind in ASKING else SIGN_IN
-    message.set_content(_text(notice, link, label))
-    message.add_alternative(_html(notice, link, label), subtype="html")
+    message.set_content(words.plain)
+    message.add_alternative(_html(words, link), subtype="html")
     if notice.meeting is not None:
         message.add_attachment(
             invitation(notice.meeting, mail_from),
@@ -51,38 +47,24 @@ def compose(notice: Notice, link: str, mail_from: str) -> EmailMessage:
     return message
 
 
-def subject_of(notice: Notice) -> str:
-    """The first line of the notice's subject, in one line a mail client can show (headers have no newlines)."""
-    first = " ".join(notice.subject.split("\n", 1)[0].split())
-    return first if len(first) <= SUBJECT_LIMIT else first[: SUBJECT_LIMIT - 1].rstrip() + "…"
-
-
 def message_id(key: str, mail_from: str) -> str:
     """The same Message-ID for every send of one notice, so a receiving server can drop a duplicate."""
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "flipside.invalid"
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
 
 
-def _text(notice: Notice, link: str, label: str) -> str:
-    return f"{notice.body.strip()}\n\n{label}: {link}\n\n{_footer()}\n"
-
-
-def _footer() -> str:
-    return "This link is yours alone and signs you in once. Thank you for taking part in Flipside."
-
-
-def _html(notice: Notice, link: str, label: str) -> str:
+def _html(words: EmailText, link: str) -> str:
     paragraphs = "".join(
-        f'<p style="margin:0 0 12px">{html.escape(block).replace(chr(10), "<br>")}</p>'
-        for block in notice.body.strip().split("\n\n")
+        f'<p style="margin:0 0 12px">{html.escape(block).replace(chr(10), "<br>")}</p>' for block in words.paragraphs
     )
+    label = words.button
     href = html.escape(link, quote=True)
     button = (
         f'<p style="margin:20px 0"><a href="{href}" style="background:#2f6f5e;color:#ffffff;padding:10px 18px;'
         f'border-radius:6px;text-decoration:none;font-weight:600;display:inline-block">{html.escape(label)}</a></p>'
     )
     fallback = f'<p style="font-size:13px;color:#555">Or open this address: <a href="{href}">{href}</a></p>'
-    footer = f'<p style="font-size:13px;color:#555">{html.escape(_footer())}</p>'
+    footer = f'<p style="font-size:13px;color:#555">{html.escape(words.footer)}</p>'
     return (
         '<!doctype html><html><body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;color:#222;'
         f'line-height:1.5;max-width:560px">{paragraphs}{button}{fallback}{footer}</body></html>\n'

@@ -255,3 +255,29 @@ def midpoint_summary(program: str, metrics: ProgramMetrics) -> Words:
 
 def final_report(program: str, outcome: str, kpis: list[KpiResult]) -> Words:
     return Words(f"{program}: evaluation", "\n".join([f"{program}: {outcome}.", *[describe_kpi(k) for k in kpis]]))
+
+
+# Email: the words around a notice's own (the activity only lays them out as text and HTML)
+ANSWER_BUTTON = "Answer in Flipside"
+OPEN_BUTTON = "Open Flipside"
+EMAIL_FOOTER = "This link is yours alone and signs you in once. Thank you for taking part in Flipside."
+SUBJECT_LIMIT = 150
+
+
+class EmailText(NamedTuple):
+    subject: str  # one line a mail client can show (headers have no newlines)
+    paragraphs: list[str]
+    button: str  # the label of the one link into the portal
+    footer: str
+    plain: str  # the whole text alternative, the link included
+
+
+def email_text(notice: Notice, link: str) -> EmailText:
+    """A notice as an email's words: its subject's first line, cut to fit; its body's paragraphs; and a button
+    to answer (for prompts and reminders) or to open the portal."""
+    first = " ".join(notice.subject.split("\n", 1)[0].split())
+    subject = first if len(first) <= SUBJECT_LIMIT else first[: SUBJECT_LIMIT - 1].rstrip() + "…"
+    button = ANSWER_BUTTON if notice.kind in (NoticeKind.PROMPT, NoticeKind.REMINDER) else OPEN_BUTTON
+    body = notice.body.strip()
+    plain = f"{body}\n\n{button}: {link}\n\n{EMAIL_FOOTER}\n"
+    return EmailText(subject, body.split("\n\n"), button, EMAIL_FOOTER, plain)

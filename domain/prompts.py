@@ -58,7 +58,7 @@ class Prompt(BaseModel):
     kind: PromptKind
     participant: str
     question: str
-    details: str = ""  # said below the question in its notices (an accept-match's reasons)
+    note: str = ""  # said below the question in its notices (an accept-match's reasons)
     workflow_id: str
     update: str  # the workflow update that answers it
     opened: timedelta  # active-clock offsets

@@ -64,16 +64,16 @@ def closeout_survey(skills: list[str]) -> str:
     )
 
 
-def _by_when(question: str, details: str, prompt_id: str, due_at: datetime | None) -> str:
+def _by_when(question: str, note: str, prompt_id: str, due_at: datetime | None) -> str:
     when = due_at.strftime(DATE_FORMAT) if due_at else "when the program resumes"
-    lines = [question, *([details] if details else []), f"Please answer by {when}. Prompt: {prompt_id}."]
+    lines = [question, *([note] if note else []), f"Please answer by {when}. Prompt: {prompt_id}."]
     return "\n".join(lines)
 
 
-def prompt_notice(question: str, details: str, prompt_id: str, due_at: datetime | None) -> Words:
+def prompt_notice(question: str, note: str, prompt_id: str, due_at: datetime | None) -> Words:
     """The notice that asks: the question as its subject, and by when (None while the program is paused)."""
-    return Words(question, _by_when(question, details, prompt_id, due_at))
+    return Words(question, _by_when(question, note, prompt_id, due_at))
 
 
-def reminder_notice(question: str, details: str, prompt_id: str, due_at: datetime | None) -> Words:
-    return Words(f"Reminder: {question}", _by_when(question, details, prompt_id, due_at))
+def reminder_notice(question: str, note: str, prompt_id: str, due_at: datetime | None) -> Words:
+    return Words(f"Reminder: {question}", _by_when(question, note, prompt_id, due_at))

@@ -133,22 +133,22 @@ class PromptingWorkflow:
         update: str,
         due: timedelta,
         meeting: Meeting | None = None,
-        details: str = "",
+        note: str = "",
     ) -> None:
-        """Open a prompt for a person and send it; `question` and `details` come from domain.questions."""
+        """Open a prompt for a person and send it; `question` and `note` come from domain.questions."""
         prompt = Prompt(
             id=prompt_id,
             kind=kind,
             participant=to,
             question=question,
-            details=details,
+            note=note,
             workflow_id=self.workflow_id,
             update=update,
             opened=self.elapsed,
             due=due,
         )
         self.core.prompts.open(prompt)
-        words = questions.prompt_notice(question, details, prompt_id, self._due_at(prompt))
+        words = questions.prompt_notice(question, note, prompt_id, self._due_at(prompt))
         self.notify(to, NoticeKind.PROMPT, prompt.notice_key, words, prompt_id=prompt_id, meeting=meeting)
 
     def _due_at(self, prompt: Prompt) -> datetime | None:
@@ -157,7 +157,7 @@ class PromptingWorkflow:
     def _queue_reminders(self) -> None:
         for prompt in self.core.prompts.due_for_reminder(self.elapsed, self.nudge_before):
             prompt.reminded = True
-            words = questions.reminder_notice(prompt.question, prompt.details, prompt.id, self._due_at(prompt))
+            words = questions.reminder_notice(prompt.question, prompt.note, prompt.id, self._due_at(prompt))
             # Its link opens the prompt; only the activity input changes, replay holds.
             self.notify(prompt.participant, NoticeKind.REMINDER, f"{prompt.notice_key}/reminder", words, prompt.id)
 

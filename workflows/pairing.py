@@ -100,7 +100,7 @@ class PairingWorkflow(PromptingWorkflow):
         why = questions.why_you_two(self.terms.match_reasons)
         for email in self.rules.people:
             question = questions.accept_match(self.rules.partner(email))
-            self.ask("accept-match", PromptKind.ACCEPT_MATCH, email, question, "answer_match", due, details=why)
+            self.ask("accept-match", PromptKind.ACCEPT_MATCH, email, question, "answer_match", due, note=why)
         await self.wait_until(due, lambda: self.ended or self.rules.introduction_answered)
         if self.ended:
             return

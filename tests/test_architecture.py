@@ -1,0 +1,132 @@
+"""The seams hold: only the engine (domain/ and workflows/) words or reads what is said to people.
+
+Surfaces (portal, CLI, demo) and adapters render a prompt from its typed context and show its question as it is;
+they never pull facts out of a question, a notice or an id, and never write a notice of their own. These tests
+read the source, so a regex over a question added anywhere fails here before any reviewer has to notice it.
+"""
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = {"domain", "workflows"}
+OUTSIDE = ["activities", "portal", "demo", "flipside_client.py", "starter.py", "worker.py", "codec_server.py"]
+# What people are told, on prompts and notices; and what names a workflow, prompt or notice.
+WORDS = {"question", "note", "subject", "body"}
+IDS = {"id", "prompt_id", "workflow_id", "pairing_id", "program_id", "key", "notice_key"}
+READING = {
+    "split",
+    "rsplit",
+    "partition",
+    "rpartition",
+    "startswith",
+    "endswith",
+    "removeprefix",
+    "removesuffix",
+    "find",
+    "index",
+    "count",
+}
+WORDING = {"Notice", "Words", "Prompt"}  # building one of these is wording a message
+
+
+def _files() -> Iterator[Path]:
+    for name in OUTSIDE:
+        path = ROOT / name
+        yield from sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def _attribute(node: ast.AST) -> str | None:
+    return node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _reads_text(node: ast.AST) -> str | None:
+    """A description of `node` if it takes words or an id apart; None otherwise."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        method, target = node.func.attr, _attribute(node.func.value)
+        if method in READING and target in WORDS | IDS:
+            return f".{target}.{method}()"
+        if isinstance(node.func.value, ast.Name) and node.func.value.id == "re":
+            used = {_attribute(arg) for arg in node.args} & (WORDS | IDS)
+            if used:
+                return f"re.{method}() over .{used.pop()}"
+    if isinstance(node, ast.Subscript) and _attribute(node.value) in WORDS:
+        return f".{_attribute(node.value)}[...]"
+    if isinstance(node, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
+        searched = [a for c in node.comparators if (a := _attribute(c)) in WORDS]
+        if searched:
+            return f"a search in .{searched[0]}"
+    return None
+
+
+def _words_a_message(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else _attribute(node.func)
+        if name in WORDING:
+            return f"{name}(...)"
+        if any(k.arg in ("subject", "body", "question") for k in node.keywords):
+            return "a subject, body or question given as a keyword"
+    return None
+
+
+def _findings(check: object) -> list[str]:
+    found = []
+    for path in _files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            what = check(node)  # type: ignore[operator]
+            if what:
+                found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}: {what}")
+    return found
+
+
+def test_no_surface_or_adapter_takes_a_question_notice_or_id_apart() -> None:
+    assert _findings(_reads_text) == []
+
+
+def test_no_surface_or_adapter_words_a_message_of_its_own() -> None:
+    assert _findings(_words_a_message) == []
+
+
+def test_the_checks_see_what_they_look_for() -> None:
+    """The two checks above pass because nothing offends, not because they see nothing: each finds its target."""
+    offending = """
+import re
+partner = re.search(r"Meet (.+?):", prompt.question)
+cycle = prompt.id.rsplit("-", 1)[-1]
+reason = notice.key.rpartition("-")[0]
+first = notice.subject[0]
+low = "leadership" in prompt.question
+notice = Notice(key="k", to="a@b.c", subject="Hello", body="Hi")
+"""
+    tree = ast.parse(offending)
+    read = [what for node in ast.walk(tree) if (what := _reads_text(node))]
+    worded = [what for node in ast.walk(tree) if (what := _words_a_message(node))]
+    assert sorted(read) == sorted(
+        [
+            "re.search() over .question",
+            ".id.rsplit()",
+            ".key.rpartition()",
+            ".subject[...]",
+            "a search in .question",
+        ]
+    )
+    assert worded == ["Notice(...)"]
+
+
+def test_the_engine_is_where_the_words_are() -> None:
+    """The notices, questions and replies live in domain/; the workflows build none inline."""
+    for name in ("pairing.py", "program.py", "base.py"):
+        tree = ast.parse((ROOT / "workflows" / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _attribute(node.func) in ("notify", "notify_coordinators"):
+                strings = [a for a in node.args if isinstance(a, ast.JoinedStr)]
+                texts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                # A key ("declined") is a constant too: only a sentence (spaces) would be words written inline.
+                assert not strings or all(_is_key(s) for s in strings), f"workflows/{name}:{node.lineno}"
+                assert all(" " not in t for t in texts), f"workflows/{name}:{node.lineno}: {texts}"
+
+
+def _is_key(node: ast.JoinedStr) -> bool:
+    """An f-string key such as f"rematch/{record.pairing_id}": no spaces in its constant parts."""
+    return all(" " not in v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
