@@ -45,8 +45,10 @@ with workflow.unsafe.imports_passed_through():
         new_pairing_state,
     )
     from domain.prompts import PendingPrompt, Prompt, PromptKind
+    from domain.scheduling import meeting_start
     from workflows import search
     from workflows.base import PromptingWorkflow, refusals
+    from workflows.zones import workday
 
 
 MEETING_LENGTH = timedelta(minutes=45)
@@ -259,7 +261,9 @@ class PairingWorkflow(PromptingWorkflow):
             series=f"{self.pairing_id}@flipside",
             sequence=self.state.cycle,
             title=f"Reverse mentoring: {mentor.first_name} and {mentee.first_name}",
-            starts_at=due_at - (cycle_due - self.elapsed) / 2,
+            starts_at=meeting_start(
+                due_at - (cycle_due - self.elapsed) / 2, MEETING_LENGTH, [workday(mentor), workday(mentee)]
+            ),
             length=MEETING_LENGTH,
             every=every,
             occurrences=1 + max(0, int(left / every)),
