@@ -42,7 +42,7 @@ def compose(notice: Notice, link: str, mail_from: str) -> EmailMessage:
             invitation(notice.meeting, mail_from),
             subtype="calendar",
             filename="check-in.ics",
-            params={"method": "REQUEST"},
+            params={"method": method_of(notice.meeting)},
         )
     return message
 
@@ -71,12 +71,17 @@ def _html(words: EmailText, link: str) -> str:
     )
 
 
+def method_of(meeting: Meeting) -> str:
+    return "CANCEL" if meeting.cancelled else "REQUEST"
+
+
 def invitation(meeting: Meeting, mail_from: str) -> str:
-    """A calendar request for the pair's recurring check-in; one UID per pairing, SEQUENCE per cycle."""
+    """A calendar request for the pair's recurring check-in, or its cancel; one UID per pairing, SEQUENCE per
+    cycle (a cancel's is one above the last request's)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("method", "REQUEST")
+    calendar.add("method", method_of(meeting))
     event = Event()
     event.add("uid", meeting.series)
     event.add("sequence", meeting.sequence)
@@ -87,7 +92,7 @@ def invitation(meeting: Meeting, mail_from: str) -> str:
     # No sign-in link here: links work once, and a calendar entry outlives the email it came with.
     event.add("description", "Your reverse mentoring check-in. Flipside asks you both how it went afterwards.")
     event.add("rrule", recurrence(meeting.every, meeting.occurrences))
-    event.add("status", "CONFIRMED")
+    event.add("status", "CANCELLED" if meeting.cancelled else "CONFIRMED")
     name, address = parseaddr(mail_from)
     organizer = vCalAddress(f"mailto:{address}")
     if name:

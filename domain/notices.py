@@ -7,7 +7,7 @@ from typing import NamedTuple
 from pydantic import BaseModel
 
 from domain.matching.model import MatchProposal
-from domain.metrics import KpiResult, ProgramMetrics, describe_kpi
+from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics, describe_kpi
 
 
 class NoticeKind(StrEnum):
@@ -19,11 +19,19 @@ class NoticeKind(StrEnum):
     RECOGNITION = "recognition"
 
 
+class Words(NamedTuple):
+    """A notice's subject and body."""
+
+    subject: str
+    body: str
+
+
 class Meeting(BaseModel):
     """A pair's recurring check-in, sent as a calendar invitation with each check-in prompt.
 
     `series` stays the same for a pairing, so a calendar updates one series instead of adding a new one with
-    every cycle; `sequence` (the cycle) tells it which version is newest.
+    every cycle; `sequence` (the cycle) tells it which version is newest. A `cancelled` one takes the series
+    out of the attendees' calendars.
     """
 
     series: str
@@ -34,6 +42,26 @@ class Meeting(BaseModel):
     every: timedelta
     occurrences: int
     attendees: list[str]
+    cancelled: bool = False
+
+
+def cancellation(sent: Meeting) -> Meeting:
+    """The cancel of a series whose latest invitation was `sent`: the same series, one version newer than any
+    sent (invitations carry the cycle, which only grows), so calendars take it over every invitation before it."""
+    return sent.model_copy(update={"sequence": sent.sequence + 1, "cancelled": True})
+
+
+def meetings_cancelled(meeting: Meeting, outcome: PairingOutcome) -> Words:
+    """Subject and body for each person invited to a pair's meetings when the pairing ends before they are over."""
+    why = {
+        PairingOutcome.WITHDRAWN: "one of you has stepped back from the pairing",
+        PairingOutcome.CANCELLED: "the program has closed the pairing",
+    }.get(outcome, "the pairing has ended")
+    return Words(
+        f"Cancelled: {meeting.title}",
+        f"Your check-in meetings are cancelled because {why}. The calendar update attached takes them out of "
+        "your calendar. Nothing either of you wrote is lost. Thank you for the time you gave each other.",
+    )
 
 
 class Notice(BaseModel):
@@ -46,13 +74,6 @@ class Notice(BaseModel):
     pairing_id: str | None = None
     prompt_id: str | None = None
     meeting: Meeting | None = None
-
-
-class Words(NamedTuple):
-    """A notice's subject and body."""
-
-    subject: str
-    body: str
 
 
 NO_PAIRS_REASON = "no pairs could be formed"

@@ -31,6 +31,7 @@ from domain.answers import (
 from domain.core import WorkflowCore
 from domain.durations import Duration, cadence_choices, format_duration
 from domain.metrics import PairingOutcome, PairingSummary
+from domain.notices import Meeting, cancellation
 from domain.people import Participant, named, quoted
 from domain.prompts import Partner, Prompt, PromptContext, PromptKind
 
@@ -96,6 +97,7 @@ class PairingState(WorkflowCore):
     start_paused: bool = False  # a pause that reached the pairing before its clock first started
     low_pulse_streak: bool = False  # the latest pulse was low, and the coordinators were told when it began
     low_progress_streak: int = 0  # cycles in a row where the pair met and both rated their progress low
+    meeting: Meeting | None = None  # the latest calendar invitation sent to the pair
 
 
 class PairingInput(BaseModel):
@@ -350,6 +352,15 @@ class Pairing:
             return False
         self.state.summary.at_risk = True
         return True
+
+    def series_to_cancel(self) -> Meeting | None:
+        """The cancel of the pair's meeting series, when the pairing ended (other than completed) with meetings still
+        ahead: from the first check-in, before close-out. None when no invitation was ever sent."""
+        sent, outcome = self.state.meeting, self.state.summary.outcome
+        ahead = self.state.stage in (PairingStage.MENTORING, PairingStage.MIDPOINT_REVIEW)
+        if sent is None or outcome in (None, PairingOutcome.COMPLETED) or not ahead:
+            return None
+        return cancellation(sent)
 
     # Surveys
     def check_midpoint(self, answers: MidpointAnswers) -> None:

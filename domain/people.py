@@ -4,6 +4,7 @@ import csv
 import difflib
 import io
 import re
+from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -31,6 +32,9 @@ ROSTER_HEADER = [
     "timezone",
     "manager_email",
 ]
+# Optional, after the required columns: rosters written before it existed still load.
+OPTIONAL_COLUMNS = ["working_hours"]
+ROSTER_COLUMNS = [*ROSTER_HEADER, *OPTIONAL_COLUMNS]
 MIN_SENIORITY, MAX_SENIORITY = 0, 20
 MAX_EMAIL_LENGTH = 254  # RFC 5321: no longer address can be delivered
 QUOTED_MAX = 60
@@ -80,6 +84,36 @@ class Role(StrEnum):
     EITHER = "either"
 
 
+class WorkingHours(BaseModel):
+    """When someone works, Monday to Friday in their own time zone; an end before the start runs past midnight."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: time = time(9)
+    end: time = time(17)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+HOURS_RULE = "write them like 09:00-17:00 (24-hour clock, local time)"
+
+
+def parse_working_hours(text: str) -> WorkingHours:
+    """Working hours written like 09:00-17:00; a ValueError saying how to write them."""
+    found = _HOURS.match(text.strip())
+    if found is None:
+        raise ValueError(f"{quoted(text)} are not working hours; {HOURS_RULE}")
+    start_h, start_m, end_h, end_m = (int(part) for part in found.groups())
+    if max(start_h, end_h) > 23 or max(start_m, end_m) > 59:
+        raise ValueError(f"{quoted(text)} is not a time of day; {HOURS_RULE}")
+    hours = WorkingHours(start=time(start_h, start_m), end=time(end_h, end_m))
+    if hours.start == hours.end:
+        raise ValueError(f"{quoted(text)} start and end at the same time; {HOURS_RULE}")
+    return hours
+
+
 class Participant(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -95,6 +129,7 @@ class Participant(BaseModel):
     interests: list[str] = []
     timezone: str = "UTC"
     manager_email: str | None = None
+    working_hours: WorkingHours = WorkingHours()  # absent from inputs written before it existed
 
     @field_validator("email")
     @classmethod
@@ -194,6 +229,7 @@ def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> li
         raise RosterError([RosterProblem(line=1, message=f"the file is empty; {rule}")])
     if (wrong := _header_problem(header)) is not None:
         raise RosterError([RosterProblem(line=1, message=wrong)])
+    columns = ROSTER_HEADER if len(header) == len(ROSTER_HEADER) else ROSTER_COLUMNS
     problems: list[RosterProblem] = []
     participants: list[Participant] = []
     line_of: dict[str, int] = {}  # first line of each email
@@ -214,14 +250,14 @@ def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> li
         joined = "".join(cells)
         if not joined.strip():
             continue  # blank lines, and the ",,,,," rows spreadsheets leave at the bottom
-        if len(cells) != len(ROSTER_HEADER):
-            problems.append(RosterProblem(line=start, message=_column_count_problem(len(cells), start, end)))
+        if len(cells) != len(columns):
+            problems.append(RosterProblem(line=start, message=_column_count_problem(columns, len(cells), start, end)))
             continue
         row, reasons = _read_row(cells, timezones)
         if not joined.isprintable() and _CONTROL.search(joined):  # rare: only then is each cell looked at
             reasons += [
                 f"{column}: contains the control character {found}; retype the cell or export the file again"
-                for column, cell in zip(ROSTER_HEADER, cells, strict=True)
+                for column, cell in zip(columns, cells, strict=True)
                 if (found := control_character(cell))
             ]
         if reasons:
@@ -256,7 +292,8 @@ def _read_row(cells: list[str], timezones: "_TimezoneHints | None") -> tuple[dic
     """The row's fields for Participant, and why any of them is wrong (email None if unusable)."""
     # One strip per cell that needs it, no list or generator: at 50,000 rows every allocation is paid again
     # by the garbage collector.
-    raw_email, name, raw_role, raw_seniority, department, offered, wanted, interests, raw_zone, raw_manager = cells
+    required = cells if len(cells) == len(ROSTER_HEADER) else cells[: len(ROSTER_HEADER)]
+    raw_email, name, raw_role, raw_seniority, department, offered, wanted, interests, raw_zone, raw_manager = required
     raw_email, name, raw_role, raw_seniority = raw_email.strip(), name.strip(), raw_role.strip(), raw_seniority.strip()
     raw_zone, raw_manager = raw_zone.strip(), raw_manager.strip()
     reasons = []
@@ -302,27 +339,40 @@ def _read_row(cells: list[str], timezones: "_TimezoneHints | None") -> tuple[dic
         "timezone": zone,
         "manager_email": manager,
     }
+    if len(cells) > len(ROSTER_HEADER):
+        _read_working_hours(cells[len(ROSTER_HEADER)], row, reasons)
     return row, reasons
+
+
+def _read_working_hours(cell: str, row: dict[str, Any], reasons: list[str]) -> None:
+    """The optional working_hours cell into the row; an empty one leaves the default (09:00-17:00)."""
+    if not cell.strip():
+        return
+    try:
+        row["working_hours"] = parse_working_hours(cell)
+    except ValueError as error:
+        reasons.append(f"working_hours: {error}")
 
 
 def _header_problem(header: list[str]) -> str | None:
     """None when the header is right, else which columns are missing, unexpected, repeated or out of order."""
     names = [h.strip().lower() for h in header]
-    if names == ROSTER_HEADER:
+    if names in (ROSTER_HEADER, ROSTER_COLUMNS):
         return None
     parts = [f"the header must be {','.join(ROSTER_HEADER)}"]
     missing = [c for c in ROSTER_HEADER if c not in names]
     if missing:
         parts.append(f"missing: {', '.join(missing)}")
     unexpected = []
-    for name, written in ((n, h.strip()) for n, h in zip(names, header, strict=True) if n not in ROSTER_HEADER):
-        close = difflib.get_close_matches(name, missing, n=1, cutoff=0.6)  # "e-mail" for email, "manager"...
+    meant = missing + [c for c in OPTIONAL_COLUMNS if c not in names]
+    for name, written in ((n, h.strip()) for n, h in zip(names, header, strict=True) if n not in ROSTER_COLUMNS):
+        close = difflib.get_close_matches(name, meant, n=1, cutoff=0.6)  # "e-mail" for email, "manager"...
         unexpected.append(
             (quoted(written) if written else "an unnamed column") + (f" (did you mean {close[0]}?)" if close else "")
         )
     if unexpected:
         parts.append(f"unexpected: {', '.join(unexpected)}")
-    repeated = sorted({n for n in names if n in ROSTER_HEADER and names.count(n) > 1})
+    repeated = sorted({n for n in names if n in ROSTER_COLUMNS and names.count(n) > 1})
     if repeated:
         parts.append(f"repeated: {', '.join(repeated)}")
     if len(parts) == 1:
@@ -330,11 +380,11 @@ def _header_problem(header: list[str]) -> str | None:
     return "; ".join(parts)
 
 
-def _column_count_problem(found: int, start: int, end: int) -> str:
-    message = f"expected {len(ROSTER_HEADER)} columns, found {found}"
+def _column_count_problem(columns: list[str], found: int, start: int, end: int) -> str:
+    message = f"expected {len(columns)} columns, found {found}"
     if end > start:  # a quote that never closes swallows the lines after it into one cell
         return f'{message}; this row runs on to line {end}: check it for an unmatched "'
-    if found > len(ROSTER_HEADER):
+    if found > len(columns):
         return f"{message}; a value containing a comma must be in double quotes"
     return message
 

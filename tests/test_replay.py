@@ -16,7 +16,7 @@ from tests.conftest import Harness
 from tests.driving import drive, member, personas_for, start_program
 from tests.factories import roster, spec
 from tests.replaying import replay_failures
-from workflows.pairing import CYCLE_CLOSE_SENDS_AT_ONCE
+from workflows.pairing import CANCEL_SERIES_AT_EARLY_END, CYCLE_CLOSE_SENDS_AT_ONCE
 
 J0, S0 = "junior00@example.com", "senior00@example.com"
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
@@ -31,6 +31,8 @@ def test_histories_cover_every_path_and_both_workflows() -> None:
         "pairing-ended-outside",
         "nobody-opts-in",
         "pause-through-kickoff",
+        "withdrawn-with-series",
+        "cancelled-with-series",
     } <= scenarios
     assert {p.name.split("-")[0] for p in HISTORIES} == {"program", "pairing"}
 
@@ -44,6 +46,24 @@ async def test_recorded_histories_replay_without_nondeterminism(scenario: str) -
     # The program, and its pairings where it formed any (one pair of two runs for two years)
     expected = {"nobody-opts-in": 1, "two-years-weekly": 3}.get(scenario, 5)
     assert len(histories) >= expected and failures == {}
+
+
+def test_the_early_ends_recorded_with_a_meeting_series_took_the_path_that_cancels_it() -> None:
+    """Pairings that ended while meetings were ahead, recorded after `CANCEL_SERIES_AT_EARLY_END`: their replay
+    covers the cancel (the older "withdrawal" and "cancel" histories cover the path without it)."""
+    patched = {
+        (path.parent.name, path.stem.split("-")[-2])  # the mentor's handle
+        for path in HISTORIES
+        if path.parent.name.endswith("-with-series")
+        and any(
+            CANCEL_SERIES_AT_EARLY_END.encode() in e.SerializeToString()
+            for e in WorkflowHistory.from_json(path.stem, path.read_text()).events
+            if e.HasField("marker_recorded_event_attributes")
+        )
+    }
+    assert patched == {("withdrawn-with-series", "junior01")} | {
+        ("cancelled-with-series", f"junior0{n}") for n in range(4)
+    }
 
 
 async def test_new_runs_take_the_patched_path_and_replay_too(harness: Harness) -> None:

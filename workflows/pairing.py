@@ -35,11 +35,13 @@ with workflow.unsafe.imports_passed_through():
         SurveyAnswered,
     )
     from domain.metrics import PairingOutcome, PairingSummary
-    from domain.notices import Meeting, NoticeKind, Words
+    from domain.notices import Meeting, NoticeKind, Words, meetings_cancelled
     from domain.pairing import Pairing, PairingInput, PairingStage, PairingView, PairRecord, new_pairing_state
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
+    from domain.scheduling import meeting_start
     from workflows import search
     from workflows.base import PromptingWorkflow, refusals
+    from workflows.zones import workday
 
 
 MEETING_LENGTH = timedelta(minutes=45)
@@ -48,6 +50,7 @@ HISTORY_BOUND = "continue-as-new-past-history-bound"
 EARLY_PAUSE_HOLDS = "pause-before-the-clock-starts-holds"
 PULSE_ALERT_PER_STREAK = "low-pulse-alerts-once-per-streak"
 LOW_PROGRESS_ALERTS = "low-progress-streak-flags-at-risk"
+CANCEL_SERIES_AT_EARLY_END = "early-end-cancels-the-meeting-series"
 # A run hands over to a fresh one at the first cycle boundary past this many events (a cycle adds about 40):
 # below the 4,096 at which a server suggests it, so the same rule holds on servers that never suggest (the
 # time-skipping test server) and a two-year weekly pairing (about 4,000 events) hands over once.
@@ -173,6 +176,7 @@ class PairingWorkflow(PromptingWorkflow):
         self.state.cycle_due = due
         cycle = self.state.cycle
         meeting = self._meeting(due)
+        self.state.meeting = meeting or self.state.meeting
         question = questions.check_in(cycle)
         for email in self.rules.people:
             self.ask(f"check-in-{cycle}", PromptKind.CHECK_IN, email, question, "log_checkin", due, meeting=meeting)
@@ -192,7 +196,9 @@ class PairingWorkflow(PromptingWorkflow):
             series=f"{self.pairing_id}@flipside",
             sequence=self.state.cycle,
             title=notices.meeting_title(mentor.first_name, mentee.first_name),
-            starts_at=due_at - (cycle_due - self.elapsed) / 2,
+            starts_at=meeting_start(
+                due_at - (cycle_due - self.elapsed) / 2, MEETING_LENGTH, [workday(mentor), workday(mentee)]
+            ),
             length=MEETING_LENGTH,
             every=every,
             occurrences=1 + max(0, int(left / every)),
@@ -247,6 +253,7 @@ class PairingWorkflow(PromptingWorkflow):
             self.rules.end(PairingOutcome.COMPLETED, [])
 
     async def _finish(self) -> None:
+        self._cancel_series()
         self.state.prompts.close_all()
         self._set_stage(PairingStage.ENDED)
         summary = self.state.summary
@@ -262,6 +269,15 @@ class PairingWorkflow(PromptingWorkflow):
         await self.flush_events()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._report_to_program()
+
+    def _cancel_series(self) -> None:
+        """Ended early: the people invited to the pair's meetings get a cancel of the series."""
+        cancel = self.rules.series_to_cancel()
+        if cancel is None or not workflow.patched(CANCEL_SERIES_AT_EARLY_END):  # before it: nobody was told
+            return
+        words = meetings_cancelled(cancel, self.state.summary.outcome or PairingOutcome.CANCELLED)
+        for email in cancel.attendees:
+            self.notify(email, NoticeKind.INFO, "meetings-cancelled", words, meeting=cancel)
 
     async def _report_to_program(self) -> None:
         program = workflow.get_external_workflow_handle(self.program_id)

@@ -61,6 +61,18 @@ async def cancel_while_mentoring(h: Harness, handle: Handle, cast: dict[str, Per
     await handle.execute_update("cancel", AS_COORDINATOR, result_type=str)
 
 
+async def cancel_after_check_ins(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
+    """A coordinator cancels once the pairs have had a check-in: each pairing cancels its meeting series."""
+
+    async def second_check_in_open() -> bool:
+        return any(n["prompt_id"] == "check-in-2" for n in h.notices())
+
+    await drive(h, handle, cast, until_true=second_check_in_open)
+    await handle.execute_update("cancel", AS_COORDINATOR, result_type=str)
+    for pairing_id in sorted({str(n["pairing_id"]) for n in h.notices() if n["pairing_id"]}):
+        await h.client.get_workflow_handle(pairing_id).result()  # the program does not wait for them to close
+
+
 async def cancel_from_temporal(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
     """An operator cancels the run from the Temporal UI: the program ends its pairings first."""
     await drive(h, handle, cast, until=ProgramPhase.MENTORING)
@@ -146,6 +158,10 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
         },
         run_to_the_end,
     ),
+    # As "withdrawal" and "cancel", recorded after an early end began to cancel the pair's meeting series
+    # (workflow.patched): the people invited get a calendar cancel.
+    "withdrawn-with-series": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
+    "cancelled-with-series": ({}, cancel_after_check_ins),
 }
 
 
