@@ -17,11 +17,12 @@ COPY pyproject.toml README.md ./
 COPY domain/ domain/
 COPY workflows/ workflows/
 COPY activities/ activities/
+COPY adapters/ adapters/
 COPY migrations/ migrations/
 COPY portal/ portal/
 # pyproject.toml also installs these, so `pip install .` needs them in the build context.
 COPY demo/ demo/
-COPY worker.py starter.py settings.py flipside_client.py codec_server.py ./
+COPY worker.py starter.py settings.py bootstrap.py flipside_client.py codec_server.py ./
 
 # Compiled once here: the worker's sandbox imports the workflow modules for every workflow it starts, and with
 # PYTHONDONTWRITEBYTECODE and no cache each of those imports would compile the source again.

@@ -58,7 +58,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
-from activities.codec import payload_codec
+import bootstrap
 from settings import Settings, configure_logging, exit_with, stop_is_success
 
 log = structlog.get_logger()
@@ -289,7 +289,7 @@ def _signin_page(expires: datetime | None, status: int = 200, problem: str = "")
 
 def app_from_settings(settings: Settings) -> FastAPI:
     origins = [o.strip() for o in settings.codec_ui_origins.split(",") if o.strip()]
-    codec = payload_codec(settings.codec_keyring())
+    codec = bootstrap.codec(settings)
     ended = settings.data_dir / "codec-sessions-ended"
     return build_app(codec, settings.codec_bearer_token(), origins, settings.namespace, ended_sessions=ended)
 

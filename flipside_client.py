@@ -7,16 +7,12 @@ a retry after a timeout) is taken once (workflows/receipts.py); and a refusal co
 
 import asyncio
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import (
-    Client,
-    WorkflowExecutionDescription,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-)
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -113,11 +109,19 @@ class Refused(Exception):
         self.field = field
 
 
-class AlreadyStarted(Exception):
-    """A program id Temporal still remembers; `earlier` describes the run that holds it."""
+class EarlierRun(BaseModel):
+    """The run that holds a program id: when it started, its status in Temporal, and its phase."""
 
-    def __init__(self, earlier: WorkflowExecutionDescription) -> None:
-        super().__init__(f"{earlier.id} is taken")
+    started_at: datetime
+    status: str  # "running", "completed", "terminated", ...
+    phase: str | None
+
+
+class AlreadyStarted(Exception):
+    """A program id Temporal still remembers, even of a closed run; `earlier` says which run holds it."""
+
+    def __init__(self, earlier: EarlierRun) -> None:
+        super().__init__(f"the id is taken by a run started {earlier.started_at:%Y-%m-%d %H:%M}")
         self.earlier = earlier
 
 
@@ -201,7 +205,10 @@ async def start_program(client: Client, spec: ProgramSpec, roster: list[Particip
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError as error:
-        raise AlreadyStarted(await client.get_workflow_handle(spec.program_id).describe()) from error
+        run = await client.get_workflow_handle(spec.program_id).describe()
+        status = run.status.name.lower().replace("_", " ") if run.status else "unknown"
+        phase = run.typed_search_attributes.get(search.PHASE)
+        raise AlreadyStarted(EarlierRun(started_at=run.start_time, status=status, phase=phase)) from error
 
 
 async def program_result(client: Client, program_id: str) -> ProgramResult:

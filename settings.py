@@ -13,10 +13,9 @@ from typing import NoReturn
 
 import structlog
 from pydantic import BaseModel, Field
-from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.codec import Keyring, data_converter
+from adapters.codec import Keyring
 
 
 class ProcessError(Exception):
@@ -227,18 +226,6 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
         logger_factory=_stderr_logger,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-
-
-async def connect(settings: Settings) -> Client:
-    """A client whose payloads are encrypted; a worker built on it reads and writes the same way."""
-    try:
-        return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.namespace,
-            data_converter=data_converter(settings.codec_keyring()),
-        )
-    except RuntimeError as error:  # the SDK's connection failure
-        raise Unreachable(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error
 
 
 def stop_is_success() -> None:

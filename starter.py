@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowExecutionDescription
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 import flipside_client
+from bootstrap import connect, ui_link
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramStatus
@@ -36,17 +37,13 @@ from settings import (
     Settings,
     UserMistake,
     configure_logging,
-    connect,
     exit_with,
     record_unreachable,
     safe_url,
 )
-from workflows import search
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
 
 
 class CliError(UserMistake):
@@ -55,10 +52,6 @@ class CliError(UserMistake):
 
 def program_id(name: str) -> str:
     return name if name.startswith("program-") else f"program-{name}"
-
-
-def ui_link(workflow_id: str, namespace: str = "default") -> str:
-    return f"{UI}/namespaces/{namespace}/workflows?query=FlipsideProgram%3D%22{workflow_id}%22"
 
 
 def load_program(spec_path: Path, roster_path: Path) -> tuple[ProgramSpec, list[Participant]]:
@@ -97,7 +90,7 @@ def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:
     """The record keeps every program ever run here, after Temporal has forgotten closed ones (retention)."""
     import sqlalchemy.exc
 
-    from activities.store.queries import ProgramNotFound, program_header
+    from adapters.store.queries import ProgramNotFound, program_header
 
     engine = open_record(settings, missing_ok=True)
     if engine is None:
@@ -114,11 +107,9 @@ def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:
     raise CliError(id_already_used(spec.program_id, spec.slug, when))
 
 
-def _describe_run(run: WorkflowExecutionDescription) -> str:
-    phase = run.typed_search_attributes.get(search.PHASE)
-    status = run.status.name.lower().replace("_", " ") if run.status else "unknown"
-    where = _phase_words(phase) if phase and status in ("running", "completed") else f"now {status}"
-    return f"started {run.start_time:%Y-%m-%d %H:%M} UTC, {where}"
+def _describe_run(run: flipside_client.EarlierRun) -> str:
+    where = _phase_words(run.phase) if run.phase and run.status in ("running", "completed") else f"now {run.status}"
+    return f"started {run.started_at:%Y-%m-%d %H:%M} UTC, {where}"
 
 
 def _phase_words(phase: str) -> str:
@@ -167,7 +158,7 @@ async def respond(client: Client, program: str, person: str, prompt_id: str, ans
 
 
 def rebuild(settings: Settings) -> str:
-    from activities.store.sql import SqlEventStore
+    from adapters.store.sql import SqlEventStore
 
     store = SqlEventStore(settings.database)
     try:
@@ -190,7 +181,7 @@ def open_record(settings: Settings, missing_ok: bool = False) -> "Engine | None"
     # Imported here: the commands that only talk to Temporal start sooner without SQLAlchemy.
     import sqlalchemy
 
-    from activities.store.sql import make_engine
+    from adapters.store.sql import make_engine
 
     url = settings.database
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -213,8 +204,8 @@ def open_record(settings: Settings, missing_ok: bool = False) -> "Engine | None"
 
 def list_programs(settings: Settings) -> str:
     # Imported here, not at the top: the report modules load matplotlib and scipy, which other commands never need.
-    from activities.report.figures import percent
-    from activities.store.queries import list_programs as query
+    from adapters.report.figures import percent
+    from adapters.store.queries import list_programs as query
 
     engine = open_record(settings)
     try:
@@ -241,8 +232,8 @@ def list_programs(settings: Settings) -> str:
 
 
 def report(settings: Settings, program: str, out: Path | None) -> str:
-    from activities.report.write import write_report
-    from activities.store.queries import ProgramNotFound
+    from adapters.report.write import write_report
+    from adapters.store.queries import ProgramNotFound
 
     pid = program_id(program)
     out_dir = out or settings.data_dir / "reports" / pid

@@ -10,15 +10,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
-from activities.email import SmtpTransport
 from activities.matching import propose_matches_activity
-from activities.notify import Channel, NotificationActivities, OutboxFileChannel
-from activities.outbox import Dispatcher, SqlOutbox
+from activities.notify import NotificationActivities
 from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
-from activities.store.sql import SqlEventStore
-from portal.links import LinkSigner
-from settings import Settings, configure_logging, connect, exit_with, record_unreachable
+from adapters.channels import Channel
+from adapters.outbox import SqlOutbox
+from adapters.store.sql import SqlEventStore
+from bootstrap import connect, make_channel, make_dispatcher
+from settings import Settings, configure_logging, exit_with, record_unreachable
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 from workflows.receipts import AnswerReceipts
@@ -29,34 +29,6 @@ SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database'
 # the SDK's default of 100, a burst (2,000 pairings' deadlines falling together) held each activation past the
 # SDK's 2-second deadlock limit on a busy 2-core machine. The rest wait their turn in Temporal's queue.
 WORKFLOW_TASK_SLOTS = 10
-
-
-def link_signer(settings: Settings) -> LinkSigner:
-    """Signs the sign-in link in every notice; the portal checks it with the same key."""
-    return LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
-
-
-def make_channel(settings: Settings) -> Channel:
-    """FLIPSIDE_NOTIFY: "file" writes the outbox file (with links), "email" queues in the SQL outbox."""
-    if settings.notify == "file":
-        return OutboxFileChannel(settings.outbox_path, link_signer(settings))
-    if settings.notify == "email":
-        return SqlOutbox(settings.database)
-    raise ValueError(f'FLIPSIDE_NOTIFY must be "file" or "email", not {settings.notify!r}')
-
-
-def make_dispatcher(settings: Settings, outbox: SqlOutbox) -> Dispatcher:
-    """Emails what `outbox` queues, through the SMTP server in the settings; wakes when it queues something."""
-    transport = SmtpTransport(
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_tls,
-        settings.smtp_username,
-        settings.smtp_password,
-    )
-    dispatcher = Dispatcher(outbox.engine, transport, link_signer(settings), settings.mail_from)
-    outbox.on_queued(dispatcher.wake)
-    return dispatcher
 
 
 def build_worker(

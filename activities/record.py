@@ -7,7 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messages import CONFLICTING_RUN, EventBatch
-from activities.store.sql import ConflictingRun
+from adapters.store.sql import ConflictingRun
 from domain.events import DomainEvent
 
 log = structlog.get_logger()

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from activities.store.sql import SqlEventStore
+from adapters.store.sql import SqlEventStore
 from bench.output import RESULTS, save_figures
 from domain import events as ev
 from domain.metrics import PairingOutcome

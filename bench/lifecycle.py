@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.codec import DATA_CONVERTER
+from adapters.codec import DATA_CONVERTER
 from bench.bare_loop import ANSWERS_PER_ROUND, BareAnswer, BareInput, BareLoopWorkflow, RoundChannel, RoundOpened
 from bench.output import RESULTS, latency_ms, save_figures
 from demo.personas import Persona

@@ -43,11 +43,12 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from bench.output import RESULTS, latency_ms, save_figures
+from bootstrap import connect
 from domain.answers import CoordinatorAction
 from domain.people import Participant, Role
 from domain.program import ProgramResult, ProgramStatus
 from domain.spec import ProgramSpec
-from settings import Settings, connect
+from settings import Settings
 from starter import start_program
 from workflows import search
 

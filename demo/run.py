@@ -15,14 +15,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 import flipside_client
+from bootstrap import connect, link_signer, ui_link
 from demo.personas import Persona, answer_everything
 from domain.answers import CoordinatorAction
 from domain.metrics import describe_kpi
 from domain.program import ProgramPhase, ProgramResult, ProgramStatus
 from domain.prompts import PromptKind
-from portal.links import LinkSigner
-from settings import Settings, configure_logging, connect, exit_with
-from starter import describe_status, load_program, start_program, ui_link
+from settings import Settings, configure_logging, exit_with
+from starter import describe_status, load_program, start_program
 
 HERE = Path(__file__).parent
 COORDINATOR = "coach@flipside.example"
@@ -111,7 +111,7 @@ async def pair_stops_meeting(client: Client, program: str, personas: dict[str, P
 
 def coordinator_link(settings: Settings, program_id: str) -> str:
     """A fresh single-use sign-in link: every notice carries one too (see the outbox file)."""
-    signer = LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
+    signer = link_signer(settings)
     return signer.link(COORDINATOR, program_id)
 
 

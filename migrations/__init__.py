@@ -1,1 +1,1 @@
-"""Alembic migrations of the program record; `activities/store/sql.py::migrate` runs them."""
+"""Alembic migrations of the program record; `adapters/store/sql.py::migrate` runs them."""

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
-from activities.store.tables import metadata
+from adapters.store.tables import metadata
 
 config = context.config
 

@@ -13,9 +13,10 @@ import structlog
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
-from activities.store.sql import SqlEventStore
+from adapters.store.sql import SqlEventStore
+from bootstrap import connect
 from portal.app import create_app
-from settings import Settings, configure_logging, connect, exit_with, record_unreachable, stop_is_success
+from settings import Settings, configure_logging, exit_with, record_unreachable, stop_is_success
 
 log = structlog.get_logger()
 

@@ -72,8 +72,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.store import tables as t
-from activities.store.sql import make_engine
+from adapters.links import LinkBook, LinkRefused, SignIn
+from adapters.store import tables as t
+from bootstrap import UI, link_signer, record_engine, ui_link
 from domain.answers import Approval, Withdrawal
 from domain.pairing import PairRecord
 from domain.program import FINISHED, MemberStatus, MemberView, ProgramPhase, ProgramStatus
@@ -103,7 +104,6 @@ from portal.forms import (
     sent_as,
     validation_errors,
 )
-from portal.links import LinkBook, LinkRefused, LinkSigner, SignIn
 from portal.record import (
     ALERT_LABELS,
     PHASE_LABELS,
@@ -117,7 +117,6 @@ from portal.record import (
 )
 from portal.sessions import CSRF_FIELD, Session, SessionBook, Sessions, new_session
 from settings import Settings
-from starter import UI, ui_link
 
 log = structlog.get_logger()
 HERE = Path(__file__).parent
@@ -215,8 +214,8 @@ class Portal:
         self.settings = settings
         self.client = client
         key = settings.signing_key()
-        self.signer = LinkSigner(key, settings.portal_url, settings.link_ttl_hours * 3600)
-        self.engine = engine or make_engine(settings.database)
+        self.signer = link_signer(settings)
+        self.engine = engine or record_engine(settings)
         self.book = LinkBook(self.engine)
         self.signed_in = SessionBook(self.engine)
         self.sessions = Sessions(key, secure=settings.portal_url.lower().startswith("https://"))

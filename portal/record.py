@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
-from activities.store import tables as t
-from activities.store.queries import AlertCount, ProgramNotFound, alert_counts
+from adapters.store import tables as t
+from adapters.store.queries import AlertCount, ProgramNotFound, alert_counts
 from domain.program import ProgramPhase
 from domain.spec import ProgramSpec
 
@@ -37,7 +37,7 @@ ALERT_LABELS = {
     "plan-missing": "no plan agreed in time",
     "low-progress": "progress rated low in a row",
 }
-REPORT_FILES = [  # the exports of activities.report.write.csv_tables, in its order
+REPORT_FILES = [  # the exports of adapters.report.write.csv_tables, in its order
     "funnel.csv",
     "adherence.csv",
     "ratings.csv",
@@ -187,9 +187,9 @@ def timeline(spec: ProgramSpec, current: ProgramPhase, started: dict[str, dateti
 # The report, on demand: the same page and files as `starter.py report`, never written to disk here.
 def render_report(engine: Engine, program_id: str, now: datetime | None = None) -> str:
     """report.html for a program; raises ProgramNotFound while the record has nothing of it yet."""
-    from activities.report.html import render_html  # loads matplotlib: only when a report is asked for
-    from activities.report.write import charts, csv_tables, evaluations
-    from activities.store.queries import program_report
+    from adapters.report.html import render_html  # loads matplotlib: only when a report is asked for
+    from adapters.report.write import charts, csv_tables, evaluations
+    from adapters.store.queries import program_report
 
     report = program_report(engine, program_id)
     evaluated = evaluations(report)
@@ -198,8 +198,8 @@ def render_report(engine: Engine, program_id: str, now: datetime | None = None) 
 
 def render_csv(engine: Engine, program_id: str, name: str) -> str:
     """One of the report's CSV exports, as text."""
-    from activities.report.write import csv_tables, evaluations
-    from activities.store.queries import program_report
+    from adapters.report.write import csv_tables, evaluations
+    from adapters.store.queries import program_report
 
     report = program_report(engine, program_id)
     rows = csv_tables(report, evaluations(report))[name]

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
-from activities.store.tables import portal_sessions
+from adapters.store.tables import portal_sessions
 
 SESSION_COOKIE = "flipside_session"
 SESSION_SALT = "flipside-session"  # never the links' salt: a link token is not a session, and the reverse

@@ -29,8 +29,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import OutboxFileChannel
-from activities.store.sql import SqlEventStore
+from adapters.channels import OutboxFileChannel
+from adapters.store.sql import SqlEventStore
 from settings import Settings
 from tests.servers import SHUTDOWN_LIMIT, CheckedServer, start_dev_server, start_time_skipping, stop_within
 from worker import build_worker

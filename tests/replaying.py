@@ -6,7 +6,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from activities.codec import DATA_CONVERTER
+from adapters.codec import DATA_CONVERTER
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 

@@ -17,7 +17,7 @@ mid-point satisfaction 4 and 5 from ten people (4.5), usefulness 4 (4.0); close-
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from activities.store.sql import SqlEventStore
+from adapters.store.sql import SqlEventStore
 from domain import events as ev
 from domain.evaluation import PairedRating
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, ProgramMetrics, evaluate_goals

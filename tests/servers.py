@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.codec import DATA_CONVERTER
+from adapters.codec import DATA_CONVERTER
 from workflows import search
 
 HEALTH_LIMIT = 10.0  # seconds for the check; a healthy server answers in milliseconds, a stuck one never

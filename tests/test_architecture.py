@@ -130,3 +130,82 @@ def test_the_engine_is_where_the_words_are() -> None:
 def _is_key(node: ast.JoinedStr) -> bool:
     """An f-string key such as f"rematch/{record.pairing_id}": no spaces in its constant parts."""
     return all(" " not in v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+
+
+# The layers, lowest first. A top-level package may import only from layers below it, so no import runs back up
+# and no two packages import each other. docs/ARCHITECTURE.md draws the same picture.
+LAYERS: list[set[str]] = [
+    {"domain"},
+    {"adapters"},
+    {"settings", "activities"},
+    {"bootstrap", "workflows"},
+    {"flipside_client", "worker"},
+    {"portal", "starter", "codec_server"},
+    {"demo"},
+]
+PRODUCT = {name for layer in LAYERS for name in layer}
+
+
+def _top_level(path: Path) -> str:
+    relative = path.relative_to(ROOT)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def imports_between_packages() -> dict[tuple[str, str], str]:
+    """(importer, imported) -> the first file where it happens, over every product module."""
+    found: dict[tuple[str, str], str] = {}
+    for name in PRODUCT:
+        path = ROOT / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [ROOT / f"{name}.py"]:
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    target = module.split(".")[0]
+                    if target in PRODUCT and target != name:
+                        found.setdefault((name, target), str(file.relative_to(ROOT)))
+    return found
+
+
+def _layer(name: str) -> int:
+    return next(i for i, layer in enumerate(LAYERS) if name in layer)
+
+
+def test_every_top_level_module_is_in_a_layer() -> None:
+    modules = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    modules |= {p.stem for p in ROOT.glob("*.py")}
+    assert modules - {"tests", "bench", "migrations"} == PRODUCT
+
+
+def test_imports_only_run_down_the_layers() -> None:
+    upward = {
+        f"{importer} imports {imported} ({where})"
+        for (importer, imported), where in imports_between_packages().items()
+        if _layer(imported) >= _layer(importer)
+    }
+    assert upward == set()
+
+
+def test_there_is_no_import_cycle_between_top_level_packages() -> None:
+    graph: dict[str, set[str]] = {name: set() for name in PRODUCT}
+    for importer, imported in imports_between_packages():
+        graph[importer].add(imported)
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        assert name not in visiting, " -> ".join([*visiting[visiting.index(name) :], name])
+        if name in done:
+            return
+        visiting.append(name)
+        for target in sorted(graph[name]):
+            visit(target)
+        visiting.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)

@@ -4,7 +4,7 @@ import zoneinfo
 
 from temporalio.api.common.v1 import Payload
 
-from activities.codec import COMPRESS_ABOVE, DATA_CONVERTER, ENCRYPTED, ZLIB, CompressionCodec, Keyring, data_converter
+from adapters.codec import COMPRESS_ABOVE, DATA_CONVERTER, ENCRYPTED, ZLIB, CompressionCodec, Keyring, data_converter
 from bench.roster import roster_csv
 from domain.answers import CoordinatorAction
 from domain.people import parse_roster

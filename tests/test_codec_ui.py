@@ -27,7 +27,7 @@ from structlog.testing import capture_logs
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.codec import Keyring, data_converter, payload_codec
+from adapters.codec import Keyring, data_converter, payload_codec
 from codec_server import SESSION_COOKIE, build_app
 from domain.program import ProgramInput
 from tests.factories import roster, spec

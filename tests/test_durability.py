@@ -30,16 +30,16 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
-from activities.keyed_file import KeyedJsonlFile
-from activities.notify import Channel
-from activities.store.sql import SqlEventStore
+from adapters.channels import Channel
+from adapters.keyed_file import KeyedJsonlFile
+from adapters.store.sql import SqlEventStore
 from bench.events import synthetic_program
+from bootstrap import connect
 from domain.events import DomainEvent
 from domain.notices import Notice
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from settings import connect
 from tests.conftest import Harness
 from tests.durability import (
     Participants,
@@ -110,7 +110,7 @@ def sqlite_intact(url: str) -> None:
 APPEND_THEN_DIE = """
 import sys
 from sqlalchemy import event
-from activities.store.sql import SqlEventStore
+from adapters.store.sql import SqlEventStore
 from bench.events import synthetic_program
 
 store = SqlEventStore(sys.argv[1])
@@ -155,7 +155,7 @@ async def test_a_worker_killed_mid_append_leaves_the_record_whole(tmp_path: Path
 WRITE_THEN_DIE = """
 import sys
 from pathlib import Path
-from activities.keyed_file import KeyedJsonlFile
+from adapters.keyed_file import KeyedJsonlFile
 
 rows = [{"key": f"notice-{i}", "body": "x" * int(sys.argv[3])} for i in range(int(sys.argv[2]))]
 print("writing", flush=True)

@@ -28,19 +28,20 @@ from sqlalchemy import Engine, Row, select
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
-from activities.email import SmtpTransport, compose, message_id, recurrence
-from activities.notify import OutboxFileChannel
-from activities.outbox import Backoff, Dispatcher, SqlOutbox
-from activities.store import tables as t
-from activities.store.sql import make_engine
+from adapters.channels import OutboxFileChannel
+from adapters.email import SmtpTransport, compose, message_id, recurrence
+from adapters.links import LinkSigner, SignIn
+from adapters.outbox import Backoff, Dispatcher, SqlOutbox
+from adapters.store import tables as t
+from adapters.store.sql import make_engine
+from bootstrap import link_signer, make_channel, make_dispatcher
 from domain.notices import Meeting, Notice, NoticeKind
 from domain.program import ProgramPhase
-from portal.links import LinkSigner, SignIn
 from settings import Settings
 from tests.conftest import Harness, ending
 from tests.driving import drive, eventually, personas_for, result, start_program, status
 from tests.factories import roster, spec
-from worker import build_worker, link_signer, make_channel, make_dispatcher
+from worker import build_worker
 
 MAIL_FROM = "Flipside <flipside@example.org>"
 PORTAL = "http://portal.test"

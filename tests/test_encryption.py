@@ -28,7 +28,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from activities.codec import (
+from adapters.codec import (
     COMPRESS_ABOVE,
     ENCRYPTED,
     KEY_ID,

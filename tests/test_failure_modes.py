@@ -53,8 +53,8 @@ from activities import matching
 from activities.matching import propose_matches_activity
 from activities.messages import MatchRequest, SnapshotRequest
 from activities.snapshots import SnapshotActivities
-from activities.store import tables as t
-from activities.store.sql import SqlEventStore
+from adapters.store import tables as t
+from adapters.store.sql import SqlEventStore
 from domain.answers import Approval, CoordinatorAction, PairChoice, RematchRequest, Withdrawal
 from domain.clock import ActiveClock
 from domain.events import DomainEvent, Fact, Matched, PairingClosed

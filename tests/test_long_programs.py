@@ -23,7 +23,7 @@ from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowQueryFail
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.codec import DATA_CONVERTER
+from adapters.codec import DATA_CONVERTER
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.events import CheckinLogged, CycleClosed, SurveyAnswered

@@ -13,7 +13,7 @@ import pytest
 from icalendar import Calendar, Event
 from pydantic import BaseModel
 
-from activities.email import compose
+from adapters.email import compose
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.metrics import PairingOutcome

@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the schema in activities/store/tables.py, on SQLite and PostgreSQL.
+"""The Alembic migrations build exactly the schema in adapters/store/tables.py, on SQLite and PostgreSQL.
 
 A column, index or table added to tables.py without a migration (or the reverse) shows up here as a diff.
 """
@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from activities.store.sql import make_engine, migrate
-from activities.store.tables import metadata
+from adapters.store.sql import make_engine, migrate
+from adapters.store.tables import metadata
 
 
 def test_the_migrations_build_exactly_the_tables_in_the_metadata(database_url: str) -> None:

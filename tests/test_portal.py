@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.links import LinkSigner
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.pairing import PairingStage, PairRecord
@@ -28,7 +29,6 @@ from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from flipside_client import prompts_for
 from portal.app import create_app
-from portal.links import LinkSigner
 from settings import Settings
 from tests.conftest import Harness
 from tests.driving import drive, eventually, member, pairing_view, personas_for, result, start_program, status

@@ -36,8 +36,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.outbox import SqlOutbox
-from activities.store import tables as t
+from adapters.outbox import SqlOutbox
+from adapters.store import tables as t
+from bootstrap import link_signer, make_channel, make_dispatcher
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.pairing import PairingStage, PairingView, PairRecord
@@ -50,7 +51,7 @@ from tests.conftest import Harness, ending
 from tests.driving import member, start_program
 from tests.factories import COORDINATOR, roster, spec
 from tests.test_report_browser import KEEP, chromium
-from worker import build_worker, link_signer, make_channel, make_dispatcher
+from worker import build_worker
 
 J0, S0 = "junior00@example.com", "senior00@example.com"  # J0 uses the browser; S0 is the demo persona
 MAIL_FROM = "Flipside <flipside@example.org>"

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from activities.store import tables as t
+from adapters.links import SALT, SignIn
+from adapters.store import tables as t
 from domain.pairing import PairingView
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import prompts_for
 from portal.app import create_app
-from portal.links import SALT, SignIn
 from portal.record import REPORT_FILES
 from portal.sessions import SESSION_COOKIE, SESSION_SALT
 from tests.conftest import Harness

@@ -20,11 +20,12 @@ from temporalio.testing import WorkflowEnvironment
 
 import starter
 from activities.messages import CONFLICTING_RUN
-from activities.store.sql import ConflictingRun, SqlEventStore
+from adapters.store.sql import ConflictingRun, SqlEventStore
+from bootstrap import connect
 from domain.answers import CoordinatorAction
 from domain.events import DomainEvent, OptedIn
 from domain.program import ProgramInput
-from settings import Settings, connect
+from settings import Settings
 from tests.conftest import Harness
 from tests.driving import eventually, result, start_program
 from tests.factories import COORDINATOR, roster, spec

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import tables as t
-from activities.store.projections import HANDLERS
-from activities.store.sql import SqlEventStore
+from adapters.store import tables as t
+from adapters.store.projections import HANDLERS
+from adapters.store.sql import SqlEventStore
 from demo.personas import Persona
 from domain.events import DomainEvent, Fact
 from domain.program import ProgramPhase

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import starter
-from activities.report.write import Cell, WrittenReport, write_csv, write_report
-from activities.store import queries as q
-from activities.store.sql import SqlEventStore
+from adapters.report.write import Cell, WrittenReport, write_csv, write_report
+from adapters.store import queries as q
+from adapters.store.sql import SqlEventStore
 from domain.evaluation import MENTEES_ON_PLAN_SKILLS, MENTORS_ON_LEADERSHIP, evaluate_paired
 from tests.report_record import COMMENT, MAIN, NAME, PURPOSE, TINY, build_record, expected_mentee_ratings
 

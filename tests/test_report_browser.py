@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, Request, async_playwright
 
-from activities.report.write import write_report
+from adapters.report.write import write_report
 from tests.report_record import MAIN, build_record
 
 CHROMIUM = Path(os.environ.get("FLIPSIDE_CHROMIUM", "/usr/bin/chromium"))

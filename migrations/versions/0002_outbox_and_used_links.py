@@ -16,7 +16,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")  # as in activities/store/tables.py
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")  # as in adapters/store/tables.py
 STAMP = sa.DateTime(timezone=True)
 
 

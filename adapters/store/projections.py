@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, case, insert, select, update
 
-from activities.store import tables as t
+from adapters.store import tables as t
 from domain import events as ev
 
 

@@ -2,8 +2,8 @@
 
     write_report(engine, "program-x", Path("out"), progress=print)
 
-reads the aggregates (activities.store.queries), runs the paired before/after evaluation (domain.evaluation),
-draws the charts (activities.report.charts) and writes report.html next to funnel.csv, adherence.csv,
+reads the aggregates (adapters.store.queries), runs the paired before/after evaluation (domain.evaluation),
+draws the charts (adapters.report.charts) and writes report.html next to funnel.csv, adherence.csv,
 ratings.csv, kpis.csv, snapshots.csv, alerts.csv and evaluation.csv. Only aggregates are written: every file
 holds what the page shows, and nothing about one pair or one person.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from activities.report.charts import Chart, adherence_chart, funnel_chart, kpi_chart, ratings_chart
-from activities.report.html import render_html
-from activities.store.queries import TOO_FEW, ProgramReport, Source, program_report
+from adapters.report.charts import Chart, adherence_chart, funnel_chart, kpi_chart, ratings_chart
+from adapters.report.html import render_html
+from adapters.store.queries import TOO_FEW, ProgramReport, Source, program_report
 from domain.evaluation import MENTEES_ON_PLAN_SKILLS, MENTORS_ON_LEADERSHIP, PairedEvaluation, evaluate_paired
 
 Cell = str | int | float | bool | None

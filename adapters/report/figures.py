@@ -1,7 +1,7 @@
 """How a figure reads, in the report and on the command line: shares in percent, ratings on the 1-5 scale, and
 "too few to report" where a group is below the floor. (Apart from the charts, so a listing needs no matplotlib.)"""
 
-from activities.store.queries import TOO_FEW
+from adapters.store.queries import TOO_FEW
 from domain.spec import RATE_KPIS, Kpi
 
 

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from activities.report.charts import Chart
-from activities.report.figures import kpi_value, percent, rating
-from activities.store.queries import TOO_FEW, ProgramReport
+from adapters.report.charts import Chart
+from adapters.report.figures import kpi_value, percent, rating
+from adapters.store.queries import TOO_FEW, ProgramReport
 from domain.evaluation import PairedEvaluation
 from domain.metrics import MIN_RESPONDENTS
 

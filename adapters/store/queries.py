@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import ColumnElement, Connection, Engine, case, distinct, func, select
 
-from activities.store import tables as t
+from adapters.store import tables as t
 from domain.evaluation import PairedRating
 from domain.events import GoalTarget
 from domain.metrics import MIN_RESPONDENTS, KpiResult, ProgramMetrics

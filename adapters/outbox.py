@@ -22,11 +22,11 @@ import structlog
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from activities.email import Transport, compose
-from activities.store import tables as t
-from activities.store.sql import make_engine, migrate
+from adapters.email import Transport, compose
+from adapters.links import LinkSigner
+from adapters.store import tables as t
+from adapters.store.sql import make_engine, migrate
 from domain.notices import Notice
-from portal.links import LinkSigner
 
 log = structlog.get_logger()
 ERROR_LIMIT = 1000  # characters of the last error kept on a row

@@ -14,8 +14,8 @@ import structlog
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from activities.store import tables as t
-from activities.store.projections import Projector, project
+from adapters.store import tables as t
+from adapters.store.projections import Projector, project
 from domain.events import DomainEvent
 
 log = structlog.get_logger()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
-from activities.store.tables import used_links
+from adapters.store.tables import used_links
 
 SALT = "flipside-sign-in-link"
 

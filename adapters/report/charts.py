@@ -1,6 +1,6 @@
 """The report's four charts, drawn as PNG images with matplotlib's Agg canvas (no display, no pyplot state).
 
-Each chart takes the aggregates from activities.store.queries and nothing else, so it cannot show more than
+Each chart takes the aggregates from adapters.store.queries and nothing else, so it cannot show more than
 they hold: a group below the floor has no value to draw and is marked "too few to report" instead. Every
 chart is drawn even with no data yet, saying so, so a report always has the same four images.
 """
@@ -15,8 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pydantic import BaseModel
 
-from activities.report.figures import kpi_value, percent, rating
-from activities.store.queries import CycleAdherence, CycleProgress, FunnelStage, KpiRow, SurveyRating
+from adapters.report.figures import kpi_value, percent, rating
+from adapters.store.queries import CycleAdherence, CycleProgress, FunnelStage, KpiRow, SurveyRating
 from domain.spec import RATE_KPIS, SCALE_KPIS
 
 ChartKey = Literal["funnel", "adherence", "ratings", "kpis"]

@@ -1,0 +1,75 @@
+"""One place that builds what every process needs from its settings: the Temporal client (with the payload
+codec), the record's engine, the link signer, and the channel notices go out on. The worker, the portal, the CLI,
+the codec server and the demo all start here, so they read and write alike.
+"""
+
+import os
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.converter import PayloadCodec
+
+from adapters.channels import Channel, OutboxFileChannel
+from adapters.codec import data_converter, payload_codec
+from adapters.email import SmtpTransport
+from adapters.links import LinkSigner
+from adapters.outbox import Dispatcher, SqlOutbox
+from adapters.store.sql import make_engine
+from settings import Settings, Unreachable
+
+UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
+
+
+async def connect(settings: Settings) -> Client:
+    """A client whose payloads are encrypted; a worker built on it reads and writes the same way."""
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.namespace,
+            data_converter=data_converter(settings.codec_keyring()),
+        )
+    except RuntimeError as error:  # the SDK's connection failure
+        raise Unreachable(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error
+
+
+def codec(settings: Settings) -> PayloadCodec:
+    """The payload codec every client and worker uses (compression, then encryption); the codec server's too."""
+    return payload_codec(settings.codec_keyring())
+
+
+def record_engine(settings: Settings) -> Engine:
+    """The record's database (SQLite by default, PostgreSQL in production)."""
+    return make_engine(settings.database)
+
+
+def link_signer(settings: Settings) -> LinkSigner:
+    """Signs the sign-in link in every notice; the portal checks it with the same key."""
+    return LinkSigner(settings.signing_key(), settings.portal_url, settings.link_ttl_hours * 3600)
+
+
+def make_channel(settings: Settings) -> Channel:
+    """FLIPSIDE_NOTIFY: "file" writes the outbox file (with links), "email" queues in the SQL outbox."""
+    if settings.notify == "file":
+        return OutboxFileChannel(settings.outbox_path, link_signer(settings))
+    if settings.notify == "email":
+        return SqlOutbox(settings.database)
+    raise ValueError(f'FLIPSIDE_NOTIFY must be "file" or "email", not {settings.notify!r}')
+
+
+def make_dispatcher(settings: Settings, outbox: SqlOutbox) -> Dispatcher:
+    """Emails what `outbox` queues, through the SMTP server in the settings; wakes when it queues something."""
+    transport = SmtpTransport(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_tls,
+        settings.smtp_username,
+        settings.smtp_password,
+    )
+    dispatcher = Dispatcher(outbox.engine, transport, link_signer(settings), settings.mail_from)
+    outbox.on_queued(dispatcher.wake)
+    return dispatcher
+
+
+def ui_link(workflow_id: str, namespace: str = "default") -> str:
+    """The Temporal UI's list of a program's workflows (the program and its pairings, by search attribute)."""
+    return f"{UI}/namespaces/{namespace}/workflows?query=FlipsideProgram%3D%22{workflow_id}%22"
