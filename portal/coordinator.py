@@ -1,0 +1,88 @@
+"""A coordinator's pages: the program at a glance, approving the proposed pairs, and the report."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from bootstrap import ui_link
+from domain.answers import Approval
+from domain.program import FINISHED, ProgramPhase
+from flipside_client import Action, Refused, act, program_status
+from portal.forms import form_values, sent_as
+from portal.record import REPORT_FILES, ProgramNotFound, read_program_record, render_csv, render_report, timeline
+from portal.web import CoordinatorDep, Portal, PortalDep, PortalError, Viewer, log, workflow_link
+
+router = APIRouter(prefix="/program")
+# The report is self-contained (inline style, data: charts) and carries its own, equally strict, policy.
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+@router.get("")
+async def program_page(request: Request, portal: PortalDep, viewer: CoordinatorDep) -> Response:
+    return await _program_page(portal, request, viewer)
+
+
+@router.post("/approve")
+async def approve(request: Request, portal: PortalDep, viewer: CoordinatorDep) -> Response:
+    request_id = sent_as(form_values((await request.form()).multi_items()))
+    approval = Approval(coordinator=viewer.email)
+    try:
+        reply = await act(portal.client, viewer.program_id, Action.APPROVE, approval, request_id)
+    except Refused as refusal:
+        return await _program_page(portal, request, viewer, approve_error=refusal.sentence, status=422)
+    log.info("portal.approved", program=viewer.program_id)
+    context = {"title": "Pairs approved", "viewer": viewer, "reply": reply, "back": "/program"}
+    return portal.page(request, "done.html", context)
+
+
+@router.get("/report")
+async def report(portal: PortalDep, viewer: CoordinatorDep) -> Response:
+    try:
+        html = await run_in_threadpool(render_report, portal.engine, viewer.program_id)
+    except ProgramNotFound as error:
+        raise _no_report_yet() from error
+    return HTMLResponse(html, headers={"content-security-policy": REPORT_CSP})
+
+
+@router.get("/report/{name}")
+async def report_csv(portal: PortalDep, viewer: CoordinatorDep, name: str) -> Response:
+    if name not in REPORT_FILES:
+        raise PortalError(404, "No such file", f"The report's files are {', '.join(REPORT_FILES)}.")
+    try:
+        text = await run_in_threadpool(render_csv, portal.engine, viewer.program_id, name)
+    except ProgramNotFound as error:
+        raise _no_report_yet() from error
+    disposition = f'attachment; filename="{viewer.program_id}-{name}"'
+    return Response(text, media_type="text/csv; charset=utf-8", headers={"content-disposition": disposition})
+
+
+def _no_report_yet() -> PortalError:
+    return PortalError(
+        404,
+        "No report yet",
+        "The program record has nothing of this program yet: its start is stored as soon as a worker takes it up.",
+    )
+
+
+async def _program_page(
+    portal: Portal, request: Request, viewer: Viewer, approve_error: str | None = None, status: int = 200
+) -> Response:
+    current = await program_status(portal.client, viewer.program_id)
+    record = await run_in_threadpool(read_program_record, portal.engine, viewer.program_id)
+    namespace = portal.settings.namespace
+    context = {
+        "title": f"{current.name}: coordinator",
+        "viewer": viewer,
+        "status": current,
+        "finished": current.phase in FINISHED,
+        "record": record,
+        "steps": timeline(viewer.spec, current.phase, record.phases_started),
+        "latest": list(current.snapshots.items())[-1] if current.snapshots else None,
+        "attention": [p for p in record.pairings if p.needs_attention],
+        "approve_error": approve_error,
+        "program_link": ui_link(viewer.program_id, namespace),
+        "program_workflow_link": workflow_link(viewer.program_id, namespace),
+        "links": {p.pairing_id: workflow_link(p.pairing_id, namespace) for p in record.pairings},
+        "ProgramPhase": ProgramPhase,
+    }
+    return portal.page(request, "program.html", context, status)
