@@ -145,6 +145,14 @@ def build_app(
         max_age=600,
     )
 
+    _sign_in_routes(app, sessions, expected, session_hours)
+    _codec_route(app, codec, expected, sessions, origins, namespace)
+    return app
+
+
+def _sign_in_routes(app: FastAPI, sessions: UiSessions, expected: bytes, session_hours: int) -> None:
+    """The sign-in page and form that give a browser (the Temporal UI's) a session cookie for the token."""
+
     @app.get("/")
     async def home() -> Response:
         return RedirectResponse("/signin", status_code=303)
@@ -188,6 +196,12 @@ def build_app(
         )
         return signed_out
 
+
+def _codec_route(
+    app: FastAPI, codec: PayloadCodec, expected: bytes, sessions: UiSessions, origins: frozenset[str], namespace: str
+) -> None:
+    """POST .../encode and .../decode, for holders of the token or a signed-in UI session."""
+
     @app.post("/{path:path}")
     async def convert(path: str, request: Request) -> Response:
         operation = path.rstrip("/").rsplit("/", 1)[-1]
@@ -205,20 +219,23 @@ def build_app(
         body = await _body_within(request, MAX_BODY)
         if body is None:
             return _error(413, "too many payloads in one request")
-        try:
-            payloads = json_format.Parse(body, Payloads())
-        except json_format.ParseError as error:
-            return _error(400, f"not Payloads as protobuf JSON: {error}")
-        try:
-            codec_call = codec.decode if operation == "decode" else codec.encode
-            converted = Payloads(payloads=await codec_call(payloads.payloads))
-        except Exception as error:  # the protocol answers a codec failure (an unknown key, say) with 400
-            log.warning("codec request failed", operation=operation, client=client, error=type(error).__name__)
-            return _error(400, str(error))
-        log.info("codec request", operation=operation, payloads=len(converted.payloads), client=client, via=via)
-        return Response(json_format.MessageToJson(converted), media_type=JSON)
+        return await _converted(codec, operation, body, client, via)
 
-    return app
+
+async def _converted(codec: PayloadCodec, operation: str, body: bytes, client: str, via: str) -> Response:
+    """Payloads as protobuf JSON, encoded or decoded; a codec failure (an unknown key, say) answers 400."""
+    try:
+        payloads = json_format.Parse(body, Payloads())
+    except json_format.ParseError as error:
+        return _error(400, f"not Payloads as protobuf JSON: {error}")
+    try:
+        codec_call = codec.decode if operation == "decode" else codec.encode
+        converted = Payloads(payloads=await codec_call(payloads.payloads))
+    except Exception as error:
+        log.warning("codec request failed", operation=operation, client=client, error=type(error).__name__)
+        return _error(400, str(error))
+    log.info("codec request", operation=operation, payloads=len(converted.payloads), client=client, via=via)
+    return Response(json_format.MessageToJson(converted), media_type=JSON)
 
 
 async def _body_within(request: Request, limit: int) -> bytes | None:
