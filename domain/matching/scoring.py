@@ -157,8 +157,16 @@ class _Cohort:
         self.people = list(people)
         self.context = context
         self.points = _Points.of(context)
-        n = len(self.people)
         self.index = {p.email: i for i, p in enumerate(self.people)}
+        self._sides()
+        self._attributes()
+        offered, wanted, liked = self._lists()
+        self._history()
+        self.max_units = self._most_units(offered, wanted, liked)
+
+    def _sides(self) -> None:
+        """Who may mentor (and how many more mentees), who may be mentored, and each one's position."""
+        context, n = self.context, len(self.people)
         left, right, capacity = [], [], []
         for i, p in enumerate(self.people):
             already = context.mentees_already.get(p.email, 0)
@@ -174,6 +182,9 @@ class _Cohort:
         self.left_pos[self.left] = np.arange(len(left))
         self.right_pos = np.full(n, -1, dtype=np.int64)
         self.right_pos[self.right] = np.arange(len(right))
+
+    def _attributes(self) -> None:
+        """Seniority, fixed roles, departments and time zones as arrays; working-hours overlap per zone pair."""
         self.seniority = np.array([p.seniority for p in self.people], dtype=np.int64)
         self.fixed = np.array([p.role != Role.EITHER for p in self.people], dtype=np.int64)
         departments = _ids(p.department for p in self.people if p.department)
@@ -184,6 +195,9 @@ class _Cohort:
         self.overlap = np.array(
             [[self.points.overlap(overlap_minutes(a, b, start, end)) for b in zones] for a in zones], dtype=np.int64
         ).reshape(len(zones), len(zones))
+
+    def _lists(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]:
+        """Skills offered and wanted and interests as person x word matrices; their products left x right."""
         skills = _ids(s for p in self.people for s in (*p.skills_offered, *p.skills_wanted))
         interests = _ids(s for p in self.people for s in p.interests)
         offered = _incidence([p.skills_offered for p in self.people], skills)
@@ -196,34 +210,40 @@ class _Cohort:
             (self.points.learned_back, wanted[self.left], offered[self.right].T.tocsc()),
             (self.points.interests, liked[self.left], liked[self.right].T.tocsc()),
         ]
+        return offered, wanted, liked
+
+    def _history(self) -> None:
+        """Management chains (as an Euler tour), pairs already made, and mutual choices, as position arrays."""
+        context = self.context
         managers = {p.email: p.manager_email for p in self.people if p.manager_email} | context.managers
         self.tin, self.tout = _euler_tour([p.email for p in self.people], managers)
-        before = {
-            (min(self.index[a], self.index[b]), max(self.index[a], self.index[b]))
-            for a, b in context.excluded_pairs
-            if a in self.index and b in self.index and a != b
-        }
+        before = {self._key(a, b) for a, b in context.excluded_pairs if a in self.index and b in self.index and a != b}
         self.before = np.array(sorted(before), dtype=np.int64).reshape(-1, 2)
         self.forbid_l, self.forbid_r, _ = self._oriented(self.before, np.zeros(len(self.before), dtype=np.int64))
         chosen: dict[tuple[int, int], int] = {}
         for chooser, ranked in context.preferences.items():
             for other in set(ranked):  # a name listed twice still counts once, as in `_explain`
                 if chooser in self.index and other in self.index and chooser != other:
-                    key = (min(self.index[chooser], self.index[other]), max(self.index[chooser], self.index[other]))
+                    key = self._key(chooser, other)
                     chosen[key] = chosen.get(key, 0) + 1
         pairs = np.array(sorted(chosen), dtype=np.int64).reshape(-1, 2)
         counts = np.array([chosen[k] for k in sorted(chosen)], dtype=np.int64)
         self.chosen_l, self.chosen_r, self.chosen_n = self._oriented(pairs, counts)
 
-        # An upper bound on any pair's score, from what each side lists (no pass over the pairs needed).
+    def _key(self, a: str, b: str) -> tuple[int, int]:
+        return min(self.index[a], self.index[b]), max(self.index[a], self.index[b])
+
+    def _most_units(self, offered: sparse.csr_matrix, wanted: sparse.csr_matrix, liked: sparse.csr_matrix) -> int:
+        """An upper bound on any pair's score, from what each side lists (no pass over the pairs needed)."""
+
         def most(matrix: sparse.csr_matrix, rows: Ints) -> int:
             return int(np.diff(matrix.indptr)[rows].max(initial=0))
 
         pts = self.points
-        self.max_units = (
+        return (
             pts.taught * min(most(offered, self.left), most(wanted, self.right))
             + pts.learned_back * min(most(wanted, self.left), most(offered, self.right))
-            + pts.interests * most(liked, np.arange(n))
+            + pts.interests * most(liked, np.arange(len(self.people)))
             + int(self.overlap.max(initial=0))
             + pts.cross
             + 2 * pts.chosen
