@@ -8,10 +8,11 @@ optimal and gives the bound (`bound_people`, `bound_score`). Every proposed pair
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from domain.matching.assignment import CANDIDATES, _Bipartite, _NotExact, _Oriented, _Tiers
+from domain.matching.assignment import CANDIDATES, _Bipartite, _NotExact, _Oriented, _Solution, _Tiers
 from domain.matching.either import _branch_budget, _fill, _persons, _search, _symmetric_of
 from domain.matching.model import MatchContext, MatchingResult, ProposedPair, UnmatchedPerson
 from domain.matching.rules import why_not
@@ -32,27 +33,8 @@ def solve_matching(
     pool = [p for p in people if p.email not in skip]
     cohort = _Cohort(pool, context)
     budget = _branch_budget(len(pool)) if branch_budget is None else branch_budget
-    tiers = _Tiers.of(len(pool), cohort.max_units, tie=True)
-    if not tiers.exact:
-        tiers = _Tiers.of(len(pool), cohort.max_units, tie=False)
-    if not tiers.exact:
-        raise ValueError("the scores are too large to compare exactly; lower the matching weights")
-    while True:
-        try:
-            oriented = _Bipartite(_Oriented(cohort), tiers, candidates)
-            symmetric = None
-            if cohort.fixed.all():  # one side each: the bipartite problem is the whole problem
-                best = oriented.solve(np.ones(len(pool), dtype=np.bool_), np.ones(len(pool), dtype=np.bool_))
-                bound, branches = best.value, 0
-            else:
-                if (cohort.capacity == 1).all():
-                    symmetric = _symmetric_of(oriented)
-                best, bound, branches = _search(oriented, symmetric, budget)
-            break
-        except _NotExact:
-            if not tiers.tie:
-                raise
-            tiers = _Tiers.of(len(pool), cohort.max_units, tie=False)
+    solved = _solve(cohort, candidates, budget)
+    oriented, best, bound, tiers = solved.oriented, solved.best, solved.bound, solved.tiers
     if bound > best.value:
         best = _fill(oriented, best)
     matched_people, units = tiers.decode(best.value)
@@ -60,15 +42,7 @@ def solve_matching(
     score_bounded = bound_people == matched_people  # else the bound's score part is for more people than matched
     if bound_people % 2 and (cohort.capacity == 1).all():  # pairs of two: an even number of people is matched
         bound_people -= 1
-    pairs = []
-    mentors, mentees = _persons(oriented, best)
-    for a, b, pair_units in zip(mentors.tolist(), mentees.tolist(), best.units.tolist(), strict=True):
-        mentor, mentee = pool[a], pool[b]
-        checked, reasons = _explain(mentor, mentee, context, cohort.points)
-        if checked != pair_units or why_not(mentor, mentee, context) is not None:
-            raise RuntimeError(f"matcher disagrees with the rules on {mentor.email} -> {mentee.email}")
-        pairs.append(ProposedPair(mentor=mentor.email, mentee=mentee.email, score=checked / UNIT, reasons=reasons))
-    pairs.sort(key=lambda p: (-p.score, p.mentor, p.mentee))
+    pairs = _proposed_pairs(cohort, oriented, best)
     taken = {e for p in pairs for e in (p.mentor, p.mentee)}
     proven = bound <= best.value
     unmatched = [
@@ -84,9 +58,56 @@ def solve_matching(
         proven_optimal=proven,
         bound_people=bound_people,
         bound_score=bound_units / UNIT if score_bounded else None,
-        branches=branches,
-        edges=oriented.edges + (symmetric.edges if symmetric is not None else 0),
+        branches=solved.branches,
+        edges=oriented.edges + (solved.symmetric.edges if solved.symmetric is not None else 0),
     )
+
+
+@dataclass
+class _Solved:
+    oriented: _Bipartite
+    symmetric: _Bipartite | None
+    best: _Solution
+    bound: int  # no matching scores above it: the best is proven optimal when they are equal
+    branches: int
+    tiers: _Tiers
+
+
+def _solve(cohort: _Cohort, candidates: int, budget: int) -> _Solved:
+    """The best matching and a bound on any better one, with scores tied on the number matched if they fit."""
+    n = len(cohort.people)
+    tiers = _Tiers.of(n, cohort.max_units, tie=True)
+    if not tiers.exact:
+        tiers = _Tiers.of(n, cohort.max_units, tie=False)
+    if not tiers.exact:
+        raise ValueError("the scores are too large to compare exactly; lower the matching weights")
+    while True:
+        try:
+            oriented = _Bipartite(_Oriented(cohort), tiers, candidates)
+            if cohort.fixed.all():  # one side each: the bipartite problem is the whole problem
+                best = oriented.solve(np.ones(n, dtype=np.bool_), np.ones(n, dtype=np.bool_))
+                return _Solved(oriented, None, best, best.value, 0, tiers)
+            symmetric = _symmetric_of(oriented) if (cohort.capacity == 1).all() else None
+            best, bound, branches = _search(oriented, symmetric, budget)
+            return _Solved(oriented, symmetric, best, bound, branches, tiers)
+        except _NotExact:
+            if not tiers.tie:
+                raise
+            tiers = _Tiers.of(n, cohort.max_units, tie=False)
+
+
+def _proposed_pairs(cohort: _Cohort, oriented: _Bipartite, best: _Solution) -> list[ProposedPair]:
+    """The matching as pairs, each re-scored and re-checked against the rules, best first."""
+    pool, context, pairs = cohort.people, cohort.context, []
+    mentors, mentees = _persons(oriented, best)
+    for a, b, pair_units in zip(mentors.tolist(), mentees.tolist(), best.units.tolist(), strict=True):
+        mentor, mentee = pool[a], pool[b]
+        checked, reasons = _explain(mentor, mentee, context, cohort.points)
+        if checked != pair_units or why_not(mentor, mentee, context) is not None:
+            raise RuntimeError(f"matcher disagrees with the rules on {mentor.email} -> {mentee.email}")
+        pairs.append(ProposedPair(mentor=mentor.email, mentee=mentee.email, score=checked / UNIT, reasons=reasons))
+    pairs.sort(key=lambda p: (-p.score, p.mentor, p.mentee))
+    return pairs
 
 
 def optimal_pairs(
