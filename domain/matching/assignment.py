@@ -442,36 +442,69 @@ class _Bipartite:
         mentor, mentee = sides.mentor_mentee(rows[:, None], hot[None, :])
         open_ = left_out & in_problem[hot][None, :] & mentor_ok[mentor] & mentee_ok[mentee]
         d_col, dr_dummy = d[q_of[hot]], dr[n_slots + q_of[hot]]
-        fixed_col = sides.cohort.fixed[sides.col_person[hot]] * t.tie
-        excess = 0
-        worst = np.zeros(open_.shape, dtype=np.int64)  # the largest violation of each pair over its slots
-        for i, row in enumerate(rows.tolist()):
-            if not open_[i].any():
-                continue
-            first = int(slots.first[row])
-            for s in range(first, first + int(sides.capacity[row])):
-                w = slots.tier[s] + t.B * units[i] + slots.fixed[s] + fixed_col
-                real = np.where(open_[i], d_col - dr[s] - (t.C - w), 0)
-                excess += max(0, int(real.max(initial=0)))
-                mirror = np.where(open_[i], d[n_q + s] - dr_dummy - t.C, 0)
-                np.maximum.at(dummy_excess, hot, mirror)
-                np.maximum(worst[i], np.maximum(real, mirror), out=worst[i])
-        broken = worst > 0
-        # A row with a violation also gets its next k best left-out pairs, whatever the prices say.
-        ranked = np.where(left_out & ~broken & broken.any(axis=1, keepdims=True), units, -1)
-        width = len(hot)
-        top = (
-            np.argpartition(ranked, width - k, axis=1)[:, width - k :]
-            if width > k
-            else np.broadcast_to(np.arange(width), ranked.shape)
-        )
-        take = broken.copy()
-        np.put_along_axis(take, top, np.take_along_axis(ranked, top, axis=1) >= 0, axis=1)
-        take |= broken
-        if width == n_cols:  # seen whole: the rows' cuts can be exact from now on
+        prices = _BlockPrices(d, dr, d_col, dr_dummy, sides.cohort.fixed[sides.col_person[hot]] * t.tie, n_q)
+        excess, worst = self._violations(slots, prices, rows, hot, units, open_, dummy_excess)
+        take = _to_take(left_out, worst > 0, units, k)
+        if len(hot) == n_cols:  # seen whole: the rows' cuts can be exact from now on
             still_out = left_out & ~take
             self.row_cut[rows] = np.where(still_out.any(axis=1), np.where(still_out, units, -1).max(axis=1), -1)
         hit_r, hit_c = np.nonzero(take)
         if not len(hit_r):
             return None, excess
         return (rows[hit_r], hot[hit_c], units[hit_r, hit_c]), excess
+
+    def _violations(
+        self,
+        slots: _Slots,
+        prices: "_BlockPrices",
+        rows: Ints,
+        hot: Ints,
+        units: Ints,
+        open_: Bools,
+        dummy_excess: Ints,
+    ) -> tuple[int, Ints]:
+        """The rows' total price excess, and each open pair's largest violation over its row's slots (the dummy
+        side's violations raise `dummy_excess` in place)."""
+        t, p = self.tiers, prices
+        excess = 0
+        worst = np.zeros(open_.shape, dtype=np.int64)
+        for i, row in enumerate(rows.tolist()):
+            if not open_[i].any():
+                continue
+            first = int(slots.first[row])
+            for s in range(first, first + int(self.sides.capacity[row])):
+                w = slots.tier[s] + t.B * units[i] + slots.fixed[s] + p.fixed_col
+                real = np.where(open_[i], p.d_col - p.dr[s] - (t.C - w), 0)
+                excess += max(0, int(real.max(initial=0)))
+                mirror = np.where(open_[i], p.d[p.n_q + s] - p.dr_dummy - t.C, 0)
+                np.maximum.at(dummy_excess, hot, mirror)
+                np.maximum(worst[i], np.maximum(real, mirror), out=worst[i])
+        return excess, worst
+
+
+@dataclass
+class _BlockPrices:
+    """A round's prices as one block of rows against its hot columns sees them."""
+
+    d: Ints
+    dr: Ints
+    d_col: Ints
+    dr_dummy: Ints
+    fixed_col: Ints
+    n_q: int
+
+
+def _to_take(left_out: Bools, broken: Bools, units: Ints, k: int) -> Bools:
+    """The pairs a block adds: every violated one, and for a row with a violation its next k best left-out
+    pairs, whatever the prices say."""
+    ranked = np.where(left_out & ~broken & broken.any(axis=1, keepdims=True), units, -1)
+    width = units.shape[1]
+    top = (
+        np.argpartition(ranked, width - k, axis=1)[:, width - k :]
+        if width > k
+        else np.broadcast_to(np.arange(width), ranked.shape)
+    )
+    take = broken.copy()
+    np.put_along_axis(take, top, np.take_along_axis(ranked, top, axis=1) >= 0, axis=1)
+    take |= broken
+    return take

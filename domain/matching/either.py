@@ -140,63 +140,70 @@ def _search(oriented: _Bipartite, symmetric: _Bipartite | None, budget: int) -> 
     side; it closes when its bound is no better than the best proposal, or when nobody is left to fix (then its
     proposal, an exact bipartite solve, is its optimum).
     """
-    cohort = oriented.sides.cohort
-    n = len(cohort.people)
-    undecided_at_start = ~cohort.fixed.astype(np.bool_)
-    everyone = np.ones(n, dtype=np.bool_)
-    sides_of = symmetric if symmetric is not None else oriented
+    return _BranchAndBound(oriented, symmetric).run(budget)
 
-    rounds = 100 if n <= EXACT_RELAXATION_UP_TO else 1
 
-    def relax(mentor_ok: Bools, mentee_ok: Bools) -> tuple[_Solution, int]:
-        found, bound = sides_of.relax(mentor_ok, mentee_ok, rounds)
-        return found, bound // 2 if symmetric is not None else bound
+class _BranchAndBound:
+    def __init__(self, oriented: _Bipartite, symmetric: _Bipartite | None) -> None:
+        cohort = oriented.sides.cohort
+        self.n = len(cohort.people)
+        self.oriented, self.symmetric = oriented, symmetric
+        self.undecided_at_start = ~cohort.fixed.astype(np.bool_)
+        self.sides_of = symmetric if symmetric is not None else oriented
+        self.rounds = 100 if self.n <= EXACT_RELAXATION_UP_TO else 1
 
-    def uses(relaxed: _Solution) -> tuple[Ints, Ints]:
-        mentors, mentees = _persons(sides_of, relaxed)
-        return np.bincount(mentors, minlength=n), np.bincount(mentees, minlength=n)
+    def run(self, budget: int) -> tuple[_Solution, int, int]:
+        everyone = np.ones(self.n, dtype=np.bool_)
+        relaxed, bound = self.relax(everyone, everyone)
+        best = self.propose(relaxed, everyone, everyone)
+        queue = [_Node(-bound, 0, everyone, everyone, relaxed)]
+        nodes = 0
+        while queue and -queue[0].priority > best.value and nodes < budget:
+            node = heapq.heappop(queue)
+            person = self.branch_on(node)
+            if person is None:  # every side is fixed: the node's proposal was an exact solve of it
+                continue
+            mentor_only, mentee_only = node.mentee_ok.copy(), node.mentor_ok.copy()
+            mentor_only[person] = False
+            mentee_only[person] = False
+            for mentor_ok, mentee_ok in ((node.mentor_ok, mentor_only), (mentee_only, node.mentee_ok)):
+                child, child_bound = self.relax(mentor_ok, mentee_ok)
+                nodes += 1
+                if child_bound <= best.value:
+                    continue
+                found = self.propose(child, mentor_ok, mentee_ok)
+                best = found if found.value > best.value else best
+                if child_bound > best.value:
+                    heapq.heappush(queue, _Node(-child_bound, nodes, mentor_ok, mentee_ok, child))
+        open_bounds = [-node.priority for node in queue if self.branch_on(node) is not None]
+        return best, max([best.value, *open_bounds]), nodes
 
-    def propose(relaxed: _Solution, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
-        # Each undecided person on the side the relaxation uses them on (if only one), then an exact solve.
-        as_mentor, as_mentee = uses(relaxed)
-        undecided = mentor_ok & mentee_ok & undecided_at_start
+    def relax(self, mentor_ok: Bools, mentee_ok: Bools) -> tuple[_Solution, int]:
+        found, bound = self.sides_of.relax(mentor_ok, mentee_ok, self.rounds)
+        return found, bound // 2 if self.symmetric is not None else bound
+
+    def uses(self, relaxed: _Solution) -> tuple[Ints, Ints]:
+        mentors, mentees = _persons(self.sides_of, relaxed)
+        return np.bincount(mentors, minlength=self.n), np.bincount(mentees, minlength=self.n)
+
+    def propose(self, relaxed: _Solution, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
+        """Each undecided person on the side the relaxation uses them on (if only one), then an exact solve."""
+        as_mentor, as_mentee = self.uses(relaxed)
+        undecided = mentor_ok & mentee_ok & self.undecided_at_start
         mentor_side, mentee_side = mentor_ok.copy(), mentee_ok.copy()
         mentee_side[undecided & (as_mentor > 0) & (as_mentee == 0)] = False
         mentor_side[undecided & (as_mentee > 0) & (as_mentor == 0)] = False
-        return _dive(oriented, oriented.solve(mentor_side, mentee_side), mentor_side, mentee_side)
+        return _dive(self.oriented, self.oriented.solve(mentor_side, mentee_side), mentor_side, mentee_side)
 
-    def branch_on(node: _Node) -> int | None:
-        as_mentor, as_mentee = uses(node.relaxed)
-        undecided = node.mentor_ok & node.mentee_ok & undecided_at_start
+    def branch_on(self, node: _Node) -> int | None:
+        """Whom to fix next: someone the relaxation uses on both sides, else on either, else anyone undecided."""
+        as_mentor, as_mentee = self.uses(node.relaxed)
+        undecided = node.mentor_ok & node.mentee_ok & self.undecided_at_start
         for wanted in (undecided & (as_mentor > 0) & (as_mentee > 0), undecided & ((as_mentor + as_mentee) > 0)):
             if wanted.any():
                 return int(np.flatnonzero(wanted)[0])
         rest = np.flatnonzero(undecided)
         return int(rest[0]) if len(rest) else None
-
-    relaxed, bound = relax(everyone, everyone)
-    best = propose(relaxed, everyone, everyone)
-    queue = [_Node(-bound, 0, everyone, everyone, relaxed)]
-    nodes = 0
-    while queue and -queue[0].priority > best.value and nodes < budget:
-        node = heapq.heappop(queue)
-        person = branch_on(node)
-        if person is None:  # every side is fixed: the node's proposal was an exact solve of it
-            continue
-        mentor_only, mentee_only = node.mentee_ok.copy(), node.mentor_ok.copy()
-        mentor_only[person] = False
-        mentee_only[person] = False
-        for mentor_ok, mentee_ok in ((node.mentor_ok, mentor_only), (mentee_only, node.mentee_ok)):
-            child, child_bound = relax(mentor_ok, mentee_ok)
-            nodes += 1
-            if child_bound <= best.value:
-                continue
-            found = propose(child, mentor_ok, mentee_ok)
-            best = found if found.value > best.value else best
-            if child_bound > best.value:
-                heapq.heappush(queue, _Node(-child_bound, nodes, mentor_ok, mentee_ok, child))
-    open_bounds = [-node.priority for node in queue if branch_on(node) is not None]
-    return best, max([best.value, *open_bounds]), nodes
 
 
 def _fill(problem: _Bipartite, solution: _Solution) -> _Solution:
