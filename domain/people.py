@@ -4,6 +4,7 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Iterator
 from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any
@@ -223,45 +224,19 @@ def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> li
     line it starts on.
     """
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets often save UTF-8 with a BOM
-    header = next(reader, None)
-    if header is None:
-        rule = f"the first line must be the header {','.join(ROSTER_HEADER)}"
-        raise RosterError([RosterProblem(line=1, message=f"the file is empty; {rule}")])
-    if (wrong := _header_problem(header)) is not None:
-        raise RosterError([RosterProblem(line=1, message=wrong)])
-    columns = ROSTER_HEADER if len(header) == len(ROSTER_HEADER) else ROSTER_COLUMNS
+    columns = _columns(next(reader, None))
     problems: list[RosterProblem] = []
     participants: list[Participant] = []
     line_of: dict[str, int] = {}  # first line of each email
     managers: dict[str, str] = {}
     timezones = _TimezoneHints(known_timezones) if known_timezones is not None else None
-    end = reader.line_num
-    while True:
-        start = end + 1
-        try:
-            cells = next(reader, None)
-        except csv.Error as error:  # only a runaway quoted cell gets here; nothing after it can be trusted
-            message = f'the file cannot be read past this row ({error}); check it for an unmatched "'
-            problems.append(RosterProblem(line=start, message=message))
-            break
-        end = reader.line_num
-        if cells is None:
-            break
-        joined = "".join(cells)
-        if not joined.strip():
-            continue  # blank lines, and the ",,,,," rows spreadsheets leave at the bottom
+    for start, end, cells in _rows(reader, problems):
         if len(cells) != len(columns):
             problems.append(RosterProblem(line=start, message=_column_count_problem(columns, len(cells), start, end)))
             continue
         row, reasons = _read_row(cells, timezones)
-        if not joined.isprintable() and _CONTROL.search(joined):  # rare: only then is each cell looked at
-            reasons += [
-                f"{column}: contains the control character {found}; retype the cell or export the file again"
-                for column, cell in zip(columns, cells, strict=True)
-                if (found := control_character(cell))
-            ]
-        if reasons:
-            problems.extend(RosterProblem(line=start, message=reason) for reason in reasons)
+        reasons += _control_characters(columns, cells)
+        problems.extend(RosterProblem(line=start, message=reason) for reason in reasons)
         email = row["email"]
         if email is None:
             continue
@@ -274,18 +249,62 @@ def parse_roster(text: str, known_timezones: frozenset[str] | None = None) -> li
         if row["manager_email"] not in (None, email):
             managers[email] = row["manager_email"]
         if not reasons:
-            # Validated row by row, not in one TypeAdapter call at the end: holding 50,000 dicts until then
-            # lengthened every pass of the garbage collector and made the parse about a quarter slower.
-            try:
-                participants.append(Participant.model_validate(row))
-            except ValidationError as error:  # a rule of Participant that the checks above do not know yet
-                problems.extend(RosterProblem(line=start, message=m) for m in validation_problems(error))
+            _validated(row, start, participants, problems)
     problems.extend(_manager_loops(managers, line_of))
     if not line_of and not problems:
         problems.append(RosterProblem(line=1, message="the roster has no participants"))
     if problems:
         raise RosterError(sorted(problems, key=lambda p: p.line))  # stable: a row's reasons stay in column order
     return participants
+
+
+def _columns(header: list[str] | None) -> list[str]:
+    """The columns the header names (the optional last one may be left out); RosterError for a wrong header."""
+    if header is None:
+        rule = f"the first line must be the header {','.join(ROSTER_HEADER)}"
+        raise RosterError([RosterProblem(line=1, message=f"the file is empty; {rule}")])
+    if (wrong := _header_problem(header)) is not None:
+        raise RosterError([RosterProblem(line=1, message=wrong)])
+    return list(ROSTER_HEADER if len(header) == len(ROSTER_HEADER) else ROSTER_COLUMNS)
+
+
+def _rows(reader: Any, problems: list[RosterProblem]) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, cells) of each row that is not blank; a row the CSV reader cannot read is a
+    problem, and ends the reading (nothing after a runaway quoted cell can be trusted)."""
+    end = reader.line_num
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader, None)
+        except csv.Error as error:
+            message = f'the file cannot be read past this row ({error}); check it for an unmatched "'
+            problems.append(RosterProblem(line=start, message=message))
+            return
+        end = reader.line_num
+        if cells is None:
+            return
+        if "".join(cells).strip():  # skips blank lines, and the ",,,,," rows spreadsheets leave at the bottom
+            yield start, end, cells
+
+
+def _control_characters(columns: list[str], cells: list[str]) -> list[str]:
+    joined = "".join(cells)
+    if joined.isprintable() or not _CONTROL.search(joined):  # rare: only then is each cell looked at
+        return []
+    return [
+        f"{column}: contains the control character {found}; retype the cell or export the file again"
+        for column, cell in zip(columns, cells, strict=True)
+        if (found := control_character(cell))
+    ]
+
+
+def _validated(row: dict[str, Any], line: int, participants: list[Participant], problems: list[RosterProblem]) -> None:
+    # Validated row by row, not in one TypeAdapter call at the end: holding 50,000 dicts until then lengthened
+    # every pass of the garbage collector and made the parse about a quarter slower.
+    try:
+        participants.append(Participant.model_validate(row))
+    except ValidationError as error:  # a rule of Participant that the checks above do not know yet
+        problems.extend(RosterProblem(line=line, message=m) for m in validation_problems(error))
 
 
 def _read_row(cells: list[str], timezones: "_TimezoneHints | None") -> tuple[dict[str, Any], list[str]]:
