@@ -19,11 +19,11 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.messages import MatchRequest
+from activities.messages import Failure, MatchRequest
 from domain.matching import MatchProposal, propose_matches
 
 log = structlog.get_logger()
-MATCHING_FAILED = "MatchingFailed"
+MATCHING_FAILED = Failure.MATCHING_FAILED
 HEARTBEAT_EVERY = 5.0  # seconds; the call's heartbeat timeout is a few of these
 
 _pool: ProcessPoolExecutor | None = None

@@ -1,4 +1,6 @@
-"""Inputs of the activities (pure pydantic, safe to pass through the workflow sandbox)."""
+"""Inputs of the activities and their non-retryable failures (pure, safe to pass through the workflow sandbox)."""
+
+from enum import StrEnum
 
 from pydantic import BaseModel
 
@@ -9,8 +11,16 @@ from domain.notices import Notice
 from domain.people import Participant
 from domain.spec import MatchingMode
 
-# The error type of an append refused because another run holds the same workflow id in the record.
-CONFLICTING_RUN = "ConflictingRun"
+
+class Failure(StrEnum):
+    """The ApplicationError types an activity raises when trying again would fail the same way; the workflows'
+    retry policies name them, and the workflows handle each (workflows/calls.py)."""
+
+    CONFLICTING_RUN = "ConflictingRun"  # an append refused: another run holds the same workflow id in the record
+    MATCHING_FAILED = "MatchingFailed"  # the solver failed on this input; the coordinators pair people themselves
+
+
+CONFLICTING_RUN = Failure.CONFLICTING_RUN
 
 
 class NoticeBatch(BaseModel):

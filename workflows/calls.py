@@ -11,17 +11,18 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import EventBatch, MatchRequest, NoticeBatch, SnapshotRequest
+    from activities.messages import EventBatch, Failure, MatchRequest, NoticeBatch, SnapshotRequest
     from domain.events import DomainEvent
     from domain.matching import MatchProposal
     from domain.metrics import ProgramMetrics
     from domain.notices import Notice
 
+# Every failure of a notice or an append is retried (an outage delays, never loses), but a conflicting run.
 PATIENT = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InvalidNotice"],
+    non_retryable_error_types=[Failure.CONFLICTING_RUN],
 )
 BOUNDED = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 BATCH = 100  # notices per activity: well under the 2 MB payload limit, few activities for a large program
@@ -54,7 +55,9 @@ async def propose_matches(request: MatchRequest) -> MatchProposal:
         start_to_close_timeout=timedelta(minutes=30),  # minutes of CPU for ten thousand people
         heartbeat_timeout=timedelta(seconds=30),  # a lost worker is noticed in seconds, not half an hour
         retry_policy=RetryPolicy(
-            initial_interval=timedelta(seconds=1), maximum_attempts=5, non_retryable_error_types=["MatchingFailed"]
+            initial_interval=timedelta(seconds=1),
+            maximum_attempts=5,
+            non_retryable_error_types=[Failure.MATCHING_FAILED],
         ),
     )
     return proposal
