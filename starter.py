@@ -31,6 +31,7 @@ from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramInput, ProgramStatus
 from domain.spec import ProgramSpec, SpecError, decode_spec, id_already_used, load_spec
+from domain.summaries import program_details, program_summary
 from flipside_client import Refused, build_answer, program_status, prompts_for, send_answer
 from settings import (
     ProcessError,
@@ -96,6 +97,8 @@ async def start_program(client: Client, settings: Settings, spec: ProgramSpec, r
             search_attributes=search.initial(spec.program_id, "recruitment", "program"),
             # Temporal refuses an id it still remembers, even of a closed run; the record remembers longer.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=program_summary(spec.program_id, spec, len(roster)),
+            static_details=program_details(spec.program_id, spec, len(roster)),
         )
     except WorkflowAlreadyStartedError as error:
         earlier = await client.get_workflow_handle(spec.program_id).describe()
