@@ -38,6 +38,7 @@ from domain.people import Participant
 from domain.program import MemberView, ProgramInput, ProgramResult, ProgramStatus
 from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
+from domain.summaries import program_details, program_summary
 from workflows import search
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
@@ -203,6 +204,8 @@ async def start_program(client: Client, spec: ProgramSpec, roster: list[Particip
             task_queue=task_queue,
             search_attributes=search.initial(spec.program_id, "recruitment", "program"),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=program_summary(spec.program_id, spec, len(roster)),
+            static_details=program_details(spec.program_id, spec, len(roster)),
         )
     except WorkflowAlreadyStartedError as error:
         run = await client.get_workflow_handle(spec.program_id).describe()

@@ -19,6 +19,7 @@ from adapters.outbox import SqlOutbox
 from adapters.store.sql import SqlEventStore
 from bootstrap import connect, make_channel, make_dispatcher
 from settings import Settings, configure_logging, exit_with, record_unreachable
+from workflows.details import CurrentDetails
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 from workflows.receipts import AnswerReceipts
@@ -60,7 +61,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         max_cached_workflows=max_cached_workflows,
-        interceptors=[AnswerReceipts(), *interceptors],
+        interceptors=[AnswerReceipts(), CurrentDetails(), *interceptors],
     )
 
 

@@ -15,6 +15,7 @@ from domain.people import Participant
 from domain.program import MemberView, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
+from domain.summaries import program_details, program_summary
 from flipside_client import Refused
 from tests.conftest import Harness
 from tests.factories import COORDINATOR
@@ -23,12 +24,15 @@ from workflows.program import ProgramWorkflow
 
 
 async def start_program(h: Harness, spec: ProgramSpec, roster: list[Participant]) -> WorkflowHandle:  # type: ignore[type-arg]
+    workflow_id = f"{spec.program_id}-{h.settings.task_queue[-8:]}"  # unique per test on the shared server
     handle = await h.client.start_workflow(
         ProgramWorkflow.run,
         ProgramInput(spec=spec, roster=roster),
-        id=f"{spec.program_id}-{h.settings.task_queue[-8:]}",  # unique per test on the shared server
+        id=workflow_id,
         task_queue=h.settings.task_queue,
         search_attributes=search.initial(spec.program_id, "recruitment", "program"),
+        static_summary=program_summary(workflow_id, spec, len(roster)),  # as starter.start_program does
+        static_details=program_details(workflow_id, spec, len(roster)),
     )
     h.programs.append(handle.id)
     return handle

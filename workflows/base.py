@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import DomainEvent, Fact
     from domain.notices import Meeting, Notice, NoticeKind, Words, conflicting_run_alert
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
+    from domain.summaries import current_details, timer_label
     from workflows import calls
 
 
@@ -31,7 +32,7 @@ def refusals() -> Iterator[None]:
 
 class PromptingWorkflow:
     """Base of the workflows: subclasses set `core`, `program_id`, `pairing_id`, `nudge_before` and
-    `coordinators`."""
+    `coordinators`, and say `where` they are."""
 
     core: WorkflowCore
     program_id: str
@@ -46,6 +47,23 @@ class PromptingWorkflow:
     @property
     def elapsed(self) -> timedelta:
         return self.core.clock.elapsed(workflow.now())
+
+    @property
+    def where(self) -> str:
+        """The phase or stage in words, for the Temporal UI."""
+        raise NotImplementedError
+
+    # What the Temporal UI shows as the workflow's current details: a string in memory, no command, so it is
+    # free to set as often as it changes (after each update and signal: workflows/details.py).
+    def show_progress(self) -> None:
+        awaited = len(self.core.prompts.prompts)
+        due = self.awaited_by() if awaited else None
+        on_the_wall = None if due is None else self.core.clock.wall_time(due, workflow.now())
+        workflow.set_current_details(current_details(self.where, awaited, on_the_wall, self.core.clock.paused))
+
+    def awaited_by(self) -> timedelta | None:
+        """When the first open prompt is due (active clock)."""
+        return min((p.due for p in self.core.prompts.prompts.values()), default=None)
 
     # Notices and events
     def notify(
@@ -185,6 +203,7 @@ class PromptingWorkflow:
             await self.send_outbox()
             if until() or self.elapsed >= offset:
                 return
+            self.show_progress()
             if self.core.clock.paused:
                 await workflow.wait_condition(lambda: not self.core.clock.paused or bool(self.core.outbox) or until())
                 continue
@@ -194,6 +213,7 @@ class PromptingWorkflow:
                 await workflow.wait_condition(
                     lambda: self.core.clock.paused or bool(self.core.outbox) or until(),
                     timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
+                    timeout_summary=timer_label(self.where, at_the_end=wake_at == offset),
                 )
             except TimeoutError:
                 self.core.clock.reach(wake_at)  # decided by the timer's firing, never by the task's time alone

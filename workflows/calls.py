@@ -1,4 +1,5 @@
-"""Activity calls with their timeouts and retry policies, in one place.
+"""Activity calls with their timeouts and retry policies, in one place, each labelled for the Temporal UI with
+counts and kinds only (domain/summaries.py).
 
 Notices and events retry without limit: a mail provider or database outage must delay the program, never
 lose a message or a fact. Matching and snapshots are bounded, and their final failure is the program's to handle
@@ -16,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.matching import MatchProposal
     from domain.metrics import ProgramMetrics
     from domain.notices import Notice
+    from domain.summaries import events_label, matching_label, notices_label, snapshot_label
 
 # Every failure of a notice or an append is retried (an outage delays, never loses), but a conflicting run.
 PATIENT = RetryPolicy(
@@ -30,11 +32,13 @@ BATCH = 100  # notices per activity: well under the 2 MB payload limit, few acti
 
 async def send_notices(notices: list[Notice]) -> None:
     for start in range(0, len(notices), BATCH):
+        batch = notices[start : start + BATCH]
         await workflow.execute_activity(
             "send_notices",
-            NoticeBatch(notices=notices[start : start + BATCH]),
+            NoticeBatch(notices=batch),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=PATIENT,
+            summary=notices_label([n.kind.value for n in batch]),
         )
 
 
@@ -44,6 +48,7 @@ async def append_events(events: list[DomainEvent]) -> None:
         EventBatch(events=events),
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=PATIENT,
+        summary=events_label([e.kind for e in events]),
     )
 
 
@@ -59,6 +64,7 @@ async def propose_matches(request: MatchRequest) -> MatchProposal:
             maximum_attempts=5,
             non_retryable_error_types=[Failure.MATCHING_FAILED],
         ),
+        summary=matching_label(len(request.people), request.mode.value),
     )
     return proposal
 
@@ -71,5 +77,6 @@ async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
         start_to_close_timeout=timedelta(minutes=10),  # a query per running pairing, 20 at a time
         heartbeat_timeout=timedelta(minutes=1),
         retry_policy=BOUNDED,
+        summary=snapshot_label(request.label, len(request.running)),
     )
     return metrics

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.pairing import Pairing, PairingInput, PairingStage, PairingView, PairRecord, new_pairing_state
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.scheduling import meeting_start
+    from domain.summaries import stage_words
     from workflows import search
     from workflows.base import PromptingWorkflow, refusals
     from workflows.zones import workday
@@ -97,6 +98,11 @@ class PairingWorkflow(PromptingWorkflow):
     def _set_stage(self, stage: PairingStage) -> None:
         self.state.stage = stage
         workflow.upsert_search_attributes([search.PHASE.value_set(stage.value)])
+        self.show_progress()
+
+    @property
+    def where(self) -> str:
+        return stage_words(self.state.stage.value, self.state.cycle)
 
     async def _introduction(self) -> None:
         due = self.elapsed + self.terms.answer_window

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.spec import MatchingMode, ProgramSpec
+    from domain.summaries import pairing_details, pairing_summary, phase_words
     from workflows import calls, search
     from workflows.base import PromptingWorkflow, refusals
     from workflows.pairing import PairingWorkflow
@@ -173,6 +174,14 @@ class ProgramWorkflow(PromptingWorkflow):
         self.state.phase, self.state.phase_opened = phase, False
         workflow.upsert_search_attributes([search.PHASE.value_set(phase.value)])
         self.record(events.PhaseChanged(phase=phase.value))
+        self.show_progress()
+
+    @property
+    def where(self) -> str:
+        return phase_words(self.state.phase.value)
+
+    def awaited_by(self) -> timedelta:
+        return self.state.phase_due  # every prompt of a phase shares its deadline: no walk over thousands
 
     def _open_phase(self, length: timedelta) -> bool:
         """Start the phase's deadline once; False when resuming a phase already opened."""
@@ -389,6 +398,8 @@ class ProgramWorkflow(PromptingWorkflow):
                 id=record.pairing_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,  # pairings outlive a continue-as-new of the program
                 search_attributes=search.initial(self.program_id, "introduction", "pairing"),
+                static_summary=pairing_summary(record.pairing_id, inp.terms),  # metadata only: replays the same
+                static_details=pairing_details(record.pairing_id, inp.terms),
             )
         finally:
             self.starting.discard(record.pairing_id)
