@@ -209,3 +209,38 @@ def test_there_is_no_import_cycle_between_top_level_packages() -> None:
 
     for name in sorted(graph):
         visit(name)
+
+
+# Size: a handler reads at a glance; no function is longer than a screen.
+HANDLER_LINES = 25
+FUNCTION_LINES = 60
+HANDLER_DECORATORS = {"run", "update", "signal", "query", "validator"}
+
+
+def _functions(paths: list[Path]) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield f"{path.relative_to(ROOT)}:{node.lineno} {node.name}", node
+
+
+def _lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    return (node.end_lineno or node.lineno) - node.lineno + 1
+
+
+def _is_handler(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(_attribute(d.func if isinstance(d, ast.Call) else d) in HANDLER_DECORATORS for d in node.decorator_list)
+
+
+def test_every_workflow_handler_reads_at_a_glance() -> None:
+    handlers = [(w, n) for w, n in _functions(sorted((ROOT / "workflows").glob("*.py"))) if _is_handler(n)]
+    assert len(handlers) > 40  # runs, updates and their validators, signals, queries: the check sees them
+    long = {f"{where}: {_lines(node)} lines" for where, node in handlers if _lines(node) > HANDLER_LINES}
+    assert long == set()
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    product = [p for name in PRODUCT for p in ([ROOT / f"{name}.py"] if (ROOT / f"{name}.py").exists() else [])]
+    product += [p for name in PRODUCT if (ROOT / name).is_dir() for p in sorted((ROOT / name).rglob("*.py"))]
+    long = {f"{where}: {_lines(node)} lines" for where, node in _functions(product) if _lines(node) > FUNCTION_LINES}
+    assert long == set()

@@ -103,32 +103,9 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramResult:
-        # Decided once per run, since the phases' waits check it: runs started before the bound keep waiting.
-        self.bounded = workflow.patched(HISTORY_BOUND)
-        if inp.state is None and workflow.patched(CLAIM_ID_FIRST):
-            # The start goes to the record before anyone is invited: a run under an id the record already knows
-            # is refused there, and stops without sending a word (`_stop_for_conflicting_run`).
-            await self.append_events(self.core.journal.take())
-        elif inp.state is not None and self.bounded:  # what the last run handed over unsent
-            await self.send_outbox()
-            await self._flush_while_room()
-        phases = {
-            ProgramPhase.RECRUITMENT: self._recruitment,
-            ProgramPhase.TRAINING: self._training,
-            ProgramPhase.MATCHING: self._matching,
-            ProgramPhase.KICKOFF: self._kickoff,
-            ProgramPhase.MENTORING: self._mentoring,
-            ProgramPhase.MIDPOINT_REVIEW: self._mentoring,
-            ProgramPhase.CLOSE_OUT: self._close_out,
-        }
+        await self._start_run(inp)
         try:
-            while self.state.phase not in FINISHED:
-                if self.cancelling:
-                    await self._cancel()
-                    break
-                await phases[self.state.phase]()
-                await self._flush_while_room()
-                await self._continue_as_new_if_due()
+            await self._run_phases()
         except asyncio.CancelledError:
             if not workflow.patched(TEMPORAL_CANCEL_ENDS_PAIRINGS):
                 raise
@@ -139,6 +116,36 @@ class ProgramWorkflow(PromptingWorkflow):
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self.result is not None
         return self.result
+
+    async def _start_run(self, inp: ProgramInput) -> None:
+        # Decided once per run, since the phases' waits check it: runs started before the bound keep waiting.
+        self.bounded = workflow.patched(HISTORY_BOUND)
+        if inp.state is None and workflow.patched(CLAIM_ID_FIRST):
+            # The start goes to the record before anyone is invited: a run under an id the record already knows
+            # is refused there, and stops without sending a word (`_stop_for_conflicting_run`).
+            await self.append_events(self.core.journal.take())
+        elif inp.state is not None and self.bounded:  # what the last run handed over unsent
+            await self.send_outbox()
+            await self._flush_while_room()
+
+    async def _run_phases(self) -> None:
+        """Each phase in turn until the program completes or is cancelled; a full run hands over between them."""
+        phases = {
+            ProgramPhase.RECRUITMENT: self._recruitment,
+            ProgramPhase.TRAINING: self._training,
+            ProgramPhase.MATCHING: self._matching,
+            ProgramPhase.KICKOFF: self._kickoff,
+            ProgramPhase.MENTORING: self._mentoring,
+            ProgramPhase.MIDPOINT_REVIEW: self._mentoring,
+            ProgramPhase.CLOSE_OUT: self._close_out,
+        }
+        while self.state.phase not in FINISHED:
+            if self.cancelling:
+                await self._cancel()
+                return
+            await phases[self.state.phase]()
+            await self._flush_while_room()
+            await self._continue_as_new_if_due()
 
     def _begin(self) -> None:
         """A new program starts its clock, records its start and invites everyone in its very first step, before
