@@ -1,4 +1,7 @@
-"""What a person reads right after an answer or action is taken: the sentence each update returns."""
+"""What a person reads right after an answer or action is taken (the sentence each update returns), and where
+they stand in a program."""
+
+from domain.program import MemberStatus
 
 # Program: participants
 WELCOME_TRAINING_NEXT = "Welcome aboard. Your training opens when recruitment closes."
@@ -47,3 +50,20 @@ def plan_saved(partner_name: str) -> str:
 
 def checkin_logged(cycle: int) -> str:
     return f"Check-in {cycle} logged. Thank you."
+
+
+# Where a participant stands, as My prompts says it
+MEMBER_STATUS_WORDS = {
+    MemberStatus.INVITED: "You are invited. Taking part is voluntary.",
+    MemberStatus.OPTED_IN: "You are taking part. Your training opens when recruitment closes.",
+    MemberStatus.TRAINED: "Your training is done. Matching follows when the training window closes.",
+    MemberStatus.NOT_JOINED: "You did not join this run. You are welcome in a later one.",
+    MemberStatus.EXCLUDED: "Your training was not finished in time, so you are not in this round of matching. "
+    "Your progress is kept for the next run.",
+    MemberStatus.UNMATCHED: "You have no partner at the moment. If someone becomes free, you will be considered first.",
+    MemberStatus.PAIRED: "You are paired. Your pairing's plan and check-ins are below.",
+    MemberStatus.INACTIVE: "Your match was closed because we did not hear from you in time. Tell your coordinator "
+    "if you would still like to take part.",
+    MemberStatus.WITHDRAWN: "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run.",
+    MemberStatus.COMPLETED: "You completed the program. Thank you for learning in both directions.",
+}

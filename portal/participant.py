@@ -5,10 +5,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from domain.answers import Withdrawal
+from domain.replies import MEMBER_STATUS_WORDS
 from flipside_client import Action, Refused, act, build_answer, send_answer
 from portal.forms import PromptCard, answer_fields, form_values, place_refusal, sent_as, validation_errors
 from portal.sessions import CSRF_FIELD
-from portal.web import MEMBER_STATUS_WORDS, PortalDep, PortalError, ViewerDep, log
+from portal.web import PortalDep, PortalError, ViewerDep, log
 
 router = APIRouter()
 

@@ -51,21 +51,6 @@ HERE = Path(__file__).parent
 CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
 NOT_TAKING_PART = {MemberStatus.WITHDRAWN, MemberStatus.COMPLETED, MemberStatus.NOT_JOINED}
 
-MEMBER_STATUS_WORDS = {
-    MemberStatus.INVITED: "You are invited. Taking part is voluntary.",
-    MemberStatus.OPTED_IN: "You are taking part. Your training opens when recruitment closes.",
-    MemberStatus.TRAINED: "Your training is done. Matching follows when the training window closes.",
-    MemberStatus.NOT_JOINED: "You did not join this run. You are welcome in a later one.",
-    MemberStatus.EXCLUDED: "Your training was not finished in time, so you are not in this round of matching. "
-    "Your progress is kept for the next run.",
-    MemberStatus.UNMATCHED: "You have no partner at the moment. If someone becomes free, you will be considered first.",
-    MemberStatus.PAIRED: "You are paired. Your pairing's plan and check-ins are below.",
-    MemberStatus.INACTIVE: "Your match was closed because we did not hear from you in time. Tell your coordinator "
-    "if you would still like to take part.",
-    MemberStatus.WITHDRAWN: "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run.",
-    MemberStatus.COMPLETED: "You completed the program. Thank you for learning in both directions.",
-}
-
 
 class PortalError(Exception):
     """A page shown instead of the one asked for: its status, a title and a sentence for the person."""
