@@ -9,7 +9,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 ENGINE = {"domain", "workflows"}
 OUTSIDE = ["activities", "portal", "demo", "flipside_client.py", "starter.py", "worker.py", "codec_server.py"]
 # What people are told, on prompts and notices; and what names a workflow, prompt or notice.

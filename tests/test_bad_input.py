@@ -29,9 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 import starter
 from domain import answers
@@ -41,18 +40,16 @@ from domain.people import ROSTER_HEADER, Participant
 from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt
 from domain.spec import Kpi, MatchingMode
-from tests.conftest import Harness
-from tests.driving import eventually, member, start_program, status
-from tests.factories import COORDINATOR, roster, spec
-from tests.servers import SHUTDOWN_LIMIT, start_dev_server, stop_within
-from tests.test_refusals import settled_history_length
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, J1, S0, S1, roster, spec
+from tests.helpers.programs import Handle, member, once_started, settled_history_length, start_program, status
+from tests.helpers.servers import SHUTDOWN_LIMIT, start_dev_server, stop_within
+from tests.helpers.waiting import eventually
 from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
 
-Handle = WorkflowHandle[Any, Any]
 T = TypeVar("T")
-J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
 BOSS = "boss@example.com"  # senior01's manager in the program in recruitment; not on its roster
 EVERYONE = {J0, S0, J1, S1, BOSS, COORDINATOR}
 MODULES = spec().training_modules
@@ -850,7 +847,7 @@ async def test_the_same_person_in_other_letter_case_is_still_that_person(dev_har
     pairing_id = (await member(program, J0)).pairing_id
     assert pairing_id is not None
     pair = dev_harness.client.get_workflow_handle(pairing_id, result_type=PairingSummary)
-    await eventually(_started(has_prompts(pair, S0, "accept-match")), "the introduction")
+    await eventually(once_started(has_prompts(pair, S0, "accept-match")), "the introduction")
 
     reply = await send(pair, "answer_match", participant="\tSENIOR00@example.com ", accept=True)
     await send(program, "withdraw", participant="JUNIOR00@Example.com", reason="moving team")
@@ -863,20 +860,6 @@ async def test_the_same_person_in_other_letter_case_is_still_that_person(dev_har
 
 async def _has_pairing(program: Handle) -> bool:
     return (await member(program, J0)).pairing_id is not None
-
-
-def _started(condition: Callable[[], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
-    """`condition`, false while the workflow it asks has not been started yet."""
-
-    async def check() -> bool:
-        try:
-            return await condition()
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            return False
-
-    return check
 
 
 # Program specs and rosters, loaded the way `starter.py start` loads them

@@ -9,9 +9,9 @@ from bench.roster import roster_csv
 from domain.answers import CoordinatorAction
 from domain.people import parse_roster
 from domain.program import ProgramInput, new_program_state
-from tests.conftest import Harness
-from tests.driving import result, start_program, status
-from tests.factories import COORDINATOR, spec
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, spec
+from tests.helpers.programs import result, start_program, status
 
 WARNING_LIMIT = 512 * 1024  # Temporal warns above this; it refuses above 2 MiB
 

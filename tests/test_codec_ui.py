@@ -30,10 +30,10 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.codec import Keyring, data_converter, payload_codec
 from codec_server import SESSION_COOKIE, build_app
 from domain.program import ProgramInput
-from tests.factories import roster, spec
-from tests.processes import free_port
-from tests.servers import binary
-from tests.test_report_browser import KEEP, chromium
+from tests.helpers.browser import KEEP, chromium
+from tests.helpers.people import roster, spec
+from tests.helpers.ports import free_port
+from tests.helpers.servers import binary
 from workflows.program import ProgramWorkflow
 
 KEYRING = Keyring(keys={"key-ui": bytes(range(100, 132))}, active="key-ui")

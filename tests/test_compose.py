@@ -4,14 +4,14 @@ import re
 import shutil
 import subprocess
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 COMPOSE = ROOT / "docker-compose.yml"
 SEARCH_ATTRIBUTES = {"FlipsideProgram", "FlipsidePhase", "FlipsideKind"}
 Service = dict[str, Any]

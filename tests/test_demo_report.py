@@ -10,10 +10,10 @@ import pytest
 from playwright.async_api import async_playwright
 
 from demo.run import play
-from tests.conftest import Harness
-from tests.test_report_browser import CHARTS, KEEP, chart_images, chromium
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+from tests.helpers.browser import KEEP, chart_images, chromium
+from tests.helpers.harness import Harness
+from tests.helpers.report_record import CHARTS
 
 
 async def starter(harness: Harness, *args: str) -> str:

@@ -26,7 +26,7 @@ from domain.program import Program, ProgramInput, ProgramState, new_program_stat
 from domain.prompts import Prompt, PromptBook, PromptKind
 from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec, spec_at_the_door
 from settings import without_addresses
-from tests.factories import pairing_terms, roster, spec
+from tests.helpers.people import SPEC_TOML, pairing_terms, person, roster, spec
 
 # Durations
 
@@ -113,36 +113,9 @@ def test_once_a_timer_has_fired_the_clock_never_reads_before_its_deadline() -> N
 
 # The spec
 
-SPEC = """
-name = "Digital Fluency 2026"
-purpose = "Newer colleagues teach senior leaders digital practice."
-coordinators = ["Coach@Example.com"]
-ground_rules = ["Taking part is voluntary", "What we say stays between us"]
-training_modules = ["reverse-mentoring-101"]
-
-[[business_goals]]
-goal = "Pairs keep meeting"
-kpi = "checkin_adherence"
-target = 0.7
-
-[durations]
-recruitment = "2w"
-training = "1w"
-answer_window = "3d"
-checkin_cadence = "2w"
-program_length = "12w"
-
-[reminders]
-nudge_before = "1d"
-
-[matching]
-mode = "hybrid"
-auto_approve = false
-"""
-
 
 def test_a_valid_spec_loads_with_its_durations_and_a_slug_from_its_name() -> None:
-    loaded = load_spec(SPEC)
+    loaded = load_spec(SPEC_TOML)
 
     assert loaded.program_id == "program-digital-fluency-2026"
     assert loaded.coordinators == ["coach@example.com"]
@@ -195,15 +168,15 @@ def test_a_valid_spec_loads_with_its_durations_and_a_slug_from_its_name() -> Non
     ],
 )
 def test_a_spec_error_names_the_field(original: str, replacement: str, expected: str) -> None:
-    assert original in SPEC
+    assert original in SPEC_TOML
     with pytest.raises(SpecError) as error:
-        load_spec(SPEC.replace(original, replacement))
+        load_spec(SPEC_TOML.replace(original, replacement))
 
     assert str(error.value).startswith(expected)
 
 
 def test_each_problem_of_a_spec_is_one_line_naming_its_field() -> None:
-    broken = SPEC.replace('checkin_cadence = "2w"', 'checkin_cadence = "weekly"').replace('"3d"', '"soon"')
+    broken = SPEC_TOML.replace('checkin_cadence = "2w"', 'checkin_cadence = "weekly"').replace('"3d"', '"soon"')
 
     with pytest.raises(SpecError) as error:
         load_spec(broken)
@@ -284,12 +257,6 @@ def test_someone_cannot_be_their_own_manager() -> None:
 # The matcher
 
 SKILLS = ["ai tools", "social media", "strategy", "budgeting", "video", "negotiation"]
-
-
-def person(email: str, role: Role, seniority: int, manager: str | None = None, **more: list[str]) -> Participant:
-    return Participant(
-        email=email, name=email.split("@")[0].title(), role=role, seniority=seniority, manager_email=manager, **more
-    )
 
 
 def random_people(seed: int, size: int = 16) -> list[Participant]:
@@ -583,7 +550,7 @@ def test_no_email_address_reaches_a_log_line() -> None:
 def test_a_spec_from_history_decodes_whatever_the_door_says_today() -> None:
     """A running program decodes its spec in every replay and continue-as-new. A key a newer worker added (a
     rolling deploy) and a rule tightened since the start must not stop it: both are refused at the door only."""
-    started = load_spec(SPEC).model_dump(mode="json")
+    started = load_spec(SPEC_TOML).model_dump(mode="json")
     started["matching"]["weights"]["newer_weight"] = 2.0  # written by a newer worker
     started["added_later"] = {"anything": True}
     started["durations"]["program_length"] = started["durations"]["checkin_cadence"]  # one check-in: refused today

@@ -34,28 +34,29 @@ from adapters.channels import Channel
 from adapters.keyed_file import KeyedJsonlFile
 from adapters.store.sql import SqlEventStore
 from bench.events import synthetic_program
-from bootstrap import connect
 from domain.events import DomainEvent
 from domain.notices import Notice
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from tests.conftest import Harness
-from tests.durability import (
+from tests.helpers import ROOT
+from tests.helpers.durability import (
     Participants,
     activity_attempts,
     assert_answers_kept,
+    assert_exactly_once,
     assert_notices_once,
     build_ids,
     cast_of,
     delivered_rows,
     pairing_ids,
-    start_program,
     workflow_task_troubles,
 )
-from tests.factories import roster, spec
-from tests.processes import ROOT, DevServer, WorkerProcess, cleaned_up
-from tests.test_record import assert_exactly_once
+from tests.helpers.harness import Harness
+from tests.helpers.people import roster, spec
+from tests.helpers.processes import WorkerProcess, deployed
+from tests.helpers.programs import start_on
+from tests.helpers.waiting import eventually
 from worker import build_worker
 
 SEED = int(os.environ.get("FLIPSIDE_DURABILITY_SEED", "20260501"))
@@ -231,20 +232,15 @@ async def kill_at_random(worker: WorkerProcess, rng: random.Random, done: asynci
 @pytest.mark.slow
 async def test_a_program_completes_through_repeated_worker_kills(tmp_path: Path) -> None:
     began = time.monotonic()
-    server = DevServer(tmp_path)
-    database = f"sqlite:///{tmp_path / 'data' / 'flipside.db'}"
-    worker = WorkerProcess(tmp_path, server, "durability", database)
-    with cleaned_up(worker, server):
-        await server.start()
-        worker.start()
-        client = await connect(worker.settings)
+    async with deployed(tmp_path) as (_server, worker, client):
+        database = worker.settings.database_url
         people = roster(3)
         # Windows of 40 s: a kill costs a cached workflow up to 10 s (the server waits that long before it gives
         # up on the dead worker's sticky queue) plus the new worker's start-up, and kills come every 6-20 s.
         program = short_program(
             "crash", answer_window="40s", checkin_cadence="40s", program_length="160s", nudge_before="15s"
         )
-        program_id = await start_program(client, program, people, worker.settings.task_queue)
+        program_id = (await start_on(client, program, people, worker.settings.task_queue)).id
         # People find their prompts in the portal; a notice delayed by a kill does not hold them up.
         participants = Participants(client, program_id, cast_of(people), worker.outbox, wait_for_notices=False)
 
@@ -289,13 +285,6 @@ async def test_a_program_completes_through_repeated_worker_kills(tmp_path: Path)
 SDK_RETRIES_FOR = timedelta(milliseconds=RetryConfig().max_elapsed_time_millis or 0)
 
 
-async def until(condition: Callable[[], bool], limit: float = 300) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.2)
-
-
 async def timers_fired_late(client: Client, workflow_id: str, down: datetime, up: datetime) -> list[str]:
     """Timers due while the server was down, and when they fired (after it came back)."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
@@ -322,24 +311,20 @@ def first_cycle(prompt: PendingPrompt) -> bool:
 @pytest.mark.slow
 async def test_a_program_completes_across_a_server_restart(tmp_path: Path) -> None:
     began = time.monotonic()
-    server = DevServer(tmp_path)
-    database = f"sqlite:///{tmp_path / 'data' / 'flipside.db'}"
-    worker = WorkerProcess(tmp_path, server, "durability", database)
-    with cleaned_up(worker, server):
-        await server.start()
-        worker.start()
-        client = await connect(worker.settings)
+    async with deployed(tmp_path) as (server, worker, client):
+        database = worker.settings.database_url
         people = roster(2)
         # A check-in is due 60 s after it opens and reminded halfway: the server goes down just after the
         # check-ins open and comes back once the reminder time has passed, with about 25 s left to answer.
         program = short_program(
             "restart", answer_window="40s", checkin_cadence="60s", program_length="120s", nudge_before="30s"
         )
-        program_id = await start_program(client, program, people, worker.settings.task_queue)
+        program_id = (await start_on(client, program, people, worker.settings.task_queue)).id
         participants = Participants(client, program_id, cast_of(people), worker.outbox, wait_for_notices=False)
         participants.hold = first_cycle  # the first check-ins are answered while the server is down
         playing = asyncio.create_task(participants.play())
-        await until(lambda: len(participants.held) == 6)  # two check-ins and a pulse per pairing
+        held = "two check-ins and a pulse per pairing, held"
+        await eventually(lambda: len(participants.held) == 6, held, attempts=1500, every=0.2)  # up to 5 minutes
 
         quiet, answering = sorted({a.workflow_id for a in participants.held.values()})
         due = min(a.prompt.due_at for a in participants.held.values() if a.prompt and a.prompt.due_at)
@@ -440,7 +425,7 @@ async def test_notices_wait_out_a_channel_outage(dev_env: WorkflowEnvironment, t
     program = short_program("channel", answer_window="20s", checkin_cadence="10s", program_length="30s")
     async with in_process_worker(h, outage):
         outage.begin(CHANNEL_OUTAGE)  # the invitations are the first notices: they wait for the channel
-        program_id = await start_program(h.client, program, people, h.settings.task_queue)
+        program_id = (await start_on(h.client, program, people, h.settings.task_queue)).id
         h.programs.append(program_id)
         participants = Participants(h.client, program_id, cast_of(people), h.settings.outbox_path)
         await participants.play()
@@ -530,7 +515,7 @@ async def test_events_wait_out_a_locked_database(
     people = roster(2)
     program = short_program("locked", answer_window="20s", checkin_cadence="10s", program_length="30s")
     async with DatabaseLock(database_url) as lock, in_process_worker(h, h.channel):
-        program_id = await start_program(h.client, program, people, h.settings.task_queue)
+        program_id = (await start_on(h.client, program, people, h.settings.task_queue)).id
         h.programs.append(program_id)
         participants = Participants(h.client, program_id, cast_of(people), h.settings.outbox_path)
 

@@ -1,19 +1,16 @@
 """Email through the transactional outbox, against a real SMTP server (aiosmtpd) on SQLite and PostgreSQL.
 
 Each email is matched to its notice by Message-ID (derived from the notice key), so "exactly once" is counted
-on what the SMTP server actually received.
+on what the SMTP server actually received (tests/helpers/smtp.py).
 """
 
 import asyncio
-import email
 import json
 import random
-import socket
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from email import policy
 from email.message import EmailMessage
 from html import escape
 from pathlib import Path
@@ -21,8 +18,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from icalendar import Calendar
 from sqlalchemy import Engine, Row, select
 from temporalio import activity
@@ -38,59 +33,24 @@ from bootstrap import link_signer, make_channel, make_dispatcher
 from domain.notices import Meeting, Notice, NoticeKind
 from domain.program import ProgramPhase
 from settings import Settings
-from tests.conftest import Harness, ending
-from tests.driving import drive, eventually, personas_for, result, start_program, status
-from tests.factories import roster, spec
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness, ending
+from tests.helpers.people import roster, spec
+from tests.helpers.ports import free_port
+from tests.helpers.programs import result, start_program, status
+from tests.helpers.smtp import MAIL_FROM, Mailbox, smtp_server
+from tests.helpers.waiting import eventually
 from worker import build_worker
 
-MAIL_FROM = "Flipside <flipside@example.org>"
 PORTAL = "http://portal.test"
 SIGNER = LinkSigner("test-signing-key", PORTAL, ttl_seconds=3600)
 FAST = Backoff(base=timedelta(milliseconds=50), cap=timedelta(milliseconds=400))
 
 
-class Mailbox:
-    """An aiosmtpd handler that accepts every message and keeps it, parsed (the server runs in its own thread)."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's name)
-        content = envelope.original_content or b""
-        parsed = email.message_from_bytes(content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
-
-    def ids(self) -> Counter[str]:
-        return Counter(str(m["Message-ID"]) for m in self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def smtp_server(port: int) -> Iterator[Mailbox]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
 def mail() -> Iterator[tuple[Mailbox, int]]:
-    port = free_port()
-    with smtp_server(port) as mailbox:
-        yield mailbox, port
+    with smtp_server() as mailbox:
+        yield mailbox, mailbox.port
 
 
 def dispatcher(engine: Engine, port: int, **options: Any) -> Dispatcher:

@@ -8,7 +8,6 @@ signed in with it (tests/test_codec_ui.py shows the Temporal UI doing so).
 
 import asyncio
 import base64
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.history.v1 import History
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import (
@@ -46,10 +45,12 @@ from demo.personas import Persona
 from domain.program import ProgramInput, ProgramPhase
 from domain.spec import ProgramSpec
 from settings import Settings
-from tests.conftest import Harness
-from tests.driving import drive, personas_for, start_program, status
-from tests.factories import roster, spec
-from tests.replaying import replay_failures
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import roster, spec
+from tests.helpers.programs import Handle, start_program, status
+from tests.helpers.replaying import RECORDED, replay_failures
+from tests.helpers.servers import binary
 from worker import build_worker
 from workflows import search
 from workflows.program import ProgramWorkflow
@@ -60,8 +61,6 @@ ROTATED = Keyring(keys={"key-a": KEY_A, "key-b": KEY_B}, active="key-b")  # B se
 ONLY_B = Keyring(keys={"key-b": KEY_B}, active="key-b")
 TOKEN = "codec-token-for-tests-0123456789"
 UI = "http://localhost:8233"
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
-Handle = WorkflowHandle[Any, Any]
 
 
 def plain(text: str) -> Payload:
@@ -226,7 +225,7 @@ async def test_payloads_sealed_before_a_key_rotation_are_read_after_it(sealed: H
 async def test_histories_recorded_before_encryption_replay_with_the_encrypting_converter() -> None:
     """Production replays programs started before encryption. One whole program is enough here: decoding
     passes any payload it did not seal, whatever the scenario (test_replay.py replays every one)."""
-    lifecycle = [path for path in HISTORIES if path.parent.name == "lifecycle"]
+    lifecycle = [path for path in RECORDED if path.parent.name == "lifecycle"]
     histories = [(path.stem, WorkflowHistory.from_json(path.stem, path.read_text())) for path in lifecycle]
     assert len(lifecycle) >= 3 and await replay_failures(histories, data_converter(ONLY_A)) == {}
 
@@ -576,7 +575,7 @@ async def test_the_temporal_cli_reads_a_history_through_the_codec_server(dev_env
         endpoint = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
         async with httpx.AsyncClient() as http:  # the real server refuses too
             assert (await http.post(f"{endpoint}/decode", content="{}")).status_code == 401
-        cli = shutil.which("temporal") or str(Path(__file__).parents[1] / ".venv" / "bin" / "temporal")
+        cli = binary("temporal")
         command = [cli, "workflow", "show", "-w", handle.id, "-o", "json"]
         command += ["--address", client.service_client.config.target_host, "--namespace", client.namespace]
         command += ["--codec-endpoint", endpoint, "--codec-auth", f"Bearer {TOKEN}"]

@@ -19,8 +19,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings
-from tests.processes import CONFIG_PREFIXES, ROOT, free_port
-from tests.test_program_ids import DEMO, DEMO_COORDINATOR, demo_spec, settings_for, worker_for
+from tests.helpers import ROOT
+from tests.helpers.ports import free_port
+from tests.helpers.processes import CONFIG_PREFIXES
+from tests.helpers.programs import DEMO, DEMO_COORDINATOR, demo_spec, settings_for, worker_for
 
 TIMES = 20
 AT_ONCE = 2  # processes at a time: each is a second of CPU, and other tests run beside this one

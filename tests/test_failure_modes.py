@@ -32,14 +32,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio import activity, workflow
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowUpdateStage
+from temporalio import workflow
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
     Interceptor,
     SignalExternalWorkflowInput,
     StartChildWorkflowInput,
@@ -65,28 +63,28 @@ from domain.people import Role
 from domain.program import MemberStatus, ProgramInput, ProgramPhase, new_program_state
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import MatchingMode, MatchWeights
-from tests.conftest import DRAIN_LIMIT, Harness, _settled
-from tests.driving import (
-    drive,
+from tests.helpers.driving import drive, opt_in_everyone, personas_for
+from tests.helpers.failures import MatchingFails
+from tests.helpers.harness import DRAIN_LIMIT, Harness, settled
+from tests.helpers.people import COORDINATOR, J0, J1, S0, pairing_terms, roster, spec
+from tests.helpers.programs import (
+    AS_COORDINATOR,
+    Handle,
+    awaiting_approval,
     member,
-    opt_in_everyone,
     pairing_of,
-    personas_for,
     refusal,
     result,
+    start_pairing,
     start_program,
     status,
 )
-from tests.factories import COORDINATOR, pairing_terms, roster, spec
 from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
-Handle = WorkflowHandle[Any, Any]
-AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
 ACCEPTED = WorkflowUpdateStage.ACCEPTED
-J0, S0, J1 = "junior00@example.com", "senior00@example.com", "junior01@example.com"
 
 
 async def mentoring(harness: Harness) -> tuple[Handle, Handle]:
@@ -95,7 +93,7 @@ async def mentoring(harness: Harness) -> tuple[Handle, Handle]:
     handle = await start_program(harness, spec(durations={"program_length": "3w"}), people)
     await drive(harness, handle, personas_for(people), until=ProgramPhase.MENTORING)
     pairing = await pairing_of(harness, handle, J0)
-    assert await _settled(pairing, DRAIN_LIMIT)
+    assert await settled(pairing, DRAIN_LIMIT)
     await pairing.terminate("ended by an operator")
     assert (await pairing.describe()).status == WorkflowExecutionStatus.TERMINATED
     return handle, pairing
@@ -295,7 +293,7 @@ async def test_a_withdrawal_during_kick_off_starts_no_pairing_for_the_one_who_le
             await handle.execute_update(
                 "close_recruitment", CoordinatorAction(coordinator=COORDINATOR), result_type=str
             )
-            await drive(h, handle, {}, until_true=lambda: _awaiting_approval(handle))
+            await drive(h, handle, {}, until_true=lambda: awaiting_approval(handle))
             proposal = (await status(handle)).proposal
             assert proposal is not None and len(proposal.pairs) == 120
             leaving = proposal.pairs[-1]  # in the last batch
@@ -345,12 +343,6 @@ async def _started(h: Harness, *pairs: ProposedPair) -> bool:
     return True
 
 
-async def _awaiting_approval(handle: Handle) -> bool:
-    """A proposal is there to approve (the phase says matching from the moment matching starts)."""
-    current = await status(handle)
-    return current.awaiting_approval and current.proposal is not None
-
-
 def _pairing_of(pair: ProposedPair) -> str:
     return f"pairing-digital-fluency-2026-{pair.mentor.split('@')[0]}-{pair.mentee.split('@')[0]}"
 
@@ -360,14 +352,8 @@ async def test_a_pause_that_reaches_a_pairing_in_its_first_step_holds(harness: H
     mentor, mentee = roster(1)
     early = pairing_terms("program-early-pause")
     inp = PairingInput(pairing_id="pairing-early-pause", mentor=mentor, mentee=mentee, terms=early)
-    handle = await harness.client.start_workflow(
-        PairingWorkflow.run,
-        inp,
-        id=inp.pairing_id,
-        task_queue=harness.settings.task_queue,
-        start_signal="pause",  # delivered with the start: in the same first activation, every time
-        search_attributes=search.initial(early.program_id, "introduction", "pairing"),
-    )
+    # The pause is delivered with the start: in the same first activation, every time
+    handle = await start_pairing(harness.client, inp, harness.settings.task_queue, start_signal="pause")
     await harness.env.sleep(timedelta(hours=3))  # three answer windows, had the clock been running
 
     view = await handle.query("view", result_type=PairingView)
@@ -465,20 +451,6 @@ async def test_a_solver_that_fails_on_its_input_is_not_retried_and_says_why() ->
     assert "lower the matching weights" in failed.value.message
 
 
-class MatchingFails(Interceptor):
-    """The solver fails on this program's input, as test_a_solver_that_fails_on_its_input... shows it can."""
-
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        class Failing(ActivityInboundInterceptor):
-            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-                if activity.info().activity_type == "propose_matches":
-                    message = "the scores are too large to compare exactly; lower the matching weights"
-                    raise ApplicationError(message, type="MatchingFailed", non_retryable=True)
-                return await super().execute_activity(input)
-
-        return Failing(next)
-
-
 async def test_when_matching_cannot_run_the_coordinators_pair_people_themselves(
     env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
@@ -488,7 +460,7 @@ async def test_when_matching_cannot_run_the_coordinators_pair_people_themselves(
         async with build_worker(h.client, h.settings, channel=h.channel, store=h.store, interceptors=[MatchingFails()]):
             handle = await start_program(h, spec(), people)
             await drive(h, handle, personas_for(people), until=ProgramPhase.MATCHING)
-            await drive(h, handle, {}, until_true=lambda: _awaiting_approval(handle))
+            await drive(h, handle, {}, until_true=lambda: awaiting_approval(handle))
 
             (request,) = [n for n in h.notices() if n["prompt_id"] == "approve-matches"]
             assert "Matching could not run" in request["subject"] and "lower the matching weights" in request["subject"]
@@ -571,7 +543,7 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
         )
         h.programs.append(handle.id)
         for _ in range(600):  # the bound only stops a test that can never get there
-            if await _awaiting_approval(handle):
+            if await awaiting_approval(handle):
                 break
             await asyncio.sleep(0.5)
     finally:

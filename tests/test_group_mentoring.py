@@ -5,11 +5,10 @@ from collections import Counter
 from demo.personas import Persona
 from domain.metrics import PairingOutcome
 from domain.program import MemberStatus
-from tests.conftest import Harness
-from tests.driving import drive, member, personas_for, result, start_program, status
-from tests.factories import roster, spec
-
-J0 = "junior00@example.com"
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import J0, roster, spec
+from tests.helpers.programs import member, result, start_program, status
 
 
 def two_mentors_four_mentees() -> list:  # type: ignore[type-arg]

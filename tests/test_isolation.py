@@ -9,7 +9,6 @@ import asyncio
 import textwrap
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio import activity, workflow
@@ -18,14 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.answers import OptIn
-from tests.conftest import Harness, end_workflows
-from tests.driving import start_program
-from tests.factories import roster, spec
-from tests.servers import Canary, CheckedServer, ServerReplaced, start_time_skipping
+from tests.helpers import ROOT
+from tests.helpers.harness import Harness, end_workflows
+from tests.helpers.people import J0, roster, spec
+from tests.helpers.programs import start_program
+from tests.helpers.servers import Canary, CheckedServer, ServerReplaced, start_time_skipping
 
 pytest_plugins = ["pytester"]
 DAY = 24 * 3600.0
-J0 = "junior00@example.com"
 
 
 @activity.defn
@@ -127,7 +126,7 @@ def test_a_hanging_or_failing_test_takes_no_other_test_down(
 ) -> None:
     """A whole pytest session of its own, with this suite's conftest: a test that hangs is stopped at its limit
     with every task's stack printed, and neither it nor a failing one affects the test after them."""
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # the session runs elsewhere
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the session runs elsewhere
     pytester.makeconftest('pytest_plugins = ["tests.conftest"]')
     pytester.makepyfile(test_inner=textwrap.dedent(INNER_TESTS))
     options = ("asyncio_mode=auto", "asyncio_default_fixture_loop_scope=session", "timeout=300")

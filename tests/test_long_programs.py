@@ -31,17 +31,17 @@ from domain.metrics import PairingOutcome
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt
 from flipside_client import PASSING_QUERY_ERRORS, build_answer, new_answer_id, prompts_for, send_answer
-from tests.conftest import Harness
-from tests.driving import drive, member, opt_in_everyone, personas_for, result, start_program, status
-from tests.factories import COORDINATOR, roster, spec
-from tests.replaying import replay_failures, runs_of
-from tests.servers import binary
+from tests.helpers.driving import drive, opt_in_everyone, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, roster, spec
+from tests.helpers.programs import member, result, start_program, status
+from tests.helpers.replaying import replay_failures, runs_of
+from tests.helpers.servers import binary
 from worker import build_worker
 from workflows import search
 from workflows.pairing import PairingWorkflow
 
 RUN_CEILING = 10_000  # events per run: the server warns from 10,240 and refuses past 51,200
-J0 = "junior00@example.com"
 
 
 def ended_by_continue_as_new(run: WorkflowHistory) -> bool:

@@ -24,19 +24,14 @@ from domain.matching.scoring import _Cohort, _explain
 from domain.people import Participant, Role, management_chain
 from domain.self_select import self_select
 from domain.spec import MatchingMode, MatchingPolicy, MatchWeights, SpecError, load_spec, spec_at_the_door
-from tests.factories import spec
-from tests.test_domain import SPEC
-from tests.test_self_select import acceptable_lists, blocking_pairs, stable_matchings
+from tests.helpers.matching import acceptable_lists, blocking_pairs, stable_matchings
+from tests.helpers.people import SPEC_TOML, person, spec
 
 ZONES = ["UTC", "Europe/London", "Europe/Moscow", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"]
 SKILLS = ["ai tools", "sql", "video", "budgets"]
 INTERESTS = ["chess", "music", "design"]
 OUTSIDE = ["boss@example.com", "ceo@example.com"]  # managers who are not in the pool
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def person(email: str, role: Role, seniority: int, **more: Any) -> Participant:
-    return Participant(email=email, name=email.split("@")[0].title(), role=role, seniority=seniority, **more)
 
 
 @st.composite
@@ -312,7 +307,7 @@ def test_more_people_matched_comes_before_a_higher_score() -> None:
     star = person("star@example.com", Role.MENTOR, 1, skills_offered=["sql", "ai tools", "video"])
     plain = person("plain@example.com", Role.MENTOR, 1)
     keen = person("keen@example.com", Role.MENTEE, 5, skills_wanted=["sql", "ai tools", "video"])
-    picky = person("picky@example.com", Role.MENTEE, 5, manager_email="plain@example.com")  # only star may mentor
+    picky = person("picky@example.com", Role.MENTEE, 5, manager="plain@example.com")  # only star may mentor
     context = MatchContext(managers={"picky@example.com": "plain@example.com"})
 
     result = solve_matching([star, plain, keen, picky], context)
@@ -357,7 +352,7 @@ def test_a_chain_of_managers_of_any_depth_keeps_everyone_in_it_apart() -> None:
             f"level{i}@example.com",
             Role.EITHER,
             1 + i // 50,
-            manager_email=f"level{i + 1}@example.com" if i < 799 else None,
+            manager=f"level{i + 1}@example.com" if i < 799 else None,
         )
         for i in range(800)
     ]
@@ -371,9 +366,9 @@ def test_a_chain_of_managers_of_any_depth_keeps_everyone_in_it_apart() -> None:
 
 
 def test_a_loop_of_managers_keeps_everyone_on_it_and_below_it_apart() -> None:
-    a = person("a@example.com", Role.MENTOR, 1, manager_email="b@example.com")
-    b = person("b@example.com", Role.MENTEE, 5, manager_email="a@example.com")
-    c = person("c@example.com", Role.MENTEE, 6, manager_email="b@example.com")
+    a = person("a@example.com", Role.MENTOR, 1, manager="b@example.com")
+    b = person("b@example.com", Role.MENTEE, 5, manager="a@example.com")
+    c = person("c@example.com", Role.MENTEE, 6, manager="b@example.com")
     d = person("d@example.com", Role.MENTOR, 0)
     context = MatchContext(managers={"a@example.com": "b@example.com", "b@example.com": "a@example.com"})
 
@@ -461,7 +456,7 @@ def test_unmatched_people_hear_which_rule_left_them_without_a_partner() -> None:
     assert reason_for("s@example.com", [mentor, junior_mentee]) == (
         "nobody in the pool could be your less senior mentor: nobody who signed up to mentor is less senior than you"
     )
-    report = person("r@example.com", Role.MENTOR, 1, manager_email="boss@example.com")
+    report = person("r@example.com", Role.MENTOR, 1, manager="boss@example.com")
     boss = person("boss@example.com", Role.MENTEE, 8)
     assert reason_for(
         "boss@example.com", [report, boss], MatchContext(managers={"r@example.com": "boss@example.com"})
@@ -612,7 +607,7 @@ def test_edited_pairs_respect_the_mentor_capacity() -> None:
 
 
 def test_the_policy_is_read_from_the_spec_and_carried_into_the_context() -> None:
-    text = SPEC.replace(
+    text = SPEC_TOML.replace(
         'mode = "hybrid"',
         'mode = "hybrid"\nmentor_capacity = 2\nweights = { skills_taught = 5 }\n'
         "working_hours = { start = 8, end = 16 }",

@@ -21,16 +21,16 @@ from domain.notices import Meeting, Notice, NoticeKind, cancellation, meetings_c
 from domain.pairing import Pairing, PairingInput, PairingStage, new_pairing_state
 from domain.people import Participant, RosterError, WorkingHours, parse_roster
 from domain.scheduling import Workday, meeting_start
-from tests.conftest import Harness
-from tests.driving import drive, pairing_view, personas_for, result, start_program
-from tests.factories import COORDINATOR, pairing_terms, roster, spec
-from tests.replaying import replay_failures
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, J1, S0, pairing_terms, roster, spec
+from tests.helpers.programs import pairing_view, result, start_program
+from tests.helpers.replaying import replay_failures
+from tests.helpers.smtp import MAIL_FROM
 from workflows.pairing import CANCEL_SERIES_AT_EARLY_END, MEETING_LENGTH
 
 LENGTH = timedelta(minutes=45)
 OFFICE = WorkingHours()  # 09:00-17:00
-J0, S0, J1 = "junior00@example.com", "senior00@example.com", "junior01@example.com"
-MAIL_FROM = "Flipside <flipside@example.org>"
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

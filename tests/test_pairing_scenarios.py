@@ -5,8 +5,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle
-
 from demo.personas import Persona
 from domain.answers import Pulse, TrainingCompleted, Withdrawal
 from domain.metrics import PairingOutcome, PairingSummary
@@ -14,24 +12,22 @@ from domain.pairing import PairingStage, PairRecord
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from tests.conftest import Harness
-from tests.driving import (
-    Condition,
-    drive,
+from tests.helpers.driving import Condition, drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, J1, S0, S1, roster, spec
+from tests.helpers.programs import (
+    Handle,
     member,
     pairing_handle,
     pairing_of,
     pairing_view,
-    personas_for,
+    pending_prompts,
     result,
     start_program,
     status,
 )
-from tests.factories import COORDINATOR, roster, spec
 
-Handle = WorkflowHandle[Any, Any]
 DECLINE_REASON = "I would prefer someone outside my own team"  # what Persona gives as the reason
-J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
 
 
 def short_spec() -> ProgramSpec:
@@ -52,25 +48,15 @@ async def everything_people_can_read(harness: Harness, program: Handle, people: 
     results: list[Any] = [(await status(program)).model_dump(mode="json")]
     for email in people:
         results.append((await member(program, email)).model_dump(mode="json"))
-        results.append([p.model_dump(mode="json") for p in await program_prompts(program, email)])
+        results.append([p.model_dump(mode="json") for p in await pending_prompts(program, email)])
     for pairing_id in pairing_ids(harness):
         pairing = pairing_handle(harness, pairing_id)
         view = await pairing_view(pairing)
         results += [view.model_dump(mode="json"), (await summary(pairing)).model_dump(mode="json")]
         for email in (view.mentor, view.mentee):
             results.append((await pair_record(pairing, email)).model_dump(mode="json"))
-            results.append([p.model_dump(mode="json") for p in await pairing_prompts(pairing, email)])
+            results.append([p.model_dump(mode="json") for p in await pending_prompts(pairing, email)])
     return json.dumps(results)
-
-
-async def program_prompts(program: Handle, email: str) -> list[PendingPrompt]:
-    prompts: list[PendingPrompt] = await program.query("pending_prompts", email, result_type=list[PendingPrompt])
-    return prompts
-
-
-async def pairing_prompts(pairing: Handle, email: str) -> list[PendingPrompt]:
-    prompts: list[PendingPrompt] = await pairing.query("pending_prompts", email, result_type=list[PendingPrompt])
-    return prompts
 
 
 async def pair_record(pairing: Handle, email: str) -> PairRecord:
@@ -156,12 +142,12 @@ def without_times(value: Any) -> Any:
 async def what_the_mentee_can_read(program: Handle, pairing: Handle, mentee: str) -> Any:
     results: list[Any] = [
         await pairing_view(pairing),
-        await pairing_prompts(pairing, mentee),
+        await pending_prompts(pairing, mentee),
         await pair_record(pairing, mentee),
         await summary(pairing),
         await status(program),
         await member(program, mentee),
-        await program_prompts(program, mentee),
+        await pending_prompts(program, mentee),
     ]
     dumped = [
         [r.model_dump(mode="json") for r in x] if isinstance(x, list) else x.model_dump(mode="json") for x in results
@@ -317,7 +303,7 @@ async def test_withdrawing_during_training_keeps_the_modules_done_and_the_progra
 
     await withdraw(handle, J0)
 
-    assert await program_prompts(handle, J0) == []
+    assert await pending_prompts(handle, J0) == []
     await finish(harness, handle)
     withdrawn = await member(handle, J0)
     assert (withdrawn.status, withdrawn.modules_done) == (MemberStatus.WITHDRAWN, ["reverse-mentoring-101"])

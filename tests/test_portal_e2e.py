@@ -10,16 +10,13 @@ test's tmp folder and, for a person to look at, to test-output/ (ignored by git)
 """
 
 import asyncio
-import email
 import json
 import re
 import shutil
-import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
-from email import policy
 from email.message import EmailMessage
 from html import escape
 from pathlib import Path
@@ -28,8 +25,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from playwright.async_api import Locator, Page, async_playwright, expect
 from sqlalchemy import select
 from temporalio.client import Client
@@ -47,49 +42,20 @@ from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import build_answer, prompts_for, send_answer
 from portal.app import create_app
 from settings import Settings
-from tests.conftest import Harness, ending
-from tests.driving import member, start_program
-from tests.factories import COORDINATOR, roster, spec
-from tests.test_report_browser import KEEP, chromium
+from tests.helpers.browser import KEEP, chromium
+from tests.helpers.harness import Harness, ending
+from tests.helpers.people import COORDINATOR, J0, S0, roster, spec
+from tests.helpers.ports import free_port
+from tests.helpers.programs import member, start_program
+from tests.helpers.smtp import MAIL_FROM, Mailbox, smtp_server
+from tests.helpers.waiting import eventually, found
 from worker import build_worker
 
-J0, S0 = "junior00@example.com", "senior00@example.com"  # J0 uses the browser; S0 is the demo persona
-MAIL_FROM = "Flipside <flipside@example.org>"
+# J0 uses the browser; S0 is the demo persona
 SIGNIN_LINK = re.compile(r"https?://\S+/signin\?token=\S+")
 GOALS = "Use AI tools in my weekly report\nBuild a dashboard for the leadership team"
 SKILLS = "ai tools, data dashboards"
 RECAP = "We set up the dashboard tool together and drafted the first chart."
-WAIT_STEPS, WAIT_STEP = 600, 0.05  # a bound for things that happen by themselves, never a timing assertion
-
-
-# The mail server: aiosmtpd, keeping every message it accepts (it runs in a thread of its own)
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's name)
-        parsed = email.message_from_bytes(envelope.original_content or b"", policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 def body_of(message: EmailMessage, subtype: str) -> str:
@@ -100,9 +66,9 @@ def body_of(message: EmailMessage, subtype: str) -> str:
 
 def link_of(message: EmailMessage) -> str:
     """The sign-in link a person clicks: from the text part, and the HTML part's button points at the same."""
-    found = SIGNIN_LINK.search(body_of(message, "plain"))
-    assert found is not None, "no sign-in link in the email"
-    link = found.group(0)
+    match = SIGNIN_LINK.search(body_of(message, "plain"))
+    assert match is not None, "no sign-in link in the email"
+    link = match.group(0)
     assert f'href="{escape(link)}"' in body_of(message, "html")
     return link
 
@@ -110,14 +76,16 @@ def link_of(message: EmailMessage) -> str:
 async def email_about(mailbox: Mailbox, settings: Settings, to: str, prompt_id: str) -> EmailMessage:
     """Wait for the email to `to` whose link is about `prompt_id` (read from the link, as the portal reads it)."""
     signer = link_signer(settings)
-    for _ in range(WAIT_STEPS):
+
+    def about() -> EmailMessage | None:
         for message in list(mailbox.messages):
             if message["To"] == to:
                 token = parse_qs(urlsplit(link_of(message)).query)["token"][0]
                 if signer.read(token).prompt_id == prompt_id:
                     return message
-        await asyncio.sleep(WAIT_STEP)
-    raise AssertionError(f"no email to {to} about {prompt_id}")
+        return None
+
+    return await found(about, f"an email to {to} about {prompt_id}")
 
 
 # The portal, served for real on loopback
@@ -128,10 +96,7 @@ async def served_portal(settings: Settings, client: Client, port: int) -> AsyncI
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:
-        for _ in range(WAIT_STEPS):
-            if server.started or serving.done():
-                break
-            await asyncio.sleep(WAIT_STEP)
+        await eventually(lambda: server.started or serving.done(), "the portal starts, or stops trying")
         assert server.started, "the portal did not start"
         yield
     finally:
@@ -143,17 +108,15 @@ async def served_portal(settings: Settings, client: Client, port: int) -> AsyncI
 
 # The partner and the coordinator: the demo persona answers through flipside_client
 async def prompt_of(client: Client, program_id: str, email: str, kind: PromptKind) -> PendingPrompt:
-    for _ in range(WAIT_STEPS):
+    async def pending() -> PendingPrompt | None:
         try:
             prompts = await prompts_for(client, program_id, email)
         except RPCError as error:  # a pairing approved a moment ago, whose workflow has not started yet
             assert error.status == RPCStatusCode.NOT_FOUND
-            prompts = []
-        found = [p for p in prompts if p.kind == kind]
-        if found:
-            return found[0]
-        await asyncio.sleep(WAIT_STEP)
-    raise AssertionError(f"{email} never got a {kind.value} prompt")
+            return None
+        return next((p for p in prompts if p.kind == kind), None)
+
+    return await found(pending, f"a {kind.value} prompt for {email}")
 
 
 async def persona_answers(client: Client, program_id: str, email: str, kind: PromptKind) -> str:
@@ -201,12 +164,12 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
     executable = chromium()
     portal_port = free_port()
     h = Harness(env, tmp_path, f"sqlite:///{tmp_path / 'record.db'}")
-    with smtp_server() as (mailbox, smtp_port):
+    with smtp_server() as mailbox:
         h.settings = settings = h.settings.model_copy(
             update={
                 "notify": "email",
                 "smtp_host": "127.0.0.1",
-                "smtp_port": smtp_port,
+                "smtp_port": mailbox.port,
                 "mail_from": MAIL_FROM,
                 "portal_url": f"http://127.0.0.1:{portal_port}",
                 "secret_key": "portal-e2e-key",
@@ -364,10 +327,10 @@ async def recorded(env: WorkflowEnvironment, h: Harness, pairing_id: str) -> lis
     await env.sleep(timedelta(weeks=1))
     e = t.events.c
     query = select(e.kind, e.participant, e.fact).where(e.workflow_id == pairing_id).order_by(e.seq)
-    for _ in range(WAIT_STEPS):
+
+    def with_its_first_cycle() -> list[tuple[str, str | None, Any]] | None:
         with h.store.engine.connect() as conn:
             facts = [(str(row.kind), row.participant, row.fact) for row in conn.execute(query)]
-        if any(kind == "cycle_closed" for kind, _, _ in facts):
-            return facts
-        await asyncio.sleep(WAIT_STEP)
-    raise AssertionError(f"the first cycle of {pairing_id} never reached the record")
+        return facts if any(kind == "cycle_closed" for kind, _, _ in facts) else None
+
+    return await found(with_its_first_cycle, f"the first cycle of {pairing_id} in the record")

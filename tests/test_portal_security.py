@@ -12,13 +12,12 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from adapters.links import SALT, SignIn
 from adapters.store import tables as t
@@ -29,15 +28,12 @@ from flipside_client import prompts_for
 from portal.app import create_app
 from portal.record import REPORT_FILES
 from portal.sessions import SESSION_COOKIE, SESSION_SALT
-from tests.conftest import Harness
-from tests.driving import drive, member, personas_for, start_program, status
-from tests.factories import COORDINATOR, roster
-from tests.processes import DevServer, cleaned_up
-from tests.test_portal import (
-    J0,
-    J1,
-    S0,
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, J1, S0, roster
+from tests.helpers.portal import (
     browser,
+    forged_session,
     hidden,
     open_kinds,
     path_of,
@@ -49,13 +45,13 @@ from tests.test_portal import (
     until_prompt,
     wind_down,
 )
-
-Handle = WorkflowHandle[Any, Any]
+from tests.helpers.processes import DevServer, cleaned_up
+from tests.helpers.programs import Handle, member, start_program, status
 
 
 @pytest.fixture
 async def harness(harness: Harness) -> AsyncIterator[Harness]:
-    """The shared harness, wound down cleanly after each test (see tests.test_portal.wind_down)."""
+    """The shared harness, wound down cleanly after each test (see tests.helpers.portal.wind_down)."""
     yield harness
     await wind_down(harness)
 
@@ -154,17 +150,13 @@ async def test_someone_outside_the_program_sees_nothing(harness: Harness) -> Non
 
 
 # Sessions
-def _forged_session(key: str, **values: str) -> str:
-    return URLSafeTimedSerializer(key, salt=SESSION_SALT).dumps(values)
-
-
 async def test_a_session_cookie_cannot_be_forged_or_edited(harness: Harness) -> None:
     handle = await start_program(harness, short_spec(), roster(1))
     pid = handle.id
     async with portal_app(harness) as app, browser(app) as junior, browser(app) as mallory:
         await junior.sign_in(harness.settings, J0, pid)
         # Signed with another key: nobody is signed in, and a form sent with it is refused
-        forged = _forged_session("not the installation's key", csrf="x" * 43, email=S0, program_id=pid)
+        forged = forged_session("not the installation's key", csrf="x" * 43, email=S0, program_id=pid)
         mallory.http.cookies.set(SESSION_COOKIE, forged)
         assert (await mallory.get("/")).status_code == 401
         refused = await mallory.post(f"/prompts/{pid}/opt-in", {"consent_to_ground_rules": "yes"}, csrf="x" * 43)
@@ -345,7 +337,7 @@ async def test_a_portal_that_cannot_reach_temporal_says_so_with_503_and_keeps_it
             async with browser(app) as junior:
                 key = harness.settings.signing_key()
                 sid = app.state.portal.signed_in.start(J0, "program-x")  # as signing in with a link does
-                session = _forged_session(key, csrf="c" * 43, email=J0, program_id="program-x", sid=sid)
+                session = forged_session(key, csrf="c" * 43, email=J0, program_id="program-x", sid=sid)
                 junior.http.cookies.set(SESSION_COOKIE, session)  # signed with the real key: a valid session
                 page = await junior.get("/")
                 assert page.status_code == 503

@@ -3,31 +3,28 @@
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle
-
 from domain.answers import Approval, CoordinatorAction, NewParticipant, OptIn, PairChoice
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingStage
 from domain.people import Participant, Role
 from domain.program import MemberStatus, ProgramPhase
-from domain.prompts import PendingPrompt, PromptKind
-from tests.conftest import Harness
-from tests.driving import (
-    drive,
+from domain.prompts import PromptKind
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, J1, S0, S1, roster, spec
+from tests.helpers.programs import (
+    AS_COORDINATOR,
+    Handle,
     member,
     pairing_of,
     pairing_view,
-    personas_for,
+    pending_prompts,
     refusal,
     result,
     start_program,
     status,
 )
-from tests.factories import COORDINATOR, roster, spec
 
-Handle = WorkflowHandle[Any, Any]
-J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
-AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
 NEWCOMER = Participant(
     email="newcomer@example.com",
     name="New Comer",
@@ -36,11 +33,6 @@ NEWCOMER = Participant(
     department="sales",
     skills_offered=["ai tools"],
 )
-
-
-async def prompts(handle: Handle, email: str) -> list[PendingPrompt]:
-    prompts: list[PendingPrompt] = await handle.query("pending_prompts", email, result_type=list[PendingPrompt])
-    return prompts
 
 
 async def act(handle: Handle, update: str, arg: Any) -> str:
@@ -61,11 +53,11 @@ async def test_pause_during_recruitment_stops_the_clock_until_resumed(harness: H
 
     paused = await status(handle)
     assert (paused.phase, paused.paused) == (ProgramPhase.RECRUITMENT, True)
-    [opt_in] = await prompts(handle, S0)
+    [opt_in] = await pending_prompts(handle, S0)
     assert (opt_in.kind, opt_in.paused, opt_in.due_at) == (PromptKind.OPT_IN, True, None)
 
     await act(handle, "resume", AS_COORDINATOR)
-    [opt_in] = await prompts(handle, S0)
+    [opt_in] = await pending_prompts(handle, S0)
     assert opt_in.due_at is not None and not opt_in.paused
     left = opt_in.due_at - await harness.env.get_current_time()
     assert abs(left - timedelta(days=1)) < timedelta(minutes=1)  # what was left at the pause
@@ -93,10 +85,10 @@ async def test_pause_during_mentoring_holds_every_pairing_and_its_cycle(harness:
     for pairing in pairings:
         view = await pairing_view(pairing)
         assert (view.paused, view.cycle, view.stage) == (True, 1, PairingStage.MENTORING)
-        assert all(p.paused and p.due_at is None for p in await prompts(pairing, view.mentee))
+        assert all(p.paused and p.due_at is None for p in await pending_prompts(pairing, view.mentee))
     await act(handle, "resume", AS_COORDINATOR)
     assert [(await pairing_view(p)).paused for p in pairings] == [False, False]
-    check_in = next(p for p in await prompts(pairings[0], S0) if p.kind == PromptKind.CHECK_IN)
+    check_in = next(p for p in await pending_prompts(pairings[0], S0) if p.kind == PromptKind.CHECK_IN)
     assert check_in.due_at is not None
     left = check_in.due_at - await harness.env.get_current_time()
     await harness.env.sleep(left - timedelta(hours=1))
@@ -146,7 +138,7 @@ async def test_closing_recruitment_early_moves_to_training_and_refuses_late_opt_
     message = await refusal(act(handle, "opt_in", OptIn(participant=J1, consent_to_ground_rules=True)))
     assert "recruitment" in message and "has closed" in message
     assert (await member(handle, J1)).status == MemberStatus.NOT_JOINED
-    assert await prompts(handle, J1) == []
+    assert await pending_prompts(handle, J1) == []
 
 
 async def test_adding_a_participant_invites_them_while_recruitment_is_open_only(harness: Harness) -> None:
@@ -155,7 +147,7 @@ async def test_adding_a_participant_invites_them_while_recruitment_is_open_only(
     reply = await act(handle, "add_participant", NewParticipant(coordinator=COORDINATOR, participant=NEWCOMER))
 
     assert "New Comer is invited" in reply
-    assert [p.kind for p in await prompts(handle, NEWCOMER.email)] == [PromptKind.OPT_IN]
+    assert [p.kind for p in await pending_prompts(handle, NEWCOMER.email)] == [PromptKind.OPT_IN]
     await act(handle, "opt_in", OptIn(participant=NEWCOMER.email, consent_to_ground_rules=True))
     await act(handle, "close_recruitment", AS_COORDINATOR)
     await harness.env.sleep(timedelta(minutes=1))

@@ -7,13 +7,12 @@ event keys: the outbox sent no invitation and the record kept no event, and nobo
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -21,45 +20,27 @@ from temporalio.testing import WorkflowEnvironment
 import starter
 from activities.messages import CONFLICTING_RUN
 from adapters.store.sql import ConflictingRun, SqlEventStore
-from bootstrap import connect
 from domain.answers import CoordinatorAction
 from domain.events import DomainEvent, OptedIn
 from domain.program import ProgramInput
 from settings import Settings
-from tests.conftest import Harness
-from tests.driving import eventually, result, start_program
-from tests.factories import COORDINATOR, roster, spec
-from tests.servers import start_time_skipping
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, roster, spec
+from tests.helpers.programs import (
+    DEMO,
+    DEMO_COORDINATOR,
+    address,
+    demo_spec,
+    result,
+    settings_for,
+    start_program,
+    worker_for,
+)
+from tests.helpers.servers import start_time_skipping
+from tests.helpers.waiting import eventually
 from worker import build_worker
 from workflows import search
 from workflows.program import ProgramWorkflow
-
-DEMO = Path(__file__).resolve().parents[1] / "demo"
-DEMO_COORDINATOR = "coach@flipside.example"
-WEEKS = {"recruitment": "2w", "training": "2w", "answer_window": "1w", "checkin_cadence": "1w", "program_length": "12w"}
-
-
-def address(environment: WorkflowEnvironment) -> str:
-    return environment.client.service_client.config.target_host
-
-
-def settings_for(environment: WorkflowEnvironment, folder: Path) -> Settings:
-    """What a worker and `starter.py` of the test's own read: its server, a task queue, data folder and record."""
-    return Settings(
-        temporal_address=address(environment),
-        task_queue=f"own-{uuid.uuid4()}",
-        data_dir=folder / "data",
-        database_url=f"sqlite:///{folder / 'record.db'}",
-    )
-
-
-def demo_spec(path: Path, slug: str) -> Path:
-    """The demo's spec file under `slug`, its phases weeks long rather than seconds (nothing moves on mid-test)."""
-    text = (DEMO / "program.toml").read_text(encoding="utf-8")
-    durations = text[text.index("[durations]") : text.index("[reminders]")]
-    weeks = "\n".join(["[durations]", *(f'{phase} = "{length}"' for phase, length in WEEKS.items()), "", ""])
-    path.write_text(f'slug = "{slug}"\n' + text.replace(durations, weeks), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -80,14 +61,6 @@ def use(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
 async def cli(*args: str) -> int:
     """`python starter.py ARGS` in this process (its own event loop, in a thread); the exit status."""
     return await asyncio.to_thread(starter.main, list(args))
-
-
-@asynccontextmanager
-async def worker_for(settings: Settings) -> AsyncIterator[Client]:
-    """A worker as `python worker.py` builds it (encrypted payloads, the settings' record and outbox)."""
-    client = await connect(settings)
-    async with build_worker(client, settings):
-        yield client
 
 
 def notices(settings: Settings) -> list[str]:

@@ -6,9 +6,10 @@ from statistics import fmean
 from domain.metrics import PairingOutcome
 from domain.people import Role
 from domain.program import ProgramPhase
-from tests.conftest import Harness
-from tests.driving import drive, personas_for, result, start_program, status
-from tests.factories import COORDINATOR, roster, spec
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, roster, spec
+from tests.helpers.programs import result, start_program, status
 
 
 async def test_twenty_people_run_from_recruitment_to_close_out(harness: Harness) -> None:

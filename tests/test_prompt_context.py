@@ -15,7 +15,7 @@ from domain.program import MAX_PREFERENCES, Program, ProgramInput, new_program_s
 from domain.prompts import PendingPrompt, Prompt, PromptKind
 from flipside_client import Refused, build_answer
 from portal.forms import PromptCard, form_field, place_refusal
-from tests.factories import pairing_terms, roster, spec
+from tests.helpers.people import pairing_terms, roster, spec
 
 MENTOR, MENTEE = roster(1)
 

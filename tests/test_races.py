@@ -7,11 +7,10 @@ from temporalio.api.enums.v1 import EventType
 
 from domain.answers import OptIn
 from domain.program import MemberStatus
-from tests.conftest import Harness
-from tests.driving import member, start_program
-from tests.factories import roster, spec
+from tests.helpers.harness import Harness
+from tests.helpers.people import J0, roster, spec
+from tests.helpers.programs import member, start_program
 
-J0 = "junior00@example.com"
 TRIES = 50
 UPDATE_ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 

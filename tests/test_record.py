@@ -1,6 +1,5 @@
 """The program record on SQLite and PostgreSQL: exactly once, rebuildable, and confidential by construction."""
 
-from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_args
@@ -16,9 +15,11 @@ from demo.personas import Persona
 from domain.events import DomainEvent, Fact
 from domain.program import ProgramPhase
 from domain.spec import ProgramSpec
-from tests.conftest import Harness
-from tests.driving import drive, personas_for, start_program
-from tests.factories import roster, spec
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.durability import assert_exactly_once
+from tests.helpers.harness import Harness
+from tests.helpers.people import roster, spec
+from tests.helpers.programs import start_program
 from worker import build_worker
 
 RECAP = "confided-recap-text-7f3a"  # what pairs write to each other; must never reach the record
@@ -73,16 +74,6 @@ async def run_program_with_a_restart(env: WorkflowEnvironment, tmp_path: Path, u
     second.store.dispose()
     h.store.dispose()
     return first.failures + second.failures
-
-
-def assert_exactly_once(events: list[DomainEvent]) -> Counter[str]:
-    """Each workflow's events are numbered 1..n, none twice and none missing; returns how many of each kind."""
-    seqs: dict[str, list[int]] = defaultdict(list)
-    for event in events:
-        seqs[event.workflow_id].append(event.seq)
-    for workflow_id, numbers in seqs.items():
-        assert sorted(numbers) == list(range(1, len(numbers) + 1)), workflow_id
-    return Counter(e.kind for e in events)
 
 
 def table_rows(store: SqlEventStore) -> dict[str, list[tuple[Any, ...]]]:

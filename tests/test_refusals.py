@@ -5,47 +5,39 @@ rejects, as production does, so "no new history event" can be checked exactly. P
 answers and coordinator actions, never by time.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle
 
 from demo.personas import Persona
-from domain.answers import Approval, CheckIn, CoordinatorAction, OptIn
+from domain.answers import Approval, CheckIn, OptIn
 from domain.metrics import PairingSummary
 from domain.pairing import PairingStage, PairRecord
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import Refused, build_answer, new_answer_id, prompts_for, send_answer
-from tests.conftest import Harness
-from tests.driving import answer_until, member, pairing_of, pairing_view, personas_for, refusal, start_program, status
-from tests.factories import COORDINATOR, roster, spec
+from tests.helpers.driving import answer_until, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, J0, S0, roster, spec
+from tests.helpers.programs import (
+    AS_COORDINATOR,
+    Handle,
+    history_length,
+    member,
+    once_started,
+    pairing_of,
+    pairing_view,
+    refusal,
+    settled_history_length,
+    start_program,
+    status,
+)
 
-Handle = WorkflowHandle[Any, Any]
-J0, S0 = "junior00@example.com", "senior00@example.com"
 PEOPLE = roster(1)
-AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
 
 
-# Reading a workflow's history and state
-
-
-async def history_length(handle: Handle) -> int:
-    return len([event async for event in handle.fetch_history_events()])
-
-
-async def settled_history_length(handle: Handle, attempts: int = 200) -> int:
-    """The history length once nothing is in flight, so a later change can only come from what the test sends."""
-    for _ in range(attempts):
-        raw = (await handle.describe()).raw_description
-        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
-            length = await history_length(handle)
-            if length == await history_length(handle):
-                return length
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{handle.id} never settled")
+# Reading a workflow's state
 
 
 def dumped(results: list[Any]) -> list[Any]:
@@ -127,7 +119,7 @@ async def paired_until(h: Harness, stage: PairingStage, silent: set[PromptKind])
         view = await pairing_view(h.client.get_workflow_handle(pairing_id))
         return view.stage == stage and (stage != PairingStage.MENTORING or view.cycle == 1)
 
-    await answer_until(h, handle, personas, reached)
+    await answer_until(h, handle, personas, once_started(reached))
     return handle, await pairing_of(h, handle, J0)
 
 

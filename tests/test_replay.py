@@ -6,24 +6,21 @@ their old path (docs/ARCHITECTURE.md, "Changing workflow code"), and keep the ol
 """
 
 import itertools
-from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
 
 from demo.personas import Persona
-from tests.conftest import Harness
-from tests.driving import drive, member, personas_for, start_program
-from tests.factories import roster, spec
-from tests.replaying import replay_failures
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import J0, S0, roster, spec
+from tests.helpers.programs import member, start_program
+from tests.helpers.replaying import RECORDED, replay_failures
 from workflows.pairing import CANCEL_SERIES_AT_EARLY_END, CYCLE_CLOSE_SENDS_AT_ONCE
-
-J0, S0 = "junior00@example.com", "senior00@example.com"
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 
 
 def test_histories_cover_every_path_and_both_workflows() -> None:
-    scenarios = {path.parent.name for path in HISTORIES}
+    scenarios = {path.parent.name for path in RECORDED}
     assert scenarios >= {"lifecycle", "decline-and-rematch", "withdrawal", "missed-checkins", "pause-and-resume"}
     assert {
         "cancel",
@@ -34,13 +31,13 @@ def test_histories_cover_every_path_and_both_workflows() -> None:
         "withdrawn-with-series",
         "cancelled-with-series",
     } <= scenarios
-    assert {p.name.split("-")[0] for p in HISTORIES} == {"program", "pairing"}
+    assert {p.name.split("-")[0] for p in RECORDED} == {"program", "pairing"}
 
 
-@pytest.mark.parametrize("scenario", sorted({p.parent.name for p in HISTORIES}))
+@pytest.mark.parametrize("scenario", sorted({p.parent.name for p in RECORDED}))
 async def test_recorded_histories_replay_without_nondeterminism(scenario: str) -> None:
     histories = [
-        WorkflowHistory.from_json(path.stem, path.read_text()) for path in HISTORIES if path.parent.name == scenario
+        WorkflowHistory.from_json(path.stem, path.read_text()) for path in RECORDED if path.parent.name == scenario
     ]
     failures = await replay_failures((h.workflow_id, h) for h in histories)
     # The program, and its pairings where it formed any (one pair of two runs for two years)
@@ -53,7 +50,7 @@ def test_the_early_ends_recorded_with_a_meeting_series_took_the_path_that_cancel
     covers the cancel (the older "withdrawal" and "cancel" histories cover the path without it)."""
     patched = {
         (path.parent.name, path.stem.split("-")[-2])  # the mentor's handle
-        for path in HISTORIES
+        for path in RECORDED
         if path.parent.name.endswith("-with-series")
         and any(
             CANCEL_SERIES_AT_EARLY_END.encode() in e.SerializeToString()

@@ -3,36 +3,15 @@
 Screenshots go to the test's tmp folder and, for a person to look at, to test-output/ (ignored by git).
 """
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, Request, async_playwright
+from playwright.async_api import Request, async_playwright
 
 from adapters.report.write import write_report
-from tests.report_record import MAIN, build_record
-
-CHROMIUM = Path(os.environ.get("FLIPSIDE_CHROMIUM", "/usr/bin/chromium"))
-KEEP = Path(__file__).resolve().parents[1] / "test-output"
-CHARTS = ["funnel", "adherence", "ratings", "kpis"]
-IMAGES = (
-    """imgs => imgs.map(i => ({chart: i.dataset.chart, width: i.naturalWidth, complete: i.complete, alt: i.alt}))"""
-)
-
-
-def chromium() -> str:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: the report's browser test needs it. "
-            "`make test` installs it (apt-get install -y chromium); or set FLIPSIDE_CHROMIUM to another binary."
-        )
-    return str(CHROMIUM)
-
-
-async def chart_images(page: Page) -> list[dict[str, object]]:
-    images: list[dict[str, object]] = await page.eval_on_selector_all("img[data-chart]", IMAGES)
-    return images
+from tests.helpers.browser import KEEP, chart_images, chromium
+from tests.helpers.report_record import CHARTS, MAIN, build_record
 
 
 @pytest.mark.slow

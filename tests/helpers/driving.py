@@ -1,48 +1,26 @@
-"""Driving a program on the time-skipping server: start it, let personas answer, move time on."""
+"""People answering what their notices ask: on the time-skipping server while time moves on, or in real time."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
 
 from demo.personas import Persona, answer_everything
 from domain.answers import OptIn
 from domain.notices import NoticeKind
-from domain.pairing import PairingView
 from domain.people import Participant
-from domain.program import MemberView, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
+from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
-from domain.spec import ProgramSpec
-from flipside_client import Refused
-from tests.conftest import Harness
-from tests.factories import COORDINATOR
-from workflows import search
-from workflows.program import ProgramWorkflow
-
-
-async def start_program(h: Harness, spec: ProgramSpec, roster: list[Participant]) -> WorkflowHandle:  # type: ignore[type-arg]
-    handle = await h.client.start_workflow(
-        ProgramWorkflow.run,
-        ProgramInput(spec=spec, roster=roster),
-        id=f"{spec.program_id}-{h.settings.task_queue[-8:]}",  # unique per test on the shared server
-        task_queue=h.settings.task_queue,
-        search_attributes=search.initial(spec.program_id, "recruitment", "program"),
-    )
-    h.programs.append(handle.id)
-    return handle
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR
+from tests.helpers.programs import Handle, status
 
 
 def personas_for(roster: list[Participant], **special: Persona) -> dict[str, Persona]:
     people = {p.email: special.get(p.email.split("@")[0], Persona(p.email)) for p in roster}
     people[COORDINATOR] = Persona(COORDINATOR)
     return people
-
-
-async def status(handle: WorkflowHandle) -> ProgramStatus:  # type: ignore[type-arg]
-    current: ProgramStatus = await handle.query("status", result_type=ProgramStatus)
-    return current
 
 
 Condition = Callable[[], Awaitable[bool]]
@@ -70,7 +48,7 @@ def held_back(until: ProgramPhase | None) -> frozenset[PromptKind]:
 
 async def drive(
     h: Harness,
-    handle: WorkflowHandle,  # type: ignore[type-arg]
+    handle: Handle,
     personas: dict[str, Persona],
     step: timedelta = timedelta(hours=12),
     until: ProgramPhase | None = None,
@@ -110,7 +88,7 @@ def newly_asked(h: Harness, read: set[str]) -> set[str]:
 
 async def answer_until(
     h: Harness,
-    handle: WorkflowHandle,  # type: ignore[type-arg]
+    handle: Handle,
     personas: dict[str, Persona],
     condition: Condition,
     attempts: int = 300,
@@ -125,55 +103,6 @@ async def answer_until(
         await answer_everything(h.client, handle.id, personas)
         await asyncio.sleep(0.05)
     raise AssertionError(f"condition not reached; program in {(await status(handle)).phase}")
-
-
-async def eventually(condition: Condition, what: str = "the condition", attempts: int = 600) -> None:
-    """Poll until `condition()` holds, for what real time or another process brings; the bound (30 s) only stops
-    a test that can never get there."""
-    for _ in range(attempts):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never reached: {what}")
-
-
-async def member(handle: WorkflowHandle, email: str) -> MemberView:  # type: ignore[type-arg]
-    view: MemberView = await handle.query("member", email, result_type=MemberView)
-    return view
-
-
-def pairing_handle(h: Harness, pairing_id: str | None) -> WorkflowHandle:  # type: ignore[type-arg]
-    assert pairing_id is not None, "this person has no pairing"
-    return h.client.get_workflow_handle(pairing_id)
-
-
-async def pairing_of(h: Harness, handle: WorkflowHandle, email: str) -> WorkflowHandle:  # type: ignore[type-arg]
-    """The pairing a person is in now."""
-    return pairing_handle(h, (await member(handle, email)).pairing_id)
-
-
-async def pairing_view(pairing: WorkflowHandle) -> PairingView:  # type: ignore[type-arg]
-    view: PairingView = await pairing.query("view", result_type=PairingView)
-    return view
-
-
-async def result(handle: WorkflowHandle) -> ProgramResult:  # type: ignore[type-arg]
-    outcome = await handle.result()
-    assert isinstance(outcome, ProgramResult)
-    return outcome
-
-
-async def refusal(call: Awaitable[object]) -> str:
-    """The sentence a refused answer or action shows the person; fails the test when it was accepted."""
-    try:
-        await call
-    except Refused as refused:  # through flipside_client.send_answer
-        return str(refused)
-    except WorkflowUpdateFailedError as failed:  # a direct execute_update
-        cause = failed.cause
-        assert isinstance(cause, ApplicationError) and cause.type == "Refused", f"not a refusal: {cause!r}"
-        return cause.message
-    raise AssertionError("the update was accepted")
 
 
 async def opt_in_everyone(client: Client, program_id: str, people: list[Participant]) -> None:

@@ -8,21 +8,22 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from temporalio.client import Client
 
+from bootstrap import connect
 from settings import Settings
-from tests.servers import binary
+from tests.helpers import ROOT
+from tests.helpers.ports import free_port, port_open
+from tests.helpers.servers import binary
 from workflows import search
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PREFIXES = ("FLIPSIDE_", "TEMPORAL_", "SMTP_")
 NOT_RELEASED = (
     ".venv",
@@ -39,18 +40,6 @@ NOT_RELEASED = (
     "*.log",
 )
 STARTUP_LIMIT = 60.0  # seconds; only stops a test whose server can never come up
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Process:
@@ -132,7 +121,7 @@ class DevServer(Process):
     async def start(self) -> None:
         self._spawn(self.command())
         deadline = time.monotonic() + STARTUP_LIMIT
-        while not _port_open(self.port):
+        while not port_open(self.port):
             if not self.running:
                 raise AssertionError(f"the dev server exited; see {self.log}")
             if time.monotonic() > deadline:
@@ -187,6 +176,20 @@ class WorkerProcess(Process):
 
     def start(self) -> None:
         self._spawn([sys.executable, "worker.py"], env=self.env, cwd=self.code)
+
+
+@asynccontextmanager
+async def deployed(
+    folder: Path, task_queue: str = "durability"
+) -> AsyncIterator[tuple[DevServer, WorkerProcess, Client]]:
+    """A dev server on a SQLite file and a worker process with a SQLite record, both started, and a client of theirs
+    (as `python worker.py` connects); neither process outlives the block."""
+    server = DevServer(folder)
+    worker = WorkerProcess(folder, server, task_queue, f"sqlite:///{folder / 'data' / 'flipside.db'}")
+    with cleaned_up(worker, server):
+        await server.start()
+        worker.start()
+        yield server, worker, await connect(worker.settings)
 
 
 @contextmanager

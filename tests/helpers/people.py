@@ -8,6 +8,8 @@ from domain.people import Participant, Role
 from domain.spec import ProgramSpec
 
 COORDINATOR = "coach@example.com"
+# The first people of roster(): juniors (newer colleagues) mentor, seniors are mentored; junior00 with senior00.
+J0, S0, J1, S1 = "junior00@example.com", "senior00@example.com", "junior01@example.com", "senior01@example.com"
 
 
 def spec(**overrides: Any) -> ProgramSpec:
@@ -37,6 +39,35 @@ def spec(**overrides: Any) -> ProgramSpec:
         else:
             data[key] = value
     return ProgramSpec.model_validate(data)
+
+
+# A spec file as a coordinator writes one: hybrid matching, one goal, an address in capitals to be normalised.
+SPEC_TOML = """
+name = "Digital Fluency 2026"
+purpose = "Newer colleagues teach senior leaders digital practice."
+coordinators = ["Coach@Example.com"]
+ground_rules = ["Taking part is voluntary", "What we say stays between us"]
+training_modules = ["reverse-mentoring-101"]
+
+[[business_goals]]
+goal = "Pairs keep meeting"
+kpi = "checkin_adherence"
+target = 0.7
+
+[durations]
+recruitment = "2w"
+training = "1w"
+answer_window = "3d"
+checkin_cadence = "2w"
+program_length = "12w"
+
+[reminders]
+nudge_before = "1d"
+
+[matching]
+mode = "hybrid"
+auto_approve = false
+"""
 
 
 DEPARTMENTS = ["engineering", "sales", "finance", "people", "operations"]
@@ -75,6 +106,13 @@ def roster(pairs: int = 10) -> list[Participant]:
             )
         )
     return people
+
+
+def person(email: str, role: Role, seniority: int, manager: str | None = None, **more: Any) -> Participant:
+    """One participant, named after their address."""
+    return Participant(
+        email=email, name=email.split("@")[0].title(), role=role, seniority=seniority, manager_email=manager, **more
+    )
 
 
 def pairing_terms(program_id: str) -> PairingTerms:

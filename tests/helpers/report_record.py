@@ -23,6 +23,7 @@ from domain.evaluation import PairedRating
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, ProgramMetrics, evaluate_goals
 from domain.spec import BusinessGoal
 
+CHARTS = ["funnel", "adherence", "ratings", "kpis"]  # the report's charts
 MAIN = "program-report-test"
 TINY = "program-tiny"
 COMMENT = "confided-comment-5e1d"  # kept by the spec, never shown in a report

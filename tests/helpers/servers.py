@@ -14,7 +14,6 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio import workflow
@@ -26,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.codec import DATA_CONVERTER
+from tests.helpers import ROOT
 from workflows import search
 
 HEALTH_LIMIT = 10.0  # seconds for the check; a healthy server answers in milliseconds, a stuck one never
@@ -45,7 +45,7 @@ class Canary:
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path=str(Path(__file__).parents[1] / ".venv" / "bin"))
+    path = shutil.which(name) or shutil.which(name, path=str(ROOT / ".venv" / "bin"))
     if path is None:
         pytest.fail(f"{name} is not installed; run `make test`, which installs it from PyPI")
     return path

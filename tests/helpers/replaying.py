@@ -7,8 +7,11 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from adapters.codec import DATA_CONVERTER
+from tests.helpers import ROOT
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
+
+RECORDED = sorted((ROOT / "tests" / "histories").glob("*/*.json"))  # one file a run; its folder names the path
 
 
 async def replay_failures(

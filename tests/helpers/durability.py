@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,30 +33,16 @@ from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.events import DomainEvent
 from domain.people import Participant, Role
-from domain.program import ProgramInput, ProgramPhase, ProgramStatus
+from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt, PromptKind
-from domain.spec import ProgramSpec
 from flipside_client import build_answer, prompts_for
-from tests.factories import COORDINATOR
-from workflows import search
-from workflows.program import ProgramWorkflow
+from tests.helpers.people import COORDINATOR
 
 QUERY_LIMIT = 10.0  # seconds; with no worker polling, the server holds a query about 30 s before failing it
 LOOK_EVERY = 1.0  # seconds between rounds: prompts stay open 40 s or more, and each round is 3 queries a person
 UPDATE_LIMIT = 30.0  # seconds per try of one answer; the answer is sent again with the same id after it
 GIVE_UP_AFTER = 300.0  # seconds of failed tries before an answer counts as lost (the test then fails)
 TRANSIENT = (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError)
-
-
-async def start_program(client: Client, program: ProgramSpec, people: list[Participant], task_queue: str) -> str:
-    await client.start_workflow(
-        ProgramWorkflow.run,
-        ProgramInput(spec=program, roster=people),
-        id=program.program_id,
-        task_queue=task_queue,
-        search_attributes=search.initial(program.program_id, "recruitment", "program"),
-    )
-    return program.program_id
 
 
 def cast_of(people: list[Participant]) -> dict[str, Persona]:
@@ -445,6 +431,16 @@ async def build_ids(client: Client, workflow_ids: list[str]) -> set[str]:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 found.add(event.workflow_task_completed_event_attributes.worker_version.build_id)
     return found
+
+
+def assert_exactly_once(events: list[DomainEvent]) -> Counter[str]:
+    """Each workflow's events are numbered 1..n, none twice and none missing; returns how many of each kind."""
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        seqs[event.workflow_id].append(event.seq)
+    for workflow_id, numbers in seqs.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), workflow_id
+    return Counter(e.kind for e in events)
 
 
 def pairing_ids(events: list[DomainEvent]) -> list[str]:
