@@ -35,24 +35,53 @@ hypothesis_settings.register_profile("explore", derandomize=False, print_blob=Tr
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
+# The layers, one folder each, from no server to a real browser. A test needs what its layer gives and nothing
+# above it: a test that needs more goes further down this list (or is split).
+LAYERS = ("domain", "workflows", "integration", "browser")
+BEYOND = {  # what tests in a layer may not use
+    "domain": {"env", "dev_env", "database_url"},  # no Temporal server, no database
+    "workflows": {"dev_env", "database_url"},  # the time-skipping server only, nothing in real time
+}
+TESTS = Path(__file__).parent
+MISPLACED = pytest.StashKey[str]()  # why a test is not in the layer its file is in
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what waits on real time, and order the tests for several test processes.
+    """Mark what waits on real time, keep each test in its layer, and order the tests for several test processes.
+
+    `slow` marks a test that waits on real time: every browser test, every test on the dev server (`dev_env`),
+    and tests marked so by hand (processes of their own). Only integration and browser tests may be slow, so
+    `make test-fast` can select by folder and marker alike.
 
     The long tests (a limit above the default: minutes each) go first, longest first, each followed by a short
     one: a test process runs one test while the next waits in its queue (pytest-xdist, --maxschedchunk 1), so
     each long test starts beside a short one and never queues behind another long one. The short partners come
-    from the end of the collection (unit tests with no module fixture to build); the rest keep their order, so
+    from the end of the domain layer (unit tests with no module fixture to build); the rest keep their order, so
     a module's fixtures are built once per process.
     """
-    default = _default_limit(items[0].config) if items else 0.0
     for item in items:
-        if "dev_env" in getattr(item, "fixturenames", ()):
+        layer, fixtures = _layer(item), set(getattr(item, "fixturenames", ()))
+        if layer == "browser" or "dev_env" in fixtures:
             item.add_marker(pytest.mark.slow)
+        beyond = BEYOND.get(layer or "", set())
+        if fixtures & beyond or (beyond and item.get_closest_marker("slow")):
+            needs = ", ".join(sorted(fixtures & beyond)) or "real time (it is marked slow)"
+            item.stash[MISPLACED] = f"a test in tests/{layer}/ uses {needs}: it belongs in a later layer of {LAYERS}"
+    default = _default_limit(items[0].config) if items else 0.0
     long = sorted((i for i in items if _hard_limit(i, default) > default), key=lambda i: -_hard_limit(i, default))
     short = [i for i in items if _hard_limit(i, default) <= default]
-    partners, rest = short[len(short) - len(long) :], short[: len(short) - len(long)]
+    units = [i for i in short if _layer(i) == "domain"] or short
+    partners = units[len(units) - len(long) :]
+    chosen = set(partners)
+    rest = [i for i in short if i not in chosen]
     paired = [test for pair in zip(long, partners, strict=False) for test in pair]
     items[:] = paired + long[len(partners) :] + rest
+
+
+def _layer(item: pytest.Item) -> str | None:
+    """The layer a test's file is in (None for tests outside tests/, as a pytester session's own)."""
+    parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+    return parts[0] if len(parts) > 1 and parts[0] in LAYERS else None
 
 
 def _default_limit(config: pytest.Config) -> float:
@@ -74,6 +103,13 @@ def _overran(item: pytest.Item, limit: float) -> None:
         coroutine = task.get_coro()
         if getattr(getattr(coroutine, "cr_code", None), "co_name", None) == getattr(item, "originalname", ""):
             task.cancel(f"ran past its limit of {limit:g} s")
+
+
+@pytest.fixture(autouse=True)
+def in_its_layer(request: pytest.FixtureRequest) -> None:
+    """Fails a test that needs more than its layer gives (see LAYERS), before anything is started for it."""
+    if MISPLACED in request.node.stash:
+        pytest.fail(request.node.stash[MISPLACED], pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,8 @@
 - failures: failures a test puts into a worker
 - smtp, portal, browser: a real SMTP server that keeps what it receives; the portal in-process with a person's
   browser over ASGI; Chromium for the browser tests
+- record: reading the program record (events numbered once, a pairing's row in the read model)
+- meetings: where a meeting falls in a person's working day
 - replaying, report_record, matching, bad_input: recorded histories replayed on today's code; a program record
   with figures worked out by hand; the brute-force oracle of stable self-selection; bad input of every kind
 """

@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -431,16 +431,6 @@ async def build_ids(client: Client, workflow_ids: list[str]) -> set[str]:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 found.add(event.workflow_task_completed_event_attributes.worker_version.build_id)
     return found
-
-
-def assert_exactly_once(events: list[DomainEvent]) -> Counter[str]:
-    """Each workflow's events are numbered 1..n, none twice and none missing; returns how many of each kind."""
-    seqs: dict[str, list[int]] = defaultdict(list)
-    for event in events:
-        seqs[event.workflow_id].append(event.seq)
-    for workflow_id, numbers in seqs.items():
-        assert sorted(numbers) == list(range(1, len(numbers) + 1)), workflow_id
-    return Counter(e.kind for e in events)
 
 
 def pairing_ids(events: list[DomainEvent]) -> list[str]:

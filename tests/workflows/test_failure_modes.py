@@ -15,23 +15,19 @@ A pause holds whenever it comes: in a pairing's very first step, or with a resum
 An update id in the history says nothing of who answered or what: ids are random, and a re-send reuses its id.
 
 An activity that fails for good never fails the program: matching that cannot run on its input asks the
-coordinators to pair people themselves, a snapshot counts the pairings it cannot read, and the solver runs in a
-process of its own, so a large match stalls no workflow of its worker.
+coordinators to pair people themselves, and a snapshot counts the pairings it cannot read. (The solver runs in a
+process of its own, so a large match stalls no workflow of its worker: tests/integration/test_large_match.py.)
 
 A program cancelled from Temporal itself (the UI, `temporal workflow cancel`) ends its pairings and tells everyone,
 as a coordinator's cancel does.
 """
 
-import asyncio
 import re
-import sys
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError, CancelledError
@@ -47,20 +43,14 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ChildWorkflowHandle
 
-from activities import matching
 from activities.matching import propose_matches_activity
 from activities.messages import MatchRequest, SnapshotRequest
 from activities.snapshots import SnapshotActivities
-from adapters.store import tables as t
-from adapters.store.sql import SqlEventStore
 from domain.answers import Approval, CoordinatorAction, PairChoice, RematchRequest, Withdrawal
-from domain.clock import ActiveClock
-from domain.events import DomainEvent, Fact, Matched, PairingClosed
 from domain.matching import MatchContext, ProposedPair
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingInput, PairingStage, PairingView
-from domain.people import Role
-from domain.program import MemberStatus, ProgramInput, ProgramPhase, new_program_state
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import MatchingMode, MatchWeights
 from tests.helpers.driving import drive, opt_in_everyone, personas_for
@@ -79,10 +69,8 @@ from tests.helpers.programs import (
     start_program,
     status,
 )
+from tests.helpers.record import read_model_outcome
 from worker import build_worker
-from workflows import search
-from workflows.pairing import PairingWorkflow
-from workflows.program import ProgramWorkflow
 
 ACCEPTED = WorkflowUpdateStage.ACCEPTED
 
@@ -495,130 +483,3 @@ async def test_a_snapshot_counts_a_pairing_it_cannot_read_and_still_completes(ha
 
     assert metrics.pairings_unread == 1 and metrics.pairings_running == 1
     assert (tmp_path / f"{handle.id}-cycle-1.json").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_harness: Harness) -> None:
-    """Ten pairings take a signal every few milliseconds (from another process) while the same worker matches
-    4,000 people, one in five open to either side. Solved on the worker's threads, this match held the GIL for
-    3.3 s at a time (see also bench/results/matching-stall.md): a pairing's task then took 3.9 s, past the SDK's
-    2-second deadlock limit, and the SDK failed it. Solved in its own process, no task fails. How long the tasks
-    take is a figure for the benchmark, not a pass mark here: on a loaded machine every task takes longer."""
-    h, tag = dev_harness, uuid.uuid4().hex[:6]
-    mentors, mentees = roster(1)
-    pairings: list[Handle] = []
-    for n in range(10):
-        inp = PairingInput(
-            pairing_id=f"pairing-busy-{tag}-{n}", mentor=mentors, mentee=mentees, terms=pairing_terms("p")
-        )
-        pairings.append(
-            await h.client.start_workflow(
-                PairingWorkflow.run,
-                inp,
-                id=inp.pairing_id,
-                task_queue=h.settings.task_queue,
-                search_attributes=search.initial("program-busy", "introduction", "pairing"),
-            )
-        )
-    people = [p.model_copy(update={"role": Role.EITHER}) if n % 5 == 0 else p for n, p in enumerate(roster(2000))]
-    program = spec(slug=f"large-match-{tag}", training_modules=[], durations={"program_length": "3w"})
-    state = new_program_state(ProgramInput(spec=program, roster=people))
-    for m in state.members.values():
-        m.status, m.opted_in, m.trained = MemberStatus.TRAINED, True, True
-    state.phase, state.clock = ProgramPhase.MATCHING, ActiveClock.started(datetime.now(UTC))
-
-    # Signals from a process of their own: a match that stalls this process would stall a signaller here too.
-    address = h.client.service_client.config.target_host
-    signaller = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", KEEP_SIGNALLING, address, *(p.id for p in pairings), stdout=asyncio.subprocess.PIPE
-    )
-    try:
-        handle = await h.client.start_workflow(
-            ProgramWorkflow.run,
-            ProgramInput(spec=program, roster=[], state=state),
-            id=program.program_id,
-            task_queue=h.settings.task_queue,
-            search_attributes=search.initial(program.program_id, "matching", "program"),
-        )
-        h.programs.append(handle.id)
-        for _ in range(600):  # the bound only stops a test that can never get there
-            if await awaiting_approval(handle):
-                break
-            await asyncio.sleep(0.5)
-    finally:
-        signaller.terminate()
-        out, _ = await signaller.communicate()
-    signals = int(out.decode().split()[-1]) if out.strip() else 0
-    current = await status(handle)
-    assert current.proposal is not None, (current.phase, current.awaiting_approval, current.funnel)
-    assert len(current.proposal.pairs) >= 1900
-    assert signals > 100  # the pairings were busy all along
-    watched: list[Handle] = [*pairings, handle]
-    failed = {w.id: await _failed_tasks(w) for w in watched}
-    assert failed == {w.id: [] for w in watched}
-    # The solve went to the worker's spawned solver process (this harness runs the worker in the test's process).
-    assert matching._pool is not None
-
-
-async def _failed_tasks(workflow: Handle) -> list[str]:
-    """Why each of a workflow's tasks failed (a potential deadlock, say), from its history."""
-    return [
-        e.workflow_task_failed_event_attributes.failure.message[:80]
-        async for e in workflow.fetch_history_events()
-        if e.HasField("workflow_task_failed_event_attributes")
-    ]
-
-
-KEEP_SIGNALLING = """
-import asyncio, signal, sys
-from temporalio.client import Client
-
-async def main() -> None:
-    client = await Client.connect(sys.argv[1])
-    sent, stopping = 0, asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
-    while not stopping.is_set():
-        for workflow_id in sys.argv[2:]:
-            await client.get_workflow_handle(workflow_id).signal("pause" if sent % 2 == 0 else "resume")
-            sent += 1
-        await asyncio.sleep(0.02)
-    print(sent, flush=True)
-
-asyncio.run(main())
-"""  # pause and resume each pairing over and over until terminated; prints how many signals went out
-
-
-def read_model_outcome(store: SqlEventStore, pairing_id: str) -> tuple[str, str | None]:
-    query = select(t.pairings.c.stage, t.pairings.c.outcome).where(t.pairings.c.pairing_id == pairing_id)
-    with store.engine.connect() as conn:
-        stage, outcome = conn.execute(query).one()
-    return stage, outcome
-
-
-def test_a_pairing_closes_once_in_the_record_and_what_it_recorded_itself_stands(database_url: str) -> None:
-    """A pairing that recorded its end and was then ended before it could report back: the program's later
-    close of it, as cancelled, changes nothing in the read model."""
-    program, pairing = "program-closes-once", "pairing-closes-once-j0-s0"
-
-    def event(workflow_id: str, seq: int, fact: Fact) -> DomainEvent:
-        at = datetime(2026, 3, seq, tzinfo=UTC)
-        pairing_id = None if fact.kind == "matched" else pairing
-        return DomainEvent(
-            workflow_id=workflow_id, seq=seq, at=at, program_id=program, pairing_id=pairing_id, origin="run", fact=fact
-        )
-
-    store = SqlEventStore(database_url)
-    try:
-        store.append([event(program, 1, Matched(pairing=pairing, mentor=J0, mentee=S0, score=0.9))])
-        itself = PairingClosed(outcome=PairingOutcome.COMPLETED, ended_by=[], cycles_run=3, cycles_met=3)
-        store.append([event(pairing, 1, itself)])
-        assert read_model_outcome(store, pairing) == ("closed", "completed")
-
-        by_program = PairingClosed(outcome=PairingOutcome.CANCELLED, ended_by=[], cycles_run=0, cycles_met=0)
-        store.append([event(program, 2, by_program)])
-        assert read_model_outcome(store, pairing) == ("closed", "completed")
-        store.rebuild()
-        assert read_model_outcome(store, pairing) == ("closed", "completed")
-    finally:
-        store.dispose()

@@ -11,13 +11,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 
 from adapters.links import SALT, SignIn
 from adapters.store import tables as t
@@ -25,7 +23,6 @@ from domain.pairing import PairingView
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import prompts_for
-from portal.app import create_app
 from portal.record import REPORT_FILES
 from portal.sessions import SESSION_COOKIE, SESSION_SALT
 from tests.helpers.driving import drive, personas_for
@@ -45,7 +42,6 @@ from tests.helpers.portal import (
     until_prompt,
     wind_down,
 )
-from tests.helpers.processes import DevServer, cleaned_up
 from tests.helpers.programs import Handle, member, start_program, status
 
 
@@ -320,29 +316,3 @@ async def test_coordinator_pages_never_show_what_a_pair_wrote(harness: Harness) 
                 assert recap not in body, f"{page} shows a recap"
                 assert recap.split()[-1] not in body, f"{page} shows part of a recap"
         assert (await coach.get(f"/pairings/{pairing_id}")).status_code == 403
-
-
-# When Temporal cannot answer
-async def test_a_portal_that_cannot_reach_temporal_says_so_with_503_and_keeps_its_headers(
-    harness: Harness, tmp_path: Path
-) -> None:
-    """A real server that goes away under a connected portal, as in an outage or a restart."""
-    server = DevServer(tmp_path)
-    with cleaned_up(server):
-        await server.start()
-        client = await Client.connect(server.address)
-        app = create_app(harness.settings.model_copy(update={"data_dir": tmp_path}), client)
-        try:
-            await server.stop()
-            async with browser(app) as junior:
-                key = harness.settings.signing_key()
-                sid = app.state.portal.signed_in.start(J0, "program-x")  # as signing in with a link does
-                session = forged_session(key, csrf="c" * 43, email=J0, program_id="program-x", sid=sid)
-                junior.http.cookies.set(SESSION_COOKIE, session)  # signed with the real key: a valid session
-                page = await junior.get("/")
-                assert page.status_code == 503
-                assert page.headers["retry-after"] == "5"
-                assert "Nothing was lost" in text_of(page.text)
-                assert page.headers["x-frame-options"] == "DENY"
-        finally:
-            app.state.portal.engine.dispose()

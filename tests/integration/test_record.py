@@ -1,25 +1,28 @@
-"""The program record on SQLite and PostgreSQL: exactly once, rebuildable, and confidential by construction."""
+"""The program record on SQLite and PostgreSQL: exactly once, rebuildable, and confidential by construction.
 
-from datetime import timedelta
+(That every kind of fact has a projection is checked without a database: tests/domain/test_projections.py.)
+"""
+
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.store import tables as t
-from adapters.store.projections import HANDLERS
 from adapters.store.sql import SqlEventStore
 from demo.personas import Persona
-from domain.events import DomainEvent, Fact
+from domain.events import DomainEvent, Fact, Matched, PairingClosed
+from domain.metrics import PairingOutcome
 from domain.program import ProgramPhase
 from domain.spec import ProgramSpec
 from tests.helpers.driving import drive, personas_for
-from tests.helpers.durability import assert_exactly_once
 from tests.helpers.harness import Harness
-from tests.helpers.people import roster, spec
+from tests.helpers.people import J0, S0, roster, spec
 from tests.helpers.programs import start_program
+from tests.helpers.record import assert_exactly_once, read_model_outcome
 from worker import build_worker
 
 RECAP = "confided-recap-text-7f3a"  # what pairs write to each other; must never reach the record
@@ -143,10 +146,29 @@ async def test_survey_comments_are_kept_when_the_spec_says_so(env: WorkflowEnvir
     store.dispose()
 
 
-def test_every_kind_of_domain_event_has_a_projection() -> None:
-    """A fact a workflow records that no projection knows would stop the store at its first append: each kind,
-    including every kind a Matched fact takes, is named in the projections (those no table needs, as ignored)."""
-    (union, _discriminator) = get_args(Fact)
-    kinds = {kind for fact in get_args(union) for kind in get_args(fact.model_fields["kind"].annotation)}
-    assert len(kinds) >= 24  # the 23 facts, one of them with two kinds
-    assert kinds == set(HANDLERS)
+def test_a_pairing_closes_once_in_the_record_and_what_it_recorded_itself_stands(database_url: str) -> None:
+    """A pairing that recorded its end and was then ended before it could report back: the program's later
+    close of it, as cancelled, changes nothing in the read model."""
+    program, pairing = "program-closes-once", "pairing-closes-once-j0-s0"
+
+    def event(workflow_id: str, seq: int, fact: Fact) -> DomainEvent:
+        at = datetime(2026, 3, seq, tzinfo=UTC)
+        pairing_id = None if fact.kind == "matched" else pairing
+        return DomainEvent(
+            workflow_id=workflow_id, seq=seq, at=at, program_id=program, pairing_id=pairing_id, origin="run", fact=fact
+        )
+
+    store = SqlEventStore(database_url)
+    try:
+        store.append([event(program, 1, Matched(pairing=pairing, mentor=J0, mentee=S0, score=0.9))])
+        itself = PairingClosed(outcome=PairingOutcome.COMPLETED, ended_by=[], cycles_run=3, cycles_met=3)
+        store.append([event(pairing, 1, itself)])
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+
+        by_program = PairingClosed(outcome=PairingOutcome.CANCELLED, ended_by=[], cycles_run=0, cycles_met=0)
+        store.append([event(program, 2, by_program)])
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+        store.rebuild()
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+    finally:
+        store.dispose()

@@ -44,7 +44,6 @@ from tests.helpers.durability import (
     Participants,
     activity_attempts,
     assert_answers_kept,
-    assert_exactly_once,
     assert_notices_once,
     build_ids,
     cast_of,
@@ -56,6 +55,7 @@ from tests.helpers.harness import Harness
 from tests.helpers.people import roster, spec
 from tests.helpers.processes import WorkerProcess, deployed
 from tests.helpers.programs import start_on
+from tests.helpers.record import assert_exactly_once
 from tests.helpers.waiting import eventually
 from worker import build_worker
 

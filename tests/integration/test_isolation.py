@@ -1,6 +1,6 @@
 """The suite's own isolation: one failed or stuck test never fails another.
 
-These prove the machinery in tests/conftest.py and tests/servers.py on the real failure it guards against: a
+These prove the machinery in tests/conftest.py and tests/helpers/servers.py on the real failure it guards against: a
 workflow that closes with an activity in flight stops the time-skipping server's clock for good
 (temporalio/sdk-java#1138), and every later test that waits on a timer there would hang.
 """
@@ -101,7 +101,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.test_isolation import a_day_passes, stall
+from tests.integration.test_isolation import a_day_passes, stall
 
 
 @pytest.mark.timeout(62)  # 62 s hard stop: the async limit is a minute less, 2 s

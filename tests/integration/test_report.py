@@ -68,7 +68,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def check_main_figures(report: q.ProgramReport) -> None:
-    """The figures of tests/report_record.py's main program, worked out by hand in its docstring."""
+    """The figures of tests/helpers/report_record.py's main program, worked out by hand in its docstring."""
     assert [(s.stage, s.people) for s in report.funnel] == [
         ("invited", 14),
         ("opted in", 13),

@@ -3,7 +3,7 @@
 A program runs with the production converter (compress, then AES-256-GCM) on client and worker, and its history
 and every pairing's are read raw from the server. Keys rotate without losing old payloads, histories recorded
 before encryption still replay, and the codec server decrypts only for a bearer of its token, or for a browser
-signed in with it (tests/test_codec_ui.py shows the Temporal UI doing so).
+signed in with it (tests/browser/test_codec_ui.py shows the Temporal UI doing so).
 """
 
 import asyncio
@@ -224,7 +224,7 @@ async def test_payloads_sealed_before_a_key_rotation_are_read_after_it(sealed: H
 
 async def test_histories_recorded_before_encryption_replay_with_the_encrypting_converter() -> None:
     """Production replays programs started before encryption. One whole program is enough here: decoding
-    passes any payload it did not seal, whatever the scenario (test_replay.py replays every one)."""
+    passes any payload it did not seal, whatever the scenario (tests/workflows/test_replay.py replays every one)."""
     lifecycle = [path for path in RECORDED if path.parent.name == "lifecycle"]
     histories = [(path.stem, WorkflowHistory.from_json(path.stem, path.read_text())) for path in lifecycle]
     assert len(lifecycle) >= 3 and await replay_failures(histories, data_converter(ONLY_A)) == {}
