@@ -23,10 +23,11 @@ from domain.metrics import (
 from domain.pairing import CheckInEntry, Pairing, PairingInput, new_pairing_state
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
-from domain.prompts import Prompt, PromptBook, PromptKind
+from domain.prompts import PromptBook, PromptKind
 from domain.spec import BusinessGoal, Kpi, MatchingMode, SpecError, load_spec, spec_at_the_door
 from settings import without_addresses
 from tests.helpers.people import SPEC_TOML, pairing_terms, person, roster, spec
+from tests.helpers.prompts import a_prompt
 
 # Durations
 
@@ -511,14 +512,13 @@ def test_a_prompt_asked_again_gets_a_notice_key_of_its_own_even_after_it_closed(
     book = PromptBook()
 
     def asking(participant: str, prompt_id: str) -> str:
-        prompt = Prompt(
-            id=prompt_id,
-            kind=PromptKind.APPROVE_MATCHES,
-            participant=participant,
+        prompt = a_prompt(
+            PromptKind.APPROVE_MATCHES,
+            participant,
+            prompt_id,
             question="Approve?",
             workflow_id="program-x",
             update="approve_matches",
-            opened=timedelta(0),
             due=timedelta(days=2),
         )
         book.open(prompt)

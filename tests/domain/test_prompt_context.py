@@ -3,8 +3,6 @@
 Pure: the domain's rules over a pairing's and a program's state, and the portal's form mapping; no server.
 """
 
-from datetime import timedelta
-
 import pytest
 
 from domain import questions
@@ -12,10 +10,11 @@ from domain.answers import CloseoutAnswers, PlanProposal, Refusal, SkillRating
 from domain.notices import Notice, NoticeKind, email_text
 from domain.pairing import MENTOR_SKILLS, Pairing, PairingInput, new_pairing_state
 from domain.program import MAX_PREFERENCES, Program, ProgramInput, new_program_state
-from domain.prompts import PendingPrompt, Prompt, PromptKind
+from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import Refused, build_answer
 from portal.forms import PromptCard, form_field, place_refusal
 from tests.helpers.people import pairing_terms, roster, spec
+from tests.helpers.prompts import a_prompt
 
 MENTOR, MENTEE = roster(1)
 
@@ -26,23 +25,10 @@ def _pairing() -> Pairing:
     return Pairing(inp, new_pairing_state(inp))
 
 
-def _prompt(kind: PromptKind, to: str, prompt_id: str = "p") -> Prompt:
-    return Prompt(
-        id=prompt_id,
-        kind=kind,
-        participant=to,
-        question="?",
-        workflow_id="pairing-x",
-        update="u",
-        opened=timedelta(0),
-        due=timedelta(hours=1),
-    )
-
-
 def test_a_match_introduces_the_partner_with_the_reasons_as_data() -> None:
     pairing = _pairing()
-    to_mentee = pairing.prompt_context(_prompt(PromptKind.ACCEPT_MATCH, MENTEE.email)).partner
-    to_mentor = pairing.prompt_context(_prompt(PromptKind.ACCEPT_MATCH, MENTOR.email)).partner
+    to_mentee = pairing.prompt_context(a_prompt(PromptKind.ACCEPT_MATCH, MENTEE.email)).partner
+    to_mentor = pairing.prompt_context(a_prompt(PromptKind.ACCEPT_MATCH, MENTOR.email)).partner
     assert to_mentee is not None and to_mentor is not None
     assert (to_mentee.name, to_mentee.is_mentor) == (MENTOR.name, True)
     assert (to_mentor.name, to_mentor.is_mentor) == (MENTEE.name, False)
@@ -55,7 +41,7 @@ def test_a_match_introduces_the_partner_with_the_reasons_as_data() -> None:
 def test_a_check_in_names_its_cycle_and_an_answer_takes_it_from_there() -> None:
     pairing = _pairing()
     pairing.state.cycle = 3
-    context = pairing.prompt_context(_prompt(PromptKind.CHECK_IN, MENTEE.email, "check-in-3"))
+    context = pairing.prompt_context(a_prompt(PromptKind.CHECK_IN, MENTEE.email, "check-in-3"))
     assert context.cycle == 3
     pending = PendingPrompt(
         id="check-in-3",
@@ -75,7 +61,7 @@ def test_a_check_in_names_its_cycle_and_an_answer_takes_it_from_there() -> None:
 
 def test_the_plan_prompts_carry_ground_rules_cadences_and_the_plan() -> None:
     pairing = _pairing()
-    propose = pairing.prompt_context(_prompt(PromptKind.PROPOSE_PLAN, MENTEE.email))
+    propose = pairing.prompt_context(a_prompt(PromptKind.PROPOSE_PLAN, MENTEE.email))
     terms = pairing.inp.terms
     assert propose.ground_rules == terms.ground_rules
     assert terms.default_cadence in propose.cadences
@@ -83,9 +69,9 @@ def test_the_plan_prompts_carry_ground_rules_cadences_and_the_plan() -> None:
     proposal = PlanProposal(
         participant=MENTEE.email, goals=["g"], skills=["AI tools"], channel="video", accept_ground_rules=True
     )
-    pairing.state.prompts.open(_prompt(PromptKind.PROPOSE_PLAN, MENTEE.email, "plan"))
+    pairing.state.prompts.open(a_prompt(PromptKind.PROPOSE_PLAN, MENTEE.email, "plan"))
     pairing.apply_plan(proposal)
-    agree = pairing.prompt_context(_prompt(PromptKind.AGREE_PLAN, MENTOR.email))
+    agree = pairing.prompt_context(a_prompt(PromptKind.AGREE_PLAN, MENTOR.email))
     assert agree.plan is not None and agree.plan.skills == ["ai tools"]
     assert agree.proposed_by == MENTEE.name
 
@@ -93,8 +79,8 @@ def test_the_plan_prompts_carry_ground_rules_cadences_and_the_plan() -> None:
 def test_the_close_out_lists_the_skills_each_side_rates() -> None:
     pairing = _pairing()
     pairing.apply_default_plan()
-    mentor = pairing.prompt_context(_prompt(PromptKind.CLOSEOUT_SURVEY, MENTOR.email))
-    mentee = pairing.prompt_context(_prompt(PromptKind.CLOSEOUT_SURVEY, MENTEE.email))
+    mentor = pairing.prompt_context(a_prompt(PromptKind.CLOSEOUT_SURVEY, MENTOR.email))
+    mentee = pairing.prompt_context(a_prompt(PromptKind.CLOSEOUT_SURVEY, MENTEE.email))
     assert mentor.skills_to_rate == MENTOR_SKILLS
     assert pairing.state.plan is not None and mentee.skills_to_rate == pairing.state.plan.skills
 
@@ -105,19 +91,19 @@ def test_the_program_prompts_carry_ground_rules_modules_done_and_choices() -> No
     program = Program(program_spec, new_program_state(ProgramInput(spec=program_spec, roster=people)))
     email = people[0].email
     program.state.members[email].modules_done = program_spec.training_modules[:1]
-    assert program.prompt_context(_prompt(PromptKind.OPT_IN, email)).ground_rules == program_spec.ground_rules
-    training = program.prompt_context(_prompt(PromptKind.TRAINING, email))
+    assert program.prompt_context(a_prompt(PromptKind.OPT_IN, email)).ground_rules == program_spec.ground_rules
+    training = program.prompt_context(a_prompt(PromptKind.TRAINING, email))
     assert (training.modules, training.modules_done) == (
         program_spec.training_modules,
         program_spec.training_modules[:1],
     )
-    assert program.prompt_context(_prompt(PromptKind.PREFERENCES, email)).max_choices == MAX_PREFERENCES
+    assert program.prompt_context(a_prompt(PromptKind.PREFERENCES, email)).max_choices == MAX_PREFERENCES
 
 
 def test_a_refusal_names_the_field_it_is_about() -> None:
     pairing = _pairing()
     pairing.apply_default_plan()
-    pairing.state.prompts.open(_prompt(PromptKind.CLOSEOUT_SURVEY, MENTOR.email, "closeout-survey"))
+    pairing.state.prompts.open(a_prompt(PromptKind.CLOSEOUT_SURVEY, MENTOR.email, "closeout-survey"))
     ratings = [SkillRating(skill=s, before=3, after=9 if i == 1 else 4) for i, s in enumerate(MENTOR_SKILLS)]
     answers = CloseoutAnswers(participant=MENTOR.email, satisfaction=4, would_recommend=True, skill_ratings=ratings)
     with pytest.raises(Refusal) as refused:

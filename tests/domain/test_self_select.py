@@ -17,7 +17,7 @@ from domain.answers import Preferences, Refusal
 from domain.matching import MatchContext, why_not
 from domain.people import Participant, Role
 from domain.program import MAX_PREFERENCES, MemberStatus, Program, ProgramInput, ProgramPhase, new_program_state
-from domain.prompts import Prompt, PromptKind
+from domain.prompts import PromptKind
 from domain.self_select import LeftOverWhy, Orientation, SelfSelection, ordinal, self_select
 from tests.helpers.matching import (
     acceptable_lists,
@@ -27,6 +27,7 @@ from tests.helpers.matching import (
     stable_matchings,
 )
 from tests.helpers.people import roster, spec
+from tests.helpers.prompts import a_prompt
 
 
 def person(name: str, role: Role = Role.EITHER, seniority: int = 0, manager: str | None = None) -> Participant:
@@ -369,14 +370,13 @@ def training_program(**statuses: MemberStatus) -> Program:
     for email, member in state.members.items():
         member.status = statuses.get(email.split("@")[0], MemberStatus.TRAINED)
         state.prompts.open(
-            Prompt(
-                id="preferences",
-                kind=PromptKind.PREFERENCES,
-                participant=email,
+            a_prompt(
+                PromptKind.PREFERENCES,
+                email,
+                "preferences",
                 question="Whom would you like to work with?",
                 workflow_id="program-x",
                 update="submit_preferences",
-                opened=timedelta(0),
                 due=timedelta(days=2),
             )
         )

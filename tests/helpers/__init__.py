@@ -5,7 +5,7 @@
 - processes: real processes (`temporal server start-dev` on a file, `python worker.py`) to stop, kill and restart
 - ports, waiting: free loopback ports; polling until a condition holds, with a bound
 - databases: a PostgreSQL schema of a test's own
-- people: the coordinator, program specs, rosters and pairing terms
+- people, prompts: the coordinator, program specs, rosters and pairing terms; a prompt as a workflow opens it
 - programs: starting a program and reading it (status, members, pairings), as a test or as an operator does
 - driving: people answering what their notices ask, on the time-skipping server or in real time
 - durability: participants who keep answering through outages, and what the record must show afterwards
