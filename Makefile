@@ -98,9 +98,12 @@ PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_PR
 test: lint chromium
 	$(PYTEST) --durations=15
 
-# The inner loop: lint, and every test that needs no real-time server (no dev server, no processes of its own).
+# The inner loop: lint, then the layers that need no real-time server (tests/domain, tests/workflows) and the
+# integration tests that wait on none (SQL on SQLite and PostgreSQL, SMTP): no dev server, no process of their
+# own, no browser. tests/conftest.py keeps every slow test in tests/integration or tests/browser.
+FAST_LAYERS := tests/domain tests/workflows tests/integration
 test-fast: lint
-	$(PYTEST) -m "not slow"
+	$(PYTEST) $(FAST_LAYERS) -m "not slow"
 
 # Figures go to bench/results/; see README.md, "Performance".
 bench: $(VENV)/.installed

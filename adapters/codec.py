@@ -184,6 +184,6 @@ def data_converter(keyring: Keyring) -> DataConverter:
 
 
 # Pydantic models, large payloads compressed, no encryption: the recorded replay histories and the tests that
-# read payloads use it (tests/test_encryption.py runs a program through `data_converter` instead). A client
-# with this converter can read histories written before encryption, never encrypted ones.
+# read payloads use it (tests/integration/test_encryption.py runs a program through `data_converter` instead). A
+# client with this converter can read histories written before encryption, never encrypted ones.
 DATA_CONVERTER: DataConverter = dataclasses.replace(pydantic_data_converter, payload_codec=CompressionCodec())

@@ -8,7 +8,7 @@ quoting (commas, quotes, a line break). Three shapes are timed, best of --repeat
 everyone reports to the previous person (the worst case for the manager-loop check); and the tree with every tenth
 row spoiled in one of the ways a roster goes wrong (the time to refuse it). The roster's JSON size is measured
 against Temporal's payload limits, since it is a workflow input. Figures go to bench/results/roster.json and
-bench/results/roster.md; tests/test_roster.py uses the same generator.
+bench/results/roster.md; tests/domain/test_roster.py uses the same generator.
 """
 
 import argparse

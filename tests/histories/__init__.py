@@ -1,1 +1,2 @@
-"""Recorded workflow histories, replayed by tests/test_replay.py; `python -m tests.histories.record` records them."""
+"""Recorded workflow histories, replayed by tests/workflows/test_replay.py; `python -m tests.histories.record`
+records them."""

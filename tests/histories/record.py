@@ -18,9 +18,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor
 
@@ -28,17 +27,17 @@ from demo.personas import Persona
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PromptKind
-from tests.conftest import DRAIN_LIMIT, Harness, _settled
-from tests.driving import drive, pairing_of, personas_for, start_program
-from tests.factories import COORDINATOR, roster, spec
-from tests.replaying import runs_of
-from tests.servers import start_time_skipping
-from tests.test_failure_modes import MatchingFails, _awaiting_approval
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.failures import MatchingFails
+from tests.helpers.harness import DRAIN_LIMIT, Harness, settled
+from tests.helpers.people import COORDINATOR, roster, spec
+from tests.helpers.programs import Handle, awaiting_approval, pairing_of, start_program
+from tests.helpers.replaying import runs_of
+from tests.helpers.servers import start_time_skipping
 from worker import build_worker
 
 HERE = Path(__file__).parent
 AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR, reason="the team is reorganising")
-Handle = WorkflowHandle[Any, Any]
 Steer = Callable[[Harness, Handle, dict[str, Persona]], Awaitable[None]]
 
 
@@ -84,7 +83,7 @@ async def pairing_ended_outside(h: Harness, handle: Handle, cast: dict[str, Pers
     """An operator terminates one pairing; the program closes it on its side and rematches its people."""
     await drive(h, handle, cast, until=ProgramPhase.MENTORING)
     pairing = await pairing_of(h, handle, "junior00@example.com")
-    assert await _settled(pairing, DRAIN_LIMIT)
+    assert await settled(pairing, DRAIN_LIMIT)
     await pairing.terminate("ended by an operator")
     await drive(h, handle, cast)
 
@@ -117,7 +116,7 @@ async def two_years_weekly(h: Harness, handle: Handle, cast: dict[str, Persona])
 async def pair_by_hand(h: Harness, handle: Handle, cast: dict[str, Persona]) -> None:
     """Matching cannot run (MatchingFails): the coordinator names the pairs, and the program goes on."""
     await drive(h, handle, cast, until=ProgramPhase.MATCHING)
-    await drive(h, handle, {}, until_true=lambda: _awaiting_approval(handle))
+    await drive(h, handle, {}, until_true=lambda: awaiting_approval(handle))
     pairs = [PairChoice(mentor=f"junior0{n}@example.com", mentee=f"senior0{n}@example.com") for n in range(4)]
     await handle.execute_update("approve_matches", Approval(coordinator=COORDINATOR, pairs=pairs), result_type=str)
     await drive(h, handle, cast)

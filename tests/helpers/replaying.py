@@ -1,0 +1,42 @@
+"""Replaying histories on today's workflow code, as a worker would on restart: what determinism tests share."""
+
+from collections.abc import Iterable
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.worker import Replayer
+
+from adapters.codec import DATA_CONVERTER
+from tests.helpers import ROOT
+from workflows.pairing import PairingWorkflow
+from workflows.program import ProgramWorkflow
+
+RECORDED = sorted((ROOT / "tests" / "histories").glob("*/*.json"))  # one file a run; its folder names the path
+
+
+async def replay_failures(
+    histories: Iterable[tuple[str, WorkflowHistory]], data_converter: DataConverter = DATA_CONVERTER
+) -> dict[str, str]:
+    """Each (name, history) replayed on today's code; the names of those that failed, with why.
+
+    debug_mode lifts the SDK's 2-second deadlock limit and nothing else: determinism is what a replay checks, and
+    replaying a 4,000-person run's first step beside three busy test processes once took longer.
+    """
+    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=data_converter, debug_mode=True)
+    failures = {}
+    for name, history in histories:
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if replayed.replay_failure is not None:
+            failures[name] = str(replayed.replay_failure)
+    return failures
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a workflow, first to last, following continue-as-new back from the latest run."""
+    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    runs = []
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    return runs[::-1]

@@ -1,0 +1,174 @@
+"""The program record on SQLite and PostgreSQL: exactly once, rebuildable, and confidential by construction.
+
+(That every kind of fact has a projection is checked without a database: tests/domain/test_projections.py.)
+"""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.store import tables as t
+from adapters.store.sql import SqlEventStore
+from demo.personas import Persona
+from domain.events import DomainEvent, Fact, Matched, PairingClosed
+from domain.metrics import PairingOutcome
+from domain.program import ProgramPhase
+from domain.spec import ProgramSpec
+from tests.helpers.driving import drive, personas_for
+from tests.helpers.harness import Harness
+from tests.helpers.people import J0, S0, roster, spec
+from tests.helpers.programs import start_program
+from tests.helpers.record import assert_exactly_once, read_model_outcome
+from worker import build_worker
+
+RECAP = "confided-recap-text-7f3a"  # what pairs write to each other; must never reach the record
+COMMENT = "survey-comment-text-91bc"
+
+
+class FailsAfterCommit:
+    """A store that commits a batch, then fails every other call as if the worker died before reporting it.
+
+    Temporal retries the activity with the same events; only the unique key keeps them from landing twice.
+    """
+
+    def __init__(self, store: SqlEventStore) -> None:
+        self.store = store
+        self.calls = 0
+        self.failures = 0
+
+    def append(self, events: list[DomainEvent]) -> int:
+        added = self.store.append(events)
+        self.calls += 1
+        if self.calls % 2 == 0:
+            self.failures += 1
+            raise ConnectionError("lost the connection after commit (injected by the test)")
+        return added
+
+
+def personas(people: list[Any]) -> dict[str, Persona]:
+    cast = personas_for(people)
+    for persona in cast.values():
+        persona.recap, persona.comment = RECAP, COMMENT
+    return cast
+
+
+async def run_program_with_a_restart(env: WorkflowEnvironment, tmp_path: Path, url: str, program: ProgramSpec) -> int:
+    """Run a whole program: the first worker's store fails after commits, then a new worker takes over.
+
+    Returns how many appends failed after committing.
+    """
+    h = Harness(env, tmp_path, url)
+    people = roster(4)
+    cast = personas(people)
+    first = FailsAfterCommit(h.store)
+    async with build_worker(env.client, h.settings, channel=h.channel, store=first, max_cached_workflows=0):
+        handle = await start_program(h, program, people)
+        await drive(h, handle, cast, until=ProgramPhase.MENTORING)
+    second = FailsAfterCommit(SqlEventStore(url))  # a new worker process: new store, same database
+    async with build_worker(env.client, h.settings, channel=h.channel, store=second):
+        await drive(h, handle, cast, step=timedelta(days=1))
+        await handle.result()
+        await h.end_leftovers()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    second.store.dispose()
+    h.store.dispose()
+    return first.failures + second.failures
+
+
+def table_rows(store: SqlEventStore) -> dict[str, list[tuple[Any, ...]]]:
+    with store.engine.connect() as conn:
+        return {
+            table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+            for table in t.metadata.sorted_tables
+        }
+
+
+async def test_every_event_lands_once_under_retries_and_a_worker_restart(
+    env: WorkflowEnvironment, tmp_path: Path, database_url: str
+) -> None:
+    failures = await run_program_with_a_restart(env, tmp_path, database_url, spec(durations={"program_length": "3w"}))
+    assert failures >= 10
+
+    store = SqlEventStore(database_url)
+    kinds = assert_exactly_once(store.read())
+    assert kinds["program_started"] == 1 and kinds["program_closed"] == 1
+    assert kinds["invited"] == kinds["opted_in"] == kinds["training_completed"] == 8
+    assert kinds["matched"] == 4 and kinds["accepted"] == 8 and kinds["plan_agreed"] == 4
+    assert kinds["pairing_closed"] == 4 and kinds["completed"] == 8
+    assert kinds["checkin_logged"] == 2 * kinds["cycle_closed"] > 0
+    assert kinds["survey_answered"] == 8 * 2 + kinds["cycle_closed"]  # mid-point, close-out, a pulse a cycle
+    assert kinds["metrics_snapshot"] >= 3  # every cycle, the mid-point and the close-out
+
+    rows = table_rows(store)
+    assert len(rows["participants"]) == 8 and {r[6] for r in rows["participants"]} == {"completed"}
+    assert len(rows["pairings"]) == 4 and {r[7] for r in rows["pairings"]} == {"closed"}
+    assert len(rows["checkins"]) == kinds["checkin_logged"]
+    assert len(rows["skill_ratings"]) == 4 * (1 + 2)  # the mentee's plan skill, the mentor's two leadership skills
+    store.dispose()
+
+
+def everything_stored(store: SqlEventStore) -> str:
+    return repr(table_rows(store))
+
+
+async def test_rebuild_gives_the_same_rows_and_no_recap_is_stored(
+    env: WorkflowEnvironment, tmp_path: Path, database_url: str
+) -> None:
+    await run_program_with_a_restart(env, tmp_path, database_url, spec(durations={"program_length": "2w"}))
+    store = SqlEventStore(database_url)
+    before = table_rows(store)
+    assert all(before[table.name] for table in t.PROJECTIONS if table is not t.alerts), "every projection filled"
+    replayed = store.rebuild()
+    assert replayed == len(before["events"])
+    assert table_rows(store) == before
+
+    stored = everything_stored(store)  # every column of every table, the event log included
+    assert RECAP not in stored and COMMENT not in stored
+    with store.engine.connect() as conn:
+        written = conn.execute(select(t.checkins.c.recap_written)).scalars().all()
+    assert written and all(written)  # the record knows a recap was written, never what it said
+    store.dispose()
+
+
+async def test_survey_comments_are_kept_when_the_spec_says_so(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    program = spec(durations={"program_length": "2w"}, keep_survey_comments=True)
+    await run_program_with_a_restart(env, tmp_path, url, program)
+    store = SqlEventStore(url)
+    with store.engine.connect() as conn:
+        comments = conn.execute(select(t.survey_answers.c.comment)).scalars().all()
+    assert comments and set(comments) == {COMMENT}
+    assert RECAP not in everything_stored(store)
+    store.dispose()
+
+
+def test_a_pairing_closes_once_in_the_record_and_what_it_recorded_itself_stands(database_url: str) -> None:
+    """A pairing that recorded its end and was then ended before it could report back: the program's later
+    close of it, as cancelled, changes nothing in the read model."""
+    program, pairing = "program-closes-once", "pairing-closes-once-j0-s0"
+
+    def event(workflow_id: str, seq: int, fact: Fact) -> DomainEvent:
+        at = datetime(2026, 3, seq, tzinfo=UTC)
+        pairing_id = None if fact.kind == "matched" else pairing
+        return DomainEvent(
+            workflow_id=workflow_id, seq=seq, at=at, program_id=program, pairing_id=pairing_id, origin="run", fact=fact
+        )
+
+    store = SqlEventStore(database_url)
+    try:
+        store.append([event(program, 1, Matched(pairing=pairing, mentor=J0, mentee=S0, score=0.9))])
+        itself = PairingClosed(outcome=PairingOutcome.COMPLETED, ended_by=[], cycles_run=3, cycles_met=3)
+        store.append([event(pairing, 1, itself)])
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+
+        by_program = PairingClosed(outcome=PairingOutcome.CANCELLED, ended_by=[], cycles_run=0, cycles_met=0)
+        store.append([event(program, 2, by_program)])
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+        store.rebuild()
+        assert read_model_outcome(store, pairing) == ("closed", "completed")
+    finally:
+        store.dispose()
