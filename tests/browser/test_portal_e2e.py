@@ -16,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from html import escape
@@ -46,7 +47,7 @@ from tests.helpers.browser import KEEP, chromium
 from tests.helpers.harness import Harness, ending
 from tests.helpers.people import COORDINATOR, J0, S0, roster, spec
 from tests.helpers.ports import free_port
-from tests.helpers.programs import member, start_program
+from tests.helpers.programs import Handle, member, start_program
 from tests.helpers.smtp import MAIL_FROM, Mailbox, smtp_server
 from tests.helpers.waiting import eventually, found
 from worker import build_worker
@@ -198,92 +199,17 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
                 try:
                     page = await browser.new_page(viewport={"width": 1200, "height": 900})
                     camera = Camera(page, tmp_path)
-
-                    # The invitation: its link lands on the opt-in, which needs consent to the ground rules
-                    await follow(page, await email_about(mailbox, settings, J0, "opt-in"), camera, "invitation-link")
-                    await expect(page).to_have_url(re.compile(rf"/prompts/{pid}/opt-in$"))
-                    await expect(page.locator("main")).to_contain_text("What we say stays between us")
-                    await camera.shoot("opt-in")
-                    await page.get_by_label("I consent to the ground rules and want to take part").check()
-                    await page.get_by_role("button", name="Opt in").click()
-                    await expect(page.get_by_role("status")).to_contain_text("Welcome aboard")
-                    await camera.shoot("opted-in")
-
-                    # The partner opts in; the coordinator closes recruitment; matching approves itself
-                    await persona_answers(env.client, pid, S0, PromptKind.OPT_IN)
-                    await handle.execute_update(
-                        "close_recruitment", CoordinatorAction(coordinator=COORDINATOR), result_type=str
-                    )
-
-                    # The match: the partner's name and the reasons, then accept
-                    await follow(page, await email_about(mailbox, settings, J0, "accept-match"), camera, "match-link")
-                    await expect(page.get_by_role("heading", level=1)).to_have_text("Your match")
-                    pairing_id = (await member(handle, J0)).pairing_id
-                    assert pairing_id is not None
-                    await expect(page).to_have_url(re.compile(rf"/prompts/{pairing_id}/accept-match$"))
-                    await expect(page.locator(".partner")).to_have_text("Your partner: Sen 00")
-                    reasons = await page.locator("ul.reasons li").all_inner_texts()
-                    assert "Jun teaches social media, which Sen wants" in reasons, reasons
-                    await camera.shoot("match")
-                    await page.get_by_label("Yes, I accept this match").check()
-                    await page.get_by_role("button", name="Send my answer").click()
-                    await expect(page.get_by_role("status")).to_contain_text("waiting for your partner")
-                    await camera.shoot("match-accepted")
-                    await persona_answers(env.client, pid, S0, PromptKind.ACCEPT_MATCH)
-
-                    # The plan, from its own email: a skill named twice is refused next to the skills, and what
-                    # was typed stays; put right, it is saved and the partner agrees it
-                    await follow(page, await email_about(mailbox, settings, J0, "plan"), camera, "plan-link")
-                    await expect(page.get_by_role("heading", level=1)).to_have_text("Propose your mentoring plan")
-                    goals, skills = page.get_by_label("Your goals"), page.get_by_label("Skills to work on")
-                    channel, rules = page.get_by_label("How will you meet?"), page.get_by_label("We will keep to")
-                    await goals.fill(GOALS)
-                    await skills.fill("ai tools, AI Tools")
-                    await page.get_by_label("How often will you meet?").select_option(label="every week")
-                    await channel.fill("video")
-                    await rules.check()
-                    await camera.shoot("plan")
-                    await page.get_by_role("button", name="Propose this plan").click()
-                    await expect(page.get_by_role("alert")).to_contain_text("There is a problem")
-                    assert await error_of(page, skills) == "Name each skill once"
-                    await expect(goals).to_have_value(GOALS)
-                    await expect(skills).to_have_value("ai tools, AI Tools")
-                    await expect(channel).to_have_value("video")
-                    await expect(rules).to_be_checked()
-                    await camera.shoot("plan-refused")
-                    await skills.fill(SKILLS)
-                    await page.get_by_role("button", name="Propose this plan").click()
-                    await expect(page.get_by_role("status")).to_have_text("Plan saved. Sen 00 is asked to agree it.")
-                    await camera.shoot("plan-proposed")
-                    await persona_answers(env.client, pid, S0, PromptKind.AGREE_PLAN)
-
-                    # The check-in, from My prompts: it sits beside the mentor's private pulse. Without a rating it
-                    # is refused next to the rating, keeping the answer and the recap; then it is logged
-                    await email_about(mailbox, settings, J0, "check-in-1")  # the email came, with its meeting
-                    await page.get_by_role("navigation").get_by_role("link", name="My prompts").click()
-                    check_in = page.locator("section.prompt").filter(has=page.get_by_role("heading", name="Check-in 1"))
-                    await expect(check_in).to_have_count(1)
-                    await expect(page.get_by_role("heading", name="Just for you: a private check")).to_be_visible()
-                    await camera.shoot("my-prompts")
-                    await check_in.get_by_role("group", name="Did you meet").get_by_label("Yes").check()
-                    await check_in.get_by_label("A short recap").fill(RECAP)
-                    await check_in.get_by_role("button", name="Log my check-in").click()
-                    await expect(page.get_by_role("heading", level=1)).to_have_text("Check-in 1")
-                    progress = page.get_by_role("group", name="How is it going?")
-                    assert await error_of(page, progress) == "Please answer this question."
-                    await expect(page.get_by_label("A short recap")).to_have_value(RECAP)
-                    await expect(page.get_by_role("group", name="Did you meet").get_by_label("Yes")).to_be_checked()
-                    await camera.shoot("check-in-refused")
-                    await progress.get_by_label("4", exact=True).check()
-                    await page.get_by_role("button", name="Log my check-in").click()
-                    await expect(page.get_by_role("status")).to_contain_text("Check-in 1 logged")
-                    await camera.shoot("check-in-logged")
-
-                    # The pair's own page shows the plan and the recap
-                    await page.goto(f"{settings.portal_url}/pairings/{pairing_id}")
-                    await expect(page.locator("main")).to_contain_text("Build a dashboard for the leadership team")
-                    await expect(page.locator("main")).to_contain_text(RECAP)
-                    await camera.shoot("pairing")
+                    j = Journey(page, camera, mailbox, settings, env, pid, handle)
+                    for step in (
+                        _the_invitation,
+                        _the_others_answer,
+                        _the_match,
+                        _the_plan,
+                        _the_check_in,
+                        _the_pairs_page,
+                    ):
+                        await step(j)
+                    pairing_id = j.pairing_id
                 finally:
                     await browser.close()
 
@@ -319,6 +245,124 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
         assert shot.read_bytes().startswith(b"\x89PNG")
         shutil.copy(shot, KEEP / shot.name)
     assert len(camera.shots) == 14
+
+
+@dataclass
+class Journey:
+    """One participant in Chromium, following their emails into the portal; the partner answers as a persona."""
+
+    page: Page
+    camera: "Camera"
+    mailbox: Mailbox
+    settings: Settings
+    env: WorkflowEnvironment
+    pid: str
+    handle: Handle
+    pairing_id: str = ""  # known once the match is made
+
+
+async def _the_invitation(j: Journey) -> None:
+    """The invitation: its link lands on the opt-in, which needs consent to the ground rules"""
+    page, camera, mailbox, settings, pid = j.page, j.camera, j.mailbox, j.settings, j.pid
+    await follow(page, await email_about(mailbox, settings, J0, "opt-in"), camera, "invitation-link")
+    await expect(page).to_have_url(re.compile(rf"/prompts/{pid}/opt-in$"))
+    await expect(page.locator("main")).to_contain_text("What we say stays between us")
+    await camera.shoot("opt-in")
+    await page.get_by_label("I consent to the ground rules and want to take part").check()
+    await page.get_by_role("button", name="Opt in").click()
+    await expect(page.get_by_role("status")).to_contain_text("Welcome aboard")
+    await camera.shoot("opted-in")
+
+
+async def _the_others_answer(j: Journey) -> None:
+    """The partner opts in; the coordinator closes recruitment; matching approves itself"""
+    env, pid, handle = j.env, j.pid, j.handle
+    await persona_answers(env.client, pid, S0, PromptKind.OPT_IN)
+    await handle.execute_update("close_recruitment", CoordinatorAction(coordinator=COORDINATOR), result_type=str)
+
+
+async def _the_match(j: Journey) -> None:
+    """The match: the partner's name and the reasons, then accept"""
+    page, camera, mailbox, settings, env, pid, handle = j.page, j.camera, j.mailbox, j.settings, j.env, j.pid, j.handle
+    await follow(page, await email_about(mailbox, settings, J0, "accept-match"), camera, "match-link")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Your match")
+    pairing_id = (await member(handle, J0)).pairing_id
+    assert pairing_id is not None
+    j.pairing_id = pairing_id
+    await expect(page).to_have_url(re.compile(rf"/prompts/{pairing_id}/accept-match$"))
+    await expect(page.locator(".partner")).to_have_text("Your partner: Sen 00")
+    reasons = await page.locator("ul.reasons li").all_inner_texts()
+    assert "Jun teaches social media, which Sen wants" in reasons, reasons
+    await camera.shoot("match")
+    await page.get_by_label("Yes, I accept this match").check()
+    await page.get_by_role("button", name="Send my answer").click()
+    await expect(page.get_by_role("status")).to_contain_text("waiting for your partner")
+    await camera.shoot("match-accepted")
+    await persona_answers(env.client, pid, S0, PromptKind.ACCEPT_MATCH)
+
+
+async def _the_plan(j: Journey) -> None:
+    """The plan, from its own email: a skill named twice is refused next to the skills, and what was typed
+    stays; put right, it is saved and the partner agrees it."""
+    page, camera, mailbox, settings, env, pid = j.page, j.camera, j.mailbox, j.settings, j.env, j.pid
+    await follow(page, await email_about(mailbox, settings, J0, "plan"), camera, "plan-link")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Propose your mentoring plan")
+    goals, skills = page.get_by_label("Your goals"), page.get_by_label("Skills to work on")
+    channel, rules = page.get_by_label("How will you meet?"), page.get_by_label("We will keep to")
+    await goals.fill(GOALS)
+    await skills.fill("ai tools, AI Tools")
+    await page.get_by_label("How often will you meet?").select_option(label="every week")
+    await channel.fill("video")
+    await rules.check()
+    await camera.shoot("plan")
+    await page.get_by_role("button", name="Propose this plan").click()
+    await expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    assert await error_of(page, skills) == "Name each skill once"
+    await expect(goals).to_have_value(GOALS)
+    await expect(skills).to_have_value("ai tools, AI Tools")
+    await expect(channel).to_have_value("video")
+    await expect(rules).to_be_checked()
+    await camera.shoot("plan-refused")
+    await skills.fill(SKILLS)
+    await page.get_by_role("button", name="Propose this plan").click()
+    await expect(page.get_by_role("status")).to_have_text("Plan saved. Sen 00 is asked to agree it.")
+    await camera.shoot("plan-proposed")
+    await persona_answers(env.client, pid, S0, PromptKind.AGREE_PLAN)
+
+
+async def _the_check_in(j: Journey) -> None:
+    """The check-in, from My prompts: it sits beside the mentor's private pulse. Without a rating it is
+    refused next to the rating, keeping the answer and the recap; then it is logged."""
+    page, camera, mailbox, settings = j.page, j.camera, j.mailbox, j.settings
+    await email_about(mailbox, settings, J0, "check-in-1")  # the email came, with its meeting
+    await page.get_by_role("navigation").get_by_role("link", name="My prompts").click()
+    check_in = page.locator("section.prompt").filter(has=page.get_by_role("heading", name="Check-in 1"))
+    await expect(check_in).to_have_count(1)
+    await expect(page.get_by_role("heading", name="Just for you: a private check")).to_be_visible()
+    await camera.shoot("my-prompts")
+    await check_in.get_by_role("group", name="Did you meet").get_by_label("Yes").check()
+    await check_in.get_by_label("A short recap").fill(RECAP)
+    await check_in.get_by_role("button", name="Log my check-in").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check-in 1")
+    progress = page.get_by_role("group", name="How is it going?")
+    assert await error_of(page, progress) == "Please answer this question."
+    await expect(page.get_by_label("A short recap")).to_have_value(RECAP)
+    await expect(page.get_by_role("group", name="Did you meet").get_by_label("Yes")).to_be_checked()
+    await camera.shoot("check-in-refused")
+    await progress.get_by_label("4", exact=True).check()
+    await page.get_by_role("button", name="Log my check-in").click()
+    await expect(page.get_by_role("status")).to_contain_text("Check-in 1 logged")
+    await camera.shoot("check-in-logged")
+
+
+async def _the_pairs_page(j: Journey) -> None:
+    """The pair's own page shows the plan and the recap"""
+    page, camera, settings = j.page, j.camera, j.settings
+    pairing_id = j.pairing_id
+    await page.goto(f"{settings.portal_url}/pairings/{pairing_id}")
+    await expect(page.locator("main")).to_contain_text("Build a dashboard for the leadership team")
+    await expect(page.locator("main")).to_contain_text(RECAP)
+    await camera.shoot("pairing")
 
 
 async def recorded(env: WorkflowEnvironment, h: Harness, pairing_id: str) -> list[tuple[str, str | None, Any]]:
