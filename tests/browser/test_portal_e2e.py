@@ -166,16 +166,7 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
     portal_port = free_port()
     h = Harness(env, tmp_path, f"sqlite:///{tmp_path / 'record.db'}")
     with smtp_server() as mailbox:
-        h.settings = settings = h.settings.model_copy(
-            update={
-                "notify": "email",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": mailbox.port,
-                "mail_from": MAIL_FROM,
-                "portal_url": f"http://127.0.0.1:{portal_port}",
-                "secret_key": "portal-e2e-key",
-            }
-        )
+        h.settings = settings = _emailing(h.settings, mailbox, portal_port)
         outbox = make_channel(settings)  # the worker's own wiring for FLIPSIDE_NOTIFY=email
         assert isinstance(outbox, SqlOutbox)
         sending = asyncio.create_task(make_dispatcher(settings, outbox).run())
@@ -226,25 +217,43 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
             outbox.dispose()
             h.store.dispose()
 
-    assert (view.mentor, view.mentee) == (J0, S0)
-    assert view.stage == PairingStage.MENTORING and view.plan_agreed and view.cycle == 1 and view.outcome is None
-    # The record keeps that both accepted, and that J0 checked in with a recap, but never the recap's words
-    assert {who for kind, who, _ in facts if kind == "accepted"} == {J0, S0}
-    (logged,) = [fact for kind, who, fact in facts if kind == "checkin_logged" and who == J0]
-    assert (logged["cycle"], logged["met"], logged["progress"], logged["recap_written"]) == (1, True, 4, True)
-    assert RECAP not in json.dumps([fact for _, _, fact in facts])
+    _holds_what_was_typed(view, record, facts)
     assert status == MemberStatus.PAIRED
-    assert record.plan is not None
-    assert record.plan.goals == GOALS.splitlines()
-    assert record.plan.skills == ["ai tools", "data dashboards"]
-    assert (record.plan.meeting_every.days, record.plan.channel, record.plan.proposed_by) == (7, "video", J0)
-    assert [(c.cycle, c.participant, c.met, c.progress, c.recap) for c in record.checkins] == [(1, J0, True, 4, RECAP)]
-
     KEEP.mkdir(exist_ok=True)
     for shot in camera.shots:
         assert shot.read_bytes().startswith(b"\x89PNG")
         shutil.copy(shot, KEEP / shot.name)
     assert len(camera.shots) == 14
+
+
+def _emailing(settings: Settings, mailbox: Mailbox, portal_port: int) -> Settings:
+    """Settings for notices by email through `mailbox`, with links to a portal on `portal_port`."""
+    return settings.model_copy(
+        update={
+            "notify": "email",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": mailbox.port,
+            "mail_from": MAIL_FROM,
+            "portal_url": f"http://127.0.0.1:{portal_port}",
+            "secret_key": "portal-e2e-key",
+        }
+    )
+
+
+def _holds_what_was_typed(view: PairingView, record: PairRecord, facts: list[tuple[str, str | None, Any]]) -> None:
+    """What the workflow holds is what was typed in the browser; the record keeps that both accepted, and that
+    J0 checked in with a recap, but never the recap's words."""
+    assert (view.mentor, view.mentee) == (J0, S0)
+    assert view.stage == PairingStage.MENTORING and view.plan_agreed and view.cycle == 1 and view.outcome is None
+    assert {who for kind, who, _ in facts if kind == "accepted"} == {J0, S0}
+    (logged,) = [fact for kind, who, fact in facts if kind == "checkin_logged" and who == J0]
+    assert (logged["cycle"], logged["met"], logged["progress"], logged["recap_written"]) == (1, True, 4, True)
+    assert RECAP not in json.dumps([fact for _, _, fact in facts])
+    assert record.plan is not None
+    assert record.plan.goals == GOALS.splitlines()
+    assert record.plan.skills == ["ai tools", "data dashboards"]
+    assert (record.plan.meeting_every.days, record.plan.channel, record.plan.proposed_by) == (7, "video", J0)
+    assert [(c.cycle, c.participant, c.met, c.progress, c.recap) for c in record.checkins] == [(1, J0, True, 4, RECAP)]
 
 
 @dataclass
