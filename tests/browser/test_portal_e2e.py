@@ -48,7 +48,7 @@ from tests.helpers.harness import Harness, ending
 from tests.helpers.people import COORDINATOR, J0, S0, roster, spec
 from tests.helpers.ports import free_port
 from tests.helpers.programs import Handle, member, start_program
-from tests.helpers.smtp import MAIL_FROM, Mailbox, smtp_server
+from tests.helpers.smtp import Mailbox, emailing, smtp_server
 from tests.helpers.waiting import eventually, found
 from worker import build_worker
 
@@ -166,7 +166,7 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
     portal_port = free_port()
     h = Harness(env, tmp_path, f"sqlite:///{tmp_path / 'record.db'}")
     with smtp_server() as mailbox:
-        h.settings = settings = _emailing(h.settings, mailbox, portal_port)
+        h.settings = settings = emailing(h.settings, mailbox.port, f"http://127.0.0.1:{portal_port}", "portal-e2e-key")
         outbox = make_channel(settings)  # the worker's own wiring for FLIPSIDE_NOTIFY=email
         assert isinstance(outbox, SqlOutbox)
         sending = asyncio.create_task(make_dispatcher(settings, outbox).run())
@@ -224,20 +224,6 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
         assert shot.read_bytes().startswith(b"\x89PNG")
         shutil.copy(shot, KEEP / shot.name)
     assert len(camera.shots) == 14
-
-
-def _emailing(settings: Settings, mailbox: Mailbox, portal_port: int) -> Settings:
-    """Settings for notices by email through `mailbox`, with links to a portal on `portal_port`."""
-    return settings.model_copy(
-        update={
-            "notify": "email",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "mail_from": MAIL_FROM,
-            "portal_url": f"http://127.0.0.1:{portal_port}",
-            "secret_key": "portal-e2e-key",
-        }
-    )
 
 
 def _holds_what_was_typed(view: PairingView, record: PairRecord, facts: list[tuple[str, str | None, Any]]) -> None:

@@ -170,22 +170,14 @@ def spec_problem(data: dict[str, Any], *names: str) -> BadFile:
 
 
 def bad_specs() -> st.SearchStrategy[BadFile]:
+    return any_of(*_bad_spec_values(), *_bad_spec_texts())
+
+
+def _bad_spec_values() -> list[st.SearchStrategy[BadFile]]:
+    """A spec whose TOML is sound but one value is wrong: missing, of the wrong kind, out of range, unknown."""
     texts = [p for p, kind in SPEC_FIELDS.items() if kind == "text"]
     durations = ("durations", "program_length"), ("durations", "checkin_cadence")
-    lines = toml(GOOD_SPEC).splitlines()
-
-    def corrupt(index: int, how: str) -> BadFile:
-        edited = list(lines)
-        if how == "duplicate":
-            edited.insert(index + 1, edited[index])
-            index += 1
-        else:
-            edited[index] = {"no equals": "purpose café", "unclosed": edited[index] + ' "', "table": "[matching"}[how]
-        return BadFile(("\n".join(edited) + "\n").encode(), GOOD_ROSTER, "spec", (f"line {index + 1}",))
-
-    key_lines = [i for i, line in enumerate(lines) if " = " in line]
-    purpose_line = next(i for i, line in enumerate(lines) if line.startswith("purpose")) + 1
-    return any_of(
+    return [
         st.sampled_from(REQUIRED).map(lambda p: spec_problem(changed(GOOD_SPEC, p, drop=True), dotted(p))),
         st.sampled_from(sorted(SPEC_FIELDS, key=str)).flatmap(
             lambda p: WRONG_IN_TOML[SPEC_FIELDS[p]].map(lambda v: spec_problem(changed(GOOD_SPEC, p, v), dotted(p)))
@@ -221,6 +213,25 @@ def bad_specs() -> st.SearchStrategy[BadFile]:
         st.tuples(st.sampled_from(texts), CONTROL_TEXT).map(
             lambda t: spec_problem(changed(GOOD_SPEC, t[0], t[1]), dotted(t[0]), "line ")  # DEL: not even TOML
         ),
+    ]
+
+
+def _bad_spec_texts() -> list[st.SearchStrategy[BadFile]]:
+    """A spec spoilt as text: a bad slug or name, a broken line, the wrong encoding."""
+    lines = toml(GOOD_SPEC).splitlines()
+
+    def corrupt(index: int, how: str) -> BadFile:
+        edited = list(lines)
+        if how == "duplicate":
+            edited.insert(index + 1, edited[index])
+            index += 1
+        else:
+            edited[index] = {"no equals": "purpose café", "unclosed": edited[index] + ' "', "table": "[matching"}[how]
+        return BadFile(("\n".join(edited) + "\n").encode(), GOOD_ROSTER, "spec", (f"line {index + 1}",))
+
+    key_lines = [i for i, line in enumerate(lines) if " = " in line]
+    purpose_line = next(i for i, line in enumerate(lines) if line.startswith("purpose")) + 1
+    return [
         st.sampled_from(["Bad Slug", "-x", "x" * 64, "ünï", "a_b"]).map(
             lambda s: spec_problem(changed(GOOD_SPEC, ("slug",), s), "slug")
         ),
@@ -236,7 +247,7 @@ def bad_specs() -> st.SearchStrategy[BadFile]:
         st.just(
             BadFile(toml(GOOD_SPEC).encode("utf-16"), GOOD_ROSTER, "spec", ("line 1: the file is saved as UTF-16",))
         ),
-    )
+    ]
 
 
 # Rosters: a good one is generated, then one row of it is spoilt

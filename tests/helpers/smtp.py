@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from settings import Settings
 from tests.helpers.ports import free_port
 
 MAIL_FROM = "Flipside <flipside@example.org>"  # the sender and calendar organiser in tests
@@ -48,3 +49,17 @@ def smtp_server(port: int | None = None) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+def emailing(settings: Settings, smtp_port: int, portal_url: str, secret_key: str) -> Settings:
+    """Settings that send notices by email (FLIPSIDE_NOTIFY=email) to the test's SMTP server on `smtp_port`."""
+    return settings.model_copy(
+        update={
+            "notify": "email",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "mail_from": MAIL_FROM,
+            "portal_url": portal_url,
+            "secret_key": secret_key,
+        }
+    )

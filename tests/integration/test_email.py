@@ -38,7 +38,7 @@ from tests.helpers.harness import Harness, ending
 from tests.helpers.people import roster, spec
 from tests.helpers.ports import free_port
 from tests.helpers.programs import result, start_program, status
-from tests.helpers.smtp import MAIL_FROM, Mailbox, smtp_server
+from tests.helpers.smtp import MAIL_FROM, Mailbox, emailing, smtp_server
 from tests.helpers.waiting import eventually
 from worker import build_worker
 
@@ -136,16 +136,7 @@ async def test_one_email_per_notice_when_every_send_is_retried(
 ) -> None:
     mailbox, port = mail
     h = Harness(env, tmp_path, database_url)
-    h.settings = h.settings.model_copy(
-        update={
-            "notify": "email",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "mail_from": MAIL_FROM,
-            "portal_url": PORTAL,
-            "secret_key": "program-test-key",
-        }
-    )
+    h.settings = emailing(h.settings, port, PORTAL, "program-test-key")
     outbox = make_channel(h.settings)  # the worker's own wiring: FLIPSIDE_NOTIFY=email
     assert isinstance(outbox, SqlOutbox)
     faulty = QueuesThenLosesTheReply(outbox)
@@ -180,16 +171,7 @@ async def test_one_email_per_notice_when_every_send_is_retried(
     # One prompt email for each prompt the people answered, and its link signs that person in to that prompt.
     prompts = [m for m in mailbox.messages if by_id[str(m["Message-ID"])].kind == NoticeKind.PROMPT.value]
     answers = {(line.split()[0], line.split()[2].rstrip(":")) for line in answered if " answered " in line}
-    asked = set()
-    for message in prompts:
-        grant = grant_of_settings(h.settings, message)
-        row = by_id[str(message["Message-ID"])]
-        assert (grant.email, grant.program_id, grant.prompt_id) == (row.recipient, row.program_id, row.prompt_id)
-        asked.add((row.recipient, row.prompt_id))
-        if row.prompt_id.startswith("check-in-"):  # each check-in prompt invites the pair to its meetings
-            (ics,) = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
-            (event,) = Calendar.from_ical(ics.get_content()).events
-            assert event.uid == f"{row.pairing_id}@flipside" and event.sequence == int(row.prompt_id.split("-")[-1])
+    asked = {_signs_in_to_its_prompt(h.settings, message, by_id) for message in prompts}
     # Every prompt answered was emailed once; the only ones never answered are the plan prompts that the other
     # side's proposal closed (both are asked to propose; the second person agrees instead).
     assert len(prompts) == len(asked)
@@ -199,6 +181,19 @@ async def test_one_email_per_notice_when_every_send_is_retried(
         f"({len(prompts)} prompts, {len(answers)} answered); {faulty.injected} activity attempts failed after "
         f"commit, {faulty.requeued_on_retry} re-queued"
     )
+
+
+def _signs_in_to_its_prompt(settings: Settings, message: EmailMessage, by_id: dict[str, Any]) -> tuple[str, str]:
+    """A prompt email's link signs its recipient in to its prompt; a check-in's also invites the pair to their
+    meetings (the series' UID, the cycle as SEQUENCE). Returns (recipient, prompt id)."""
+    grant = grant_of_settings(settings, message)
+    row = by_id[str(message["Message-ID"])]
+    assert (grant.email, grant.program_id, grant.prompt_id) == (row.recipient, row.program_id, row.prompt_id)
+    if row.prompt_id.startswith("check-in-"):
+        (ics,) = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+        (event,) = Calendar.from_ical(ics.get_content()).events
+        assert event.uid == f"{row.pairing_id}@flipside" and event.sequence == int(row.prompt_id.split("-")[-1])
+    return row.recipient, row.prompt_id
 
 
 def grant_of_settings(settings: Settings, message: EmailMessage) -> SignIn:
