@@ -40,6 +40,7 @@ from domain.answers import CoordinatorAction
 from domain.pairing import PairingStage, PairingView, PairRecord
 from domain.program import MemberStatus
 from domain.prompts import PendingPrompt, PromptKind
+from domain.spec import ProgramSpec
 from flipside_client import build_answer, prompts_for, send_answer
 from portal.app import create_app
 from settings import Settings
@@ -170,12 +171,7 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
         outbox = make_channel(settings)  # the worker's own wiring for FLIPSIDE_NOTIFY=email
         assert isinstance(outbox, SqlOutbox)
         sending = asyncio.create_task(make_dispatcher(settings, outbox).run())
-        program = spec(
-            slug=f"portal-e2e-{uuid.uuid4().hex[:8]}",  # pairing ids come from the slug: unique on the shared server
-            training_modules=[],
-            matching={"auto_approve": True},
-            durations={"program_length": "3w"},
-        )
+        program = _program()
         pairing_id: str | None = None
         try:
             async with (
@@ -224,6 +220,17 @@ async def test_a_participant_answers_from_email_to_workflow_in_chromium(
         assert shot.read_bytes().startswith(b"\x89PNG")
         shutil.copy(shot, KEEP / shot.name)
     assert len(camera.shots) == 14
+
+
+def _program() -> ProgramSpec:
+    """No training, matching that approves itself, and an id of its own (pairing ids come from the slug, so they
+    are unique on the shared server)."""
+    return spec(
+        slug=f"portal-e2e-{uuid.uuid4().hex[:8]}",
+        training_modules=[],
+        matching={"auto_approve": True},
+        durations={"program_length": "3w"},
+    )
 
 
 def _holds_what_was_typed(view: PairingView, record: PairRecord, facts: list[tuple[str, str | None, Any]]) -> None:

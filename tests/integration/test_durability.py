@@ -351,11 +351,7 @@ async def test_a_program_completes_across_a_server_restart(tmp_path: Path) -> No
         store.dispose()
         figures = await check_record(client, participants, events, people=4)
         assert figures["pairings"] == {"completed": 2} and participants.summary()["refused"] == []
-        # The reminders of the quiet pair's check-ins fell due while the server was down; they went out after.
-        reminded = {row["key"] for row in delivered_rows(participants.outbox) if row["kind"] == "reminder"}
-        [pair] = [e.fact for e in events if e.fact.kind == "matched" and e.fact.pairing == quiet]
-        for prompt, person in (("check-in-1", pair.mentor), ("check-in-1", pair.mentee), ("pulse-1", pair.mentor)):
-            assert f"{quiet}/{prompt}/reminder/{person}" in reminded
+        _reminded_after_the_outage(participants, events, quiet)
         closed = {(e.workflow_id, e.fact.cycle): e.fact.met for e in events if e.fact.kind == "cycle_closed"}
         assert closed[(quiet, 1)] is False and closed[(answering, 1)] is True
         report(
@@ -373,6 +369,14 @@ async def test_a_program_completes_across_a_server_restart(tmp_path: Path) -> No
                 "wall_seconds": round(time.monotonic() - began),
             },
         )
+
+
+def _reminded_after_the_outage(participants: Participants, events: list[Any], quiet: str) -> None:
+    """The reminders of the quiet pair's check-ins fell due while the server was down; they went out after."""
+    reminded = {row["key"] for row in delivered_rows(participants.outbox) if row["kind"] == "reminder"}
+    [pair] = [e.fact for e in events if e.fact.kind == "matched" and e.fact.pairing == quiet]
+    for prompt, person in (("check-in-1", pair.mentor), ("check-in-1", pair.mentee), ("pulse-1", pair.mentor)):
+        assert f"{quiet}/{prompt}/reminder/{person}" in reminded
 
 
 # 3. A dependency fails for a while: activities retry with backoff, workflows wait, nothing is lost.
