@@ -12,6 +12,9 @@ A solver that raises has failed on this input and would fail again: the activity
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -25,6 +28,7 @@ from domain.matching import MatchProposal, propose_matches
 log = structlog.get_logger()
 MATCHING_FAILED = Failure.MATCHING_FAILED
 HEARTBEAT_EVERY = 5.0  # seconds; the call's heartbeat timeout is a few of these
+PARENT_CHECK_EVERY = 1.0  # seconds between the solver's checks that its worker is still there
 
 _pool: ProcessPoolExecutor | None = None
 
@@ -34,8 +38,25 @@ def solver_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         # Spawned, not forked: a fork of a process running the SDK's threads can inherit a held lock.
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
     return _pool
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the solver process: end when the worker does. A worker that is killed, or ends by `exit_with` (which
+    skips teardown), never shuts its pool down, and the solver would wait on its queue for ever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_EVERY)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _discard_pool() -> None:
