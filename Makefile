@@ -16,7 +16,7 @@ RUN_ENV := TEMPORAL_ADDRESS=127.0.0.1:$(TEMPORAL_PORT) FLIPSIDE_DATA_DIR=$(DATA)
 WAIT_FOR_PORT := $(BIN)/python -c "import socket, sys, time; port = int(sys.argv[1]); \
 	sys.exit(0 if any(socket.socket().connect_ex(('127.0.0.1', port)) == 0 or time.sleep(0.2) for _ in range(150)) else 1)"
 SEARCH_ATTRIBUTES := --search-attribute FlipsideProgram=Keyword --search-attribute FlipsidePhase=Keyword \
-	--search-attribute FlipsideKind=Keyword
+	--search-attribute FlipsideKind=Keyword --search-attribute FlipsideSummary=Keyword
 
 # Python writes its bytecode cache here even where the environment says not to (some images set
 # PYTHONDONTWRITEBYTECODE): without it every process, and the worker's sandbox for every workflow it starts,

@@ -3,11 +3,14 @@ codec), the record's engine, the link signer, and the channel notices go out on.
 the codec server and the demo all start here, so they read and write alike.
 """
 
+import asyncio
 import os
+from typing import Any
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 from temporalio.converter import PayloadCodec
+from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.channels import Channel, OutboxFileChannel
 from adapters.codec import data_converter, payload_codec
@@ -18,6 +21,41 @@ from adapters.store.sql import make_engine
 from settings import Settings, Unreachable
 
 UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
+QUERY_PATIENCE = 60.0  # seconds a query may go on asking for a worker the server has not heard from lately
+
+
+class PatientQueries(Interceptor):
+    """Asks again when the server turns a query away because no worker polled its task queue lately.
+
+    The server answers a query only through a worker. When none has polled the queue in the last 20 seconds (a
+    worker busy, restarting or starved of CPU), it holds the query to its deadline and then refuses it with
+    FAILED_PRECONDITION, "no poller seen for task queue recently". That is a moment, not an answer: ask again
+    until `patience` seconds have passed since the first ask.
+    """
+
+    def __init__(self, patience: float = QUERY_PATIENCE) -> None:
+        self.patience = patience
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _PatientOutbound(next, self.patience)
+
+
+class _PatientOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, patience: float) -> None:
+        super().__init__(next)
+        self.patience = patience
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline, pause = loop.time() + self.patience, 0.2
+        while True:
+            try:
+                return await super().query_workflow(input)
+            except RPCError as error:
+                if error.status != RPCStatusCode.FAILED_PRECONDITION or loop.time() + pause >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 async def connect(settings: Settings) -> Client:
@@ -27,6 +65,7 @@ async def connect(settings: Settings) -> Client:
             settings.temporal_address,
             namespace=settings.namespace,
             data_converter=data_converter(settings.codec_keyring()),
+            interceptors=[PatientQueries()],
         )
     except RuntimeError as error:  # the SDK's connection failure
         raise Unreachable(f"cannot reach Temporal at {settings.temporal_address}; is it running (make run)?") from error

@@ -196,15 +196,16 @@ async def leave_pairing(client: Client, pairing_id: str, withdrawal: Withdrawal,
 # Starting
 async def start_program(client: Client, spec: ProgramSpec, roster: list[Participant], task_queue: str) -> None:
     """Start a program run; AlreadyStarted when Temporal still remembers the id, even of a closed run."""
+    summary = program_summary(spec.program_id, spec, len(roster))
     try:
         await client.start_workflow(
             ProgramWorkflow.run,
             ProgramInput(spec=spec, roster=roster),
             id=spec.program_id,
             task_queue=task_queue,
-            search_attributes=search.initial(spec.program_id, "recruitment", "program"),
+            search_attributes=search.initial(spec.program_id, "recruitment", "program", summary),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=program_summary(spec.program_id, spec, len(roster)),
+            static_summary=summary,
             static_details=program_details(spec.program_id, spec, len(roster)),
         )
     except WorkflowAlreadyStartedError as error:

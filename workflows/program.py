@@ -72,6 +72,7 @@ TEMPORAL_CANCEL_ENDS_PAIRINGS = "temporal-cancel-ends-pairings"
 NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
 KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
 CLOCK_CHANGES_IN_ORDER = "pause-and-resume-go-out-in-order"
+SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -398,14 +399,16 @@ class ProgramWorkflow(PromptingWorkflow):
             terms=self._terms(record),
         )
         self.starting.add(record.pairing_id)
+        summary = pairing_summary(record.pairing_id, inp.terms)
+        listed = summary if workflow.patched(SUMMARY_ON_THE_LIST) else None
         try:
             await workflow.start_child_workflow(
                 PairingWorkflow.run,
                 inp,
                 id=record.pairing_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,  # pairings outlive a continue-as-new of the program
-                search_attributes=search.initial(self.program_id, "introduction", "pairing"),
-                static_summary=pairing_summary(record.pairing_id, inp.terms),  # metadata only: replays the same
+                search_attributes=search.initial(self.program_id, "introduction", "pairing", listed),
+                static_summary=summary,  # metadata only: replays the same
                 static_details=pairing_details(record.pairing_id, inp.terms),
             )
         finally:

@@ -7,8 +7,8 @@ current details and every activity, timer and child labelled; and as one without
 The SDK sends summaries and details through the payload codec like every payload, so they are sealed on the
 server (docs/ARCHITECTURE.md, "Payloads"); their words hold nothing personal either way (tests/test_summaries.py).
 
-Screenshots go to test-output/ui-story-*.png. UI 2.54's workflow list shows no summaries: it is built from
-visibility records, which hold none (the test fails if a column for them appears, so that it checks it then).
+Screenshots go to test-output/ui-story-*.png. UI 2.54's workflow list is built from visibility records, which hold
+no user metadata, so the list shows each summary from the `FlipsideSummary` search attribute (workflows/search.py).
 """
 
 import asyncio
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, ViewportSize
 from playwright.async_api import Error as PlaywrightError
 from temporalio.client import Client
 
@@ -54,6 +54,7 @@ DURATIONS = {
     "checkin_cadence": "10m",
     "program_length": "1h",
 }
+WIDE: ViewportSize = {"width": 2400, "height": 600}
 AWAITING = re.compile(r"Awaiting: \d answers?, due by \d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
 
@@ -147,12 +148,27 @@ async def _see(page: Page, *wanted: str | re.Pattern[str]) -> str:
 
 
 async def _the_list(page: Page, story: Story, view: str, tmp_path: Path) -> None:
+    """The workflow list, with the phase and summary columns added: the list reads visibility records, which hold
+    no user metadata, so each summary is a plain search attribute too, the same line, readable with or without
+    the codec token since it holds nothing personal."""
+    page_size = page.viewport_size
+    assert page_size is not None
     await page.goto(f"{story.served.ui}/namespaces/default/workflows")
     await _see(page, story.program, story.pairing)
-    await _shoot(page, f"list-{view}", tmp_path)
     await page.click('[data-testid="workflows-summary-table-configuration-button"]')
-    columns = await page.get_by_text("Available Columns").locator("xpath=..").inner_text()
-    assert "Summary" not in columns, "the UI now offers a Summary column: show it here and assert the summaries"
+    for column in ("Run ID", "Start", "End"):
+        await page.click(f'[data-testid="orderable-list-item-{column}-remove-button"]')
+    for column in (search.PHASE.name, search.SUMMARY.name):
+        await page.click(f'[data-testid="orderable-list-item-{column}-add-button"]')
+    await page.click('[data-testid="drawer-close-button"]')
+    await page.get_by_text("Configure Workflows Table").wait_for(state="hidden", timeout=WAIT_MS)
+    await _see(
+        page, f"Program {story.program}: 2 people, recruitment 3s", f"Pairing {story.pairing} of {story.program}:"
+    )
+    await _see(page, "mentoring")
+    await page.set_viewport_size(WIDE)  # the summaries are long lines: room for them in the screenshot
+    await _shoot(page, f"list-{view}", tmp_path)
+    await page.set_viewport_size(page_size)
 
 
 async def _metadata_tab(page: Page, url: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from tests.helpers import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
-SEARCH_ATTRIBUTES = {"FlipsideProgram", "FlipsidePhase", "FlipsideKind"}
+SEARCH_ATTRIBUTES = {"FlipsideProgram", "FlipsidePhase", "FlipsideKind", "FlipsideSummary"}
 Service = dict[str, Any]
 
 

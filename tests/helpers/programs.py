@@ -60,7 +60,9 @@ async def start_on(
         ProgramInput(spec=spec, roster=roster),
         id=workflow_id,
         task_queue=task_queue,
-        search_attributes=search.initial(spec.program_id, "recruitment", "program"),
+        search_attributes=search.initial(
+            spec.program_id, "recruitment", "program", program_summary(workflow_id, spec, len(roster))
+        ),
         static_summary=program_summary(workflow_id, spec, len(roster)),
         static_details=program_details(workflow_id, spec, len(roster)),
     )

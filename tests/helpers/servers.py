@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.codec import DATA_CONVERTER
+from bootstrap import PatientQueries
 from tests.helpers import ROOT
 from workflows import search
 
@@ -62,7 +63,9 @@ async def register_search_attributes(client: Client) -> None:
 
 async def start_time_skipping() -> WorkflowEnvironment:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=DATA_CONVERTER
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
+        interceptors=[PatientQueries()],
     )
     await register_search_attributes(environment.client)
     return environment
@@ -74,6 +77,7 @@ async def start_dev_server() -> WorkflowEnvironment:
         data_converter=DATA_CONVERTER,
         search_attributes=search.ALL,
         dev_server_log_level="error",
+        interceptors=[PatientQueries()],
     )
 
 

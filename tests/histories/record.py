@@ -161,6 +161,8 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     # (workflow.patched): the people invited get a calendar cancel.
     "withdrawn-with-series": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
     "cancelled-with-series": ({}, cancel_after_check_ins),
+    # As "lifecycle", recorded after pairings began to carry their summary in a search attribute (workflow.patched).
+    "summary-on-the-list": ({}, run_to_the_end),
 }
 
 

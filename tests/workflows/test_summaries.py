@@ -30,6 +30,7 @@ from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, pairing_terms, roster, spec
 from tests.helpers.programs import start_program
+from workflows import search
 
 Handle = WorkflowHandle[Any, Any]
 PROGRAM = "program-digital-fluency-2026"
@@ -169,3 +170,12 @@ async def test_every_activity_timer_and_child_is_labelled_with_nothing_personal(
     assert any(t.startswith(f"Pairing pairing-digital-fluency-2026-junior00-senior00 of {handle.id}:") for t in texts)
     described = await harness.client.get_workflow_handle(handle.id).describe()
     assert await described.static_summary() == program_summary(handle.id, program, 4)
+    await each_summary_is_on_the_list(harness, ids)
+
+
+async def each_summary_is_on_the_list(harness: Harness, workflow_ids: list[str]) -> None:
+    """The UI's list cannot read user metadata: each workflow's summary is in a search attribute too, verbatim."""
+    for workflow_id in workflow_ids:
+        described = await harness.client.get_workflow_handle(workflow_id).describe()
+        summary = await described.static_summary()
+        assert summary is not None and described.typed_search_attributes.get(search.SUMMARY) == summary
