@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -216,21 +216,31 @@ async def start_program(client: Client, spec: ProgramSpec, roster: list[Particip
 
 
 async def program_result(client: Client, program_id: str) -> ProgramResult:
-    return await client.get_workflow_handle_for(ProgramWorkflow.run, program_id).result()
+    return await _program(client, program_id).result()
 
 
 # Reading
+# Handles typed by workflow and result. (Not get_workflow_handle_for(ProgramWorkflow.run, ...): mypy 2.4 infers its
+# type parameters as Never when it happens to check this module before the workflow's decorators are resolved.)
+def _program(client: Client, program_id: str) -> WorkflowHandle[ProgramWorkflow, ProgramResult]:
+    return client.get_workflow_handle(program_id, result_type=ProgramResult)
+
+
+def _pairing(client: Client, pairing_id: str) -> WorkflowHandle[PairingWorkflow, PairingSummary]:
+    return client.get_workflow_handle(pairing_id, result_type=PairingSummary)
+
+
 async def program_status(client: Client, program_id: str) -> ProgramStatus:
-    return await client.get_workflow_handle_for(ProgramWorkflow.run, program_id).query(ProgramWorkflow.status)
+    return await _program(client, program_id).query(ProgramWorkflow.status)
 
 
 async def program_spec(client: Client, program_id: str) -> ProgramSpec:
-    return await client.get_workflow_handle_for(ProgramWorkflow.run, program_id).query(ProgramWorkflow.program_spec)
+    return await _program(client, program_id).query(ProgramWorkflow.program_spec)
 
 
 async def member_view(client: Client, program_id: str, person: str) -> MemberView | None:
     """A participant's view of their place in the program; None for someone who is not a participant."""
-    handle = client.get_workflow_handle_for(ProgramWorkflow.run, program_id)
+    handle = _program(client, program_id)
     try:
         return await handle.query(ProgramWorkflow.member, person)
     except WorkflowQueryFailedError:
@@ -238,16 +248,16 @@ async def member_view(client: Client, program_id: str, person: str) -> MemberVie
 
 
 async def pairing_view(client: Client, pairing_id: str) -> PairingView:
-    return await client.get_workflow_handle_for(PairingWorkflow.run, pairing_id).query(PairingWorkflow.view)
+    return await _pairing(client, pairing_id).query(PairingWorkflow.view)
 
 
 async def pair_record(client: Client, pairing_id: str, person: str) -> PairRecord:
-    handle = client.get_workflow_handle_for(PairingWorkflow.run, pairing_id)
+    handle = _pairing(client, pairing_id)
     return await handle.query(PairingWorkflow.pair_record, person)
 
 
 async def pairing_summary(client: Client, pairing_id: str) -> PairingSummary:
-    return await client.get_workflow_handle_for(PairingWorkflow.run, pairing_id).query(PairingWorkflow.summary)
+    return await _pairing(client, pairing_id).query(PairingWorkflow.summary)
 
 
 async def prompts_for(client: Client, program_id: str, person: str) -> list[PendingPrompt]:
@@ -258,7 +268,7 @@ async def prompts_for(client: Client, program_id: str, person: str) -> list[Pend
 async def prompts_of(client: Client, program_id: str, person: str, member: MemberView | None) -> list[PendingPrompt]:
     """A person's prompts when their member view is already known (None for a coordinator): the program and
     each pairing are asked at once, which keeps the program workflow's query load to one per call."""
-    program = client.get_workflow_handle_for(ProgramWorkflow.run, program_id)
+    program = _program(client, program_id)
     pairing_ids = [] if member is None else [*([member.pairing_id] if member.pairing_id else []), *member.pairing_ids]
     found = await asyncio.gather(
         program.query(ProgramWorkflow.pending_prompts, person),
@@ -271,7 +281,7 @@ async def _pairing_prompts(client: Client, pairing_id: str, person: str) -> list
     """A pairing's prompts for a person. An approved pairing is named in the member view a moment before its
     workflow starts at kick-off; until then it has no prompts, rather than an error."""
     try:
-        handle = client.get_workflow_handle_for(PairingWorkflow.run, pairing_id)
+        handle = _pairing(client, pairing_id)
         return await handle.query(PairingWorkflow.pending_prompts, person)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:

@@ -34,23 +34,26 @@ class Waiting:
 
 
 class Asks(Interceptor):
-    """Counts the asks that reach the server and the refusals among them."""
+    """Notes when an ask that reached the server was turned away."""
 
     def __init__(self) -> None:
         self.refused = asyncio.Event()
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        asks = self
+        return _Counting(next, self.refused)
 
-        class Counting(OutboundInterceptor):
-            async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-                try:
-                    return await super().query_workflow(input)
-                except RPCError:
-                    asks.refused.set()
-                    raise
 
-        return Counting(next)
+class _Counting(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, refused: asyncio.Event) -> None:
+        super().__init__(next)
+        self.refused = refused
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        try:
+            return await super().query_workflow(input)
+        except RPCError:
+            self.refused.set()
+            raise
 
 
 def client_with(env: WorkflowEnvironment, *interceptors: Interceptor) -> Client:
