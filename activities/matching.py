@@ -26,7 +26,6 @@ from activities.messages import Failure, MatchRequest
 from domain.matching import MatchProposal, propose_matches
 
 log = structlog.get_logger()
-MATCHING_FAILED = Failure.MATCHING_FAILED
 HEARTBEAT_EVERY = 5.0  # seconds; the call's heartbeat timeout is a few of these
 PARENT_CHECK_EVERY = 1.0  # seconds between the solver's checks that its worker is still there
 
@@ -81,7 +80,7 @@ async def propose_matches_activity(request: MatchRequest) -> MatchProposal:
         raise ApplicationError("the matching process was lost; trying again on a fresh one") from error
     except Exception as error:
         log.warning("matching failed", program_id=request.program_id, error=type(error).__name__)
-        raise ApplicationError(str(error), type=MATCHING_FAILED, non_retryable=True) from error
+        raise ApplicationError(str(error), type=Failure.MATCHING_FAILED, non_retryable=True) from error
     log.info(
         "matches proposed",
         program_id=request.program_id,

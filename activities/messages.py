@@ -20,9 +20,6 @@ class Failure(StrEnum):
     MATCHING_FAILED = "MatchingFailed"  # the solver failed on this input; the coordinators pair people themselves
 
 
-CONFLICTING_RUN = Failure.CONFLICTING_RUN
-
-
 class NoticeBatch(BaseModel):
     notices: list[Notice]
 

@@ -6,7 +6,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.messages import CONFLICTING_RUN, EventBatch
+from activities.messages import EventBatch, Failure
 from adapters.store.sql import ConflictingRun
 from domain.events import DomainEvent
 
@@ -28,7 +28,7 @@ class RecordActivities:
         try:
             added = self.store.append(batch.events)
         except ConflictingRun as error:  # no retry can fix it: the workflow tells its coordinators and stops
-            raise ApplicationError(str(error), type=CONFLICTING_RUN, non_retryable=True) from error
+            raise ApplicationError(str(error), type=Failure.CONFLICTING_RUN, non_retryable=True) from error
         if batch.events:
             first = batch.events[0]
             log.debug(

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import CONFLICTING_RUN
+    from activities.messages import Failure
     from domain import questions
     from domain.answers import Refusal
     from domain.core import WorkflowCore
@@ -120,7 +120,7 @@ class PromptingWorkflow:
             await calls.append_events(batch)
         except ActivityError as error:
             cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.type == CONFLICTING_RUN):
+            if not (isinstance(cause, ApplicationError) and cause.type == Failure.CONFLICTING_RUN):
                 raise
             await self._stop_for_conflicting_run(cause.message)
 
@@ -135,7 +135,7 @@ class PromptingWorkflow:
         run = workflow.info().first_execution_run_id
         self.notify_coordinators(NoticeKind.ALERT, f"conflicting-run/{run}", words)
         await self.send_outbox()
-        raise ApplicationError(f"{words.subject}: {reason}", type=CONFLICTING_RUN, non_retryable=True)
+        raise ApplicationError(f"{words.subject}: {reason}", type=Failure.CONFLICTING_RUN, non_retryable=True)
 
     async def send_and_flush(self) -> None:
         """Notices and events at once: two activities side by side instead of one after the other."""

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-from activities.messages import CONFLICTING_RUN
+from activities.messages import Failure
 from adapters.store.sql import ConflictingRun, SqlEventStore
 from domain.answers import CoordinatorAction
 from domain.events import DomainEvent, OptedIn
@@ -156,7 +156,7 @@ async def test_a_second_run_that_meets_the_first_in_the_record_stops_and_alerts_
         await forgetful.shutdown()
 
     cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == CONFLICTING_RUN
+    assert isinstance(cause, ApplicationError) and cause.type == Failure.CONFLICTING_RUN
     assert f"{first.id} stopped: its name was used before" in cause.message
     alerts = [n for n in harness.notices() if "conflicting-run" in n["key"]]
     assert [(n["to"], n["kind"]) for n in alerts] == [(COORDINATOR, "alert")]
