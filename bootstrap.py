@@ -7,6 +7,7 @@ import asyncio
 import os
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine
 from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 from temporalio.converter import PayloadCodec
@@ -21,6 +22,7 @@ from adapters.store.sql import make_engine
 from settings import Settings, Unreachable
 
 UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
+log = structlog.get_logger()
 QUERY_PATIENCE = 60.0  # seconds a query may go on asking for a worker the server has not heard from lately
 
 
@@ -54,6 +56,7 @@ class _PatientOutbound(OutboundInterceptor):
             except RPCError as error:
                 if error.status != RPCStatusCode.FAILED_PRECONDITION or loop.time() + pause >= deadline:
                     raise
+                log.warning("query asked again", workflow_id=input.id, query=input.query, why=error.message)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
 
