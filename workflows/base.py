@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.summaries import current_details, timer_label
     from workflows import calls
 
+EVENTS_AS_THEY_HAPPEN = "events-go-to-the-record-as-they-happen"
+
 
 @contextmanager
 def refusals() -> Iterator[None]:
@@ -39,6 +41,9 @@ class PromptingWorkflow:
     pairing_id: str | None = None
     nudge_before: timedelta
     coordinators: list[str]
+    _appending: asyncio.Lock
+    _record_live: bool = False  # whether events go to the record as they happen (record_as_it_happens)
+    _appender: "asyncio.Task[None] | None" = None
 
     @property
     def workflow_id(self) -> str:
@@ -111,9 +116,38 @@ class PromptingWorkflow:
             batch, self.core.outbox = self.core.outbox, []
             await calls.send_notices(batch)
 
+    @property
+    def appending(self) -> asyncio.Lock:
+        """One append at a time, so a workflow's events reach the record in the order it recorded them."""
+        if not hasattr(self, "_appending"):
+            self._appending = asyncio.Lock()
+        return self._appending
+
     async def flush_events(self) -> None:
-        while self.core.journal.unsent:
-            await self.append_events(self.core.journal.take())
+        async with self.appending:
+            while self.core.journal.unsent:
+                await self.append_events(self.core.journal.take())
+
+    def record_as_it_happens(self) -> None:
+        """From now on, hand events to the record as soon as there are some, rather than at the next phase or
+        cycle: pages read from the record then follow an answer within an append's round trip. Events recorded
+        while an append is in flight go together in the next one. Runs before this kept the old rhythm."""
+        self._record_live = workflow.patched(EVENTS_AS_THEY_HAPPEN)
+        if self._record_live:
+            self._appender = asyncio.create_task(self._append_as_recorded(), name="record as it happens")
+
+    async def _append_as_recorded(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self.core.journal.unsent) and self.may_append())
+            await self.flush_events()
+
+    def may_append(self) -> bool:
+        """Whether events may go to the record now; a program handing over to its next run keeps them."""
+        return True
+
+    async def until_appended(self) -> None:
+        """Wait out an append in flight: a batch taken from the journal must land before the run hands over."""
+        await workflow.wait_condition(lambda: not self.appending.locked())
 
     async def append_events(self, batch: list[DomainEvent]) -> None:
         try:

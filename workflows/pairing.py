@@ -74,6 +74,7 @@ class PairingWorkflow(PromptingWorkflow):
 
     @workflow.run
     async def run(self, inp: PairingInput) -> PairingSummary:
+        self.record_as_it_happens()
         if self._clock_unstarted:
             self.resume_clock()
             if self.state.start_paused and workflow.patched(EARLY_PAUSE_HOLDS):

@@ -73,11 +73,13 @@ NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
 KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
 CLOCK_CHANGES_IN_ORDER = "pause-and-resume-go-out-in-order"
 SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
+CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
 EVENTS_PER_RUN = 3_000
 SIGNAL_BATCH = 100
+REPORTS_LIMIT = timedelta(minutes=5)  # a cancel waits this long for its pairings to report their end
 
 
 @workflow.defn
@@ -105,6 +107,7 @@ class ProgramWorkflow(PromptingWorkflow):
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramResult:
         await self._start_run(inp)
+        self.record_as_it_happens()
         try:
             await self._run_phases()
         except asyncio.CancelledError:
@@ -522,6 +525,15 @@ class ProgramWorkflow(PromptingWorkflow):
         )
         self._enter(ProgramPhase.COMPLETED)
 
+    async def _await_reports(self) -> None:
+        """Wait, bounded, for the pairings told to end to report back; one that does not is left running."""
+        try:
+            await workflow.wait_condition(
+                lambda: not self._running_pairings(), timeout=REPORTS_LIMIT, timeout_summary="pairings: their reports"
+            )
+        except TimeoutError:
+            workflow.logger.warning("%d pairings did not report their end", len(self._running_pairings()))
+
     def _running_pairings(self) -> list[PairingRecord]:
         return [r for r in self.state.pairings.values() if r.running]
 
@@ -535,6 +547,8 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _cancel(self) -> None:
         reason = self.state.cancel_reason or "no reason given"
         await self._signal_running("end_pairing", f"program cancelled: {reason}")
+        if workflow.patched(CANCEL_AWAITS_REPORTS):  # so the result counts them; before, it raced their reports
+            await self._await_reports()
         self.state.prompts.close_all()
         words = notices.program_cancelled(self.spec.name, reason)
         for email in [*self.state.members, *self.spec.coordinators]:
@@ -608,13 +622,18 @@ class ProgramWorkflow(PromptingWorkflow):
 
     async def _flush_while_room(self) -> None:
         """Hand recorded events to the record while this run has room; the rest travel to the next run."""
-        while self.core.journal.unsent and not self._handing_over:
-            await self.append_events(self.core.journal.take())
+        async with self.appending:
+            while self.core.journal.unsent and not self._handing_over:
+                await self.append_events(self.core.journal.take())
+
+    def may_append(self) -> bool:
+        return not self._handing_over
 
     async def _continue_as_new_if_due(self) -> None:
         if not self._run_is_full or self.state.phase in FINISHED:
             return
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.until_appended()
         # Unsent notices and events travel in the state and go out first thing in the next run: sending
         # thousands here would keep this run open while answers keep arriving, past the server's 2,000 updates.
         if not self.bounded:

@@ -163,6 +163,10 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "cancelled-with-series": ({}, cancel_after_check_ins),
     # As "lifecycle", recorded after pairings began to carry their summary in a search attribute (workflow.patched).
     "summary-on-the-list": ({}, run_to_the_end),
+    # Recorded after events began to go to the record as they happen, and a cancel to await the pairings' reports
+    # (workflow.patched), with a withdrawal on the way.
+    "live-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
+    "live-record-cancel": ({}, cancel_after_check_ins),
 }
 
 
