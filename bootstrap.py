@@ -14,7 +14,7 @@ from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.channels import Channel, OutboxFileChannel
-from adapters.codec import data_converter, payload_codec
+from adapters.codec import Sealer, data_converter, payload_codec
 from adapters.email import SmtpTransport
 from adapters.links import LinkSigner
 from adapters.outbox import Dispatcher, SqlOutbox
@@ -77,6 +77,11 @@ async def connect(settings: Settings) -> Client:
 def codec(settings: Settings) -> PayloadCodec:
     """The payload codec every client and worker uses (compression, then encryption); the codec server's too."""
     return payload_codec(settings.codec_keyring())
+
+
+def sealer(settings: Settings) -> Sealer:
+    """Seals what the record keeps of a prompt (its view) with the codec's keys; the portal opens it."""
+    return Sealer(settings.codec_keyring())
 
 
 def record_engine(settings: Settings) -> Engine:

@@ -17,7 +17,7 @@ from activities.snapshots import SnapshotActivities
 from adapters.channels import Channel
 from adapters.outbox import SqlOutbox
 from adapters.store.sql import SqlEventStore
-from bootstrap import connect, make_channel, make_dispatcher
+from bootstrap import connect, make_channel, make_dispatcher, sealer
 from settings import Settings, configure_logging, exit_with, record_unreachable
 from workflows.details import CurrentDetails
 from workflows.pairing import PairingWorkflow
@@ -46,7 +46,7 @@ def build_worker(
     queue behind when it stops: tests of a worker restart use that.
     """
     notifications = NotificationActivities(channel or make_channel(settings))
-    record = RecordActivities(store or SqlEventStore(settings.database))
+    record = RecordActivities(store or SqlEventStore(settings.database), sealer(settings))
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
     return Worker(
         client,

@@ -7,8 +7,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messages import EventBatch, Failure
+from adapters.codec import Sealer
 from adapters.store.sql import ConflictingRun
-from domain.events import DomainEvent
+from domain.events import DomainEvent, PromptShown
 
 log = structlog.get_logger()
 
@@ -18,15 +19,16 @@ class EventStore(Protocol):
 
 
 class RecordActivities:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, sealer: Sealer) -> None:
         self.store = store
+        self.sealer = sealer
 
     # Synchronous on purpose: the SQL driver blocks, so the worker runs this in its thread pool, never on the
     # event loop that drives the workflows.
     @activity.defn(name="append_events")
     def append_events(self, batch: EventBatch) -> int:
         try:
-            added = self.store.append(batch.events)
+            added = self.store.append([self._sealed(e) for e in batch.events])
         except ConflictingRun as error:  # no retry can fix it: the workflow tells its coordinators and stops
             raise ApplicationError(str(error), type=Failure.CONFLICTING_RUN, non_retryable=True) from error
         if batch.events:
@@ -39,3 +41,11 @@ class RecordActivities:
                 offered=len(batch.events),
             )
         return added
+
+    def _sealed(self, event: DomainEvent) -> DomainEvent:
+        """A prompt's view goes to the record sealed: it may hold a partner's name or a plan a partner wrote."""
+        fact = event.fact
+        if not isinstance(fact, PromptShown) or fact.view is None:
+            return event
+        sealed = fact.model_copy(update={"view": None, "sealed": self.sealer.seal(fact.view)})
+        return event.model_copy(update={"fact": sealed})

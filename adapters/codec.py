@@ -20,9 +20,11 @@ import hashlib
 import os
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
@@ -187,3 +189,22 @@ def data_converter(keyring: Keyring) -> DataConverter:
 # read payloads use it (tests/integration/test_encryption.py runs a program through `data_converter` instead). A
 # client with this converter can read histories written before encryption, never encrypted ones.
 DATA_CONVERTER: DataConverter = dataclasses.replace(pydantic_data_converter, payload_codec=CompressionCodec())
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Sealer:
+    """Seals a value for storage outside Temporal (the program record) exactly as the codec seals a payload: the
+    same keys, so key rotation covers it, and text that only a process holding the keyring can open."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.codec = EncryptionCodec(keyring)
+
+    def seal(self, value: BaseModel) -> str:
+        payload = Payload(metadata={"encoding": b"json/plain"}, data=value.model_dump_json().encode())
+        return base64.b64encode(self.codec.seal(payload).SerializeToString()).decode()
+
+    def open(self, sealed: str, model: type[M]) -> M:
+        payload = self.codec.open(Payload.FromString(base64.b64decode(sealed)))
+        return model.model_validate_json(payload.data)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics
+from domain.prompts import PendingPrompt, PromptKind
 
 
 class GoalTarget(BaseModel):
@@ -179,6 +180,26 @@ class FlaggedAtRisk(BaseModel):
     kind: Literal["flagged_at_risk"] = "flagged_at_risk"
 
 
+class PromptShown(BaseModel):
+    """An open prompt as its person sees it now: just opened, or changed (a pause moved its due date, a training
+    module was done). `view` is what the workflow recorded; the record keeps it only sealed (`sealed`, by the
+    append activity), since a view can hold a partner's name or a plan a partner wrote."""
+
+    kind: Literal["prompt_shown"] = "prompt_shown"
+    prompt_id: str
+    prompt_kind: PromptKind
+    due_at: datetime | None  # None while the program is paused
+    view: PendingPrompt | None = None
+    sealed: str | None = None
+
+
+class PromptClosed(BaseModel):
+    """A prompt answered, expired or closed: it is no longer waiting for its person."""
+
+    kind: Literal["prompt_closed"] = "prompt_closed"
+    prompt_id: str
+
+
 class PairingClosed(BaseModel):
     kind: Literal["pairing_closed"] = "pairing_closed"
     outcome: PairingOutcome
@@ -210,7 +231,9 @@ Fact = Annotated[
     | SurveyAnswered
     | AlertRaised
     | FlaggedAtRisk
-    | PairingClosed,
+    | PairingClosed
+    | PromptShown
+    | PromptClosed,
     Field(discriminator="kind"),
 ]
 

@@ -292,6 +292,7 @@ class Program:
             member.status, member.trained = MemberStatus.TRAINED, True
             self.state.prompts.close(member.person.email, "training")
             return True
+        self.state.prompts.touch(member.person.email, "training")  # its context lists the modules done
         return False
 
     def check_preferences(self, choice: Preferences) -> None:

@@ -90,15 +90,38 @@ class PendingPrompt(BaseModel):
 class PromptBook(BaseModel):
     prompts: dict[str, Prompt] = {}
     times_asked: dict[str, int] = {}  # by participant and prompt id, across closings and continue-as-new
+    # While tracking, the prompts opened, closed or changed since the workflow last told the record (an ordered
+    # set of keys): the record then shows each person their open prompts without asking the workflow.
+    tracking: bool = False
+    touched: dict[str, None] = {}
 
     @staticmethod
     def _key(participant: str, prompt_id: str) -> str:
         return f"{participant}|{prompt_id}"
 
+    def _touch(self, key: str) -> None:
+        if self.tracking:
+            self.touched[key] = None
+
+    def touch(self, participant: str, prompt_id: str) -> None:
+        """Something a prompt shows changed (a training module done): the record must show it again."""
+        self._touch(self._key(participant, prompt_id))
+
+    def touch_all(self) -> None:
+        """Every open prompt changed (the clock paused or resumed, so every due date did)."""
+        for key in self.prompts:
+            self._touch(key)
+
+    def take_touched(self) -> list[tuple[str, str]]:
+        """The (participant, prompt id) of each prompt touched since the last call, in the order touched."""
+        keys, self.touched = list(self.touched), {}
+        return [(participant, prompt_id) for participant, _, prompt_id in (k.partition("|") for k in keys)]
+
     def open(self, prompt: Prompt) -> None:
         key = self._key(prompt.participant, prompt.id)
         prompt.asked = self.times_asked[key] = self.times_asked.get(key, 0) + 1
         self.prompts[key] = prompt
+        self._touch(key)
 
     def get(self, participant: str, prompt_id: str) -> Prompt | None:
         return self.prompts.get(self._key(participant, prompt_id))
@@ -111,10 +134,18 @@ class PromptBook(BaseModel):
         return prompt
 
     def close(self, participant: str, prompt_id: str) -> Prompt | None:
-        return self.prompts.pop(self._key(participant, prompt_id), None)
+        key = self._key(participant, prompt_id)
+        if key in self.prompts:
+            self._touch(key)
+        return self.prompts.pop(key, None)
 
     def close_all(self, participant: str | None = None) -> list[Prompt]:
         keys = [k for k, p in self.prompts.items() if participant is None or p.participant == participant]
+        return self._pop(keys)
+
+    def _pop(self, keys: list[str]) -> list[Prompt]:
+        for key in keys:
+            self._touch(key)
         return [self.prompts.pop(k) for k in keys]
 
     def for_participant(self, participant: str) -> list[Prompt]:
@@ -128,8 +159,7 @@ class PromptBook(BaseModel):
         return [p for p in self.prompts.values() if not p.reminded and self._remind_at(p, nudge_before) <= elapsed]
 
     def expire(self, elapsed: timedelta) -> list[Prompt]:
-        keys = [k for k, p in self.prompts.items() if p.due <= elapsed]
-        return [self.prompts.pop(k) for k in keys]
+        return self._pop([k for k, p in self.prompts.items() if p.due <= elapsed])
 
     def next_deadline(self, nudge_before: timedelta) -> timedelta | None:
         times = [p.due for p in self.prompts.values()]
@@ -147,16 +177,22 @@ class PromptBook(BaseModel):
         """A person's open prompts, due dates on the wall clock, each with its context as the workflow's rules
         give it now (a training prompt shows the modules done so far)."""
         return [
-            PendingPrompt(
-                id=p.id,
-                kind=p.kind,
-                participant=p.participant,
-                question=p.question,
-                workflow_id=p.workflow_id,
-                update=p.update,
-                due_at=clock.wall_time(p.due, now),
-                paused=clock.paused,
-                context=context(p),
-            )
-            for p in sorted(self.for_participant(participant), key=lambda p: (p.due, p.id))
+            view(p, clock, now, context) for p in sorted(self.for_participant(participant), key=lambda p: (p.due, p.id))
         ]
+
+
+def view(
+    prompt: Prompt, clock: ActiveClock, now: datetime, context: Callable[[Prompt], PromptContext]
+) -> PendingPrompt:
+    """A prompt as its person sees it now: the due date on the wall clock (None while paused), and its context."""
+    return PendingPrompt(
+        id=prompt.id,
+        kind=prompt.kind,
+        participant=prompt.participant,
+        question=prompt.question,
+        workflow_id=prompt.workflow_id,
+        update=prompt.update,
+        due_at=clock.wall_time(prompt.due, now),
+        paused=clock.paused,
+        context=context(prompt),
+    )

@@ -17,7 +17,14 @@ router = APIRouter()
 @router.get("/")
 async def my_prompts(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
     cards = [PromptCard(prompt=prompt) for prompt in await portal.pending(viewer)]
-    context = {"title": "My prompts", "viewer": viewer, "cards": cards, "status_words": MEMBER_STATUS_WORDS}
+    fresh = await portal.freshness(viewer.program_id)
+    context = {
+        "title": "My prompts",
+        "viewer": viewer,
+        "cards": cards,
+        "status_words": MEMBER_STATUS_WORDS,
+        "as_of": fresh.latest,
+    }
     return portal.page(request, "home.html", context)
 
 
@@ -36,6 +43,7 @@ async def answer(request: Request, portal: PortalDep, viewer: ViewerDep, workflo
     values.pop(CSRF_FIELD, None)
     answer_id = sent_as(values)
     card = PromptCard(prompt=prompt, values=values)
+    shown_as = await portal.shown_as(prompt)
     try:
         answer = build_answer(prompt, viewer.email, answer_fields(card, values))
         reply = await send_answer(portal.client, prompt, answer, answer_id)
@@ -45,7 +53,8 @@ async def answer(request: Request, portal: PortalDep, viewer: ViewerDep, workflo
         place_refusal(card, refusal)
     else:
         log.info("portal.answered", program=viewer.program_id, workflow=prompt.workflow_id, prompt=prompt.id)
-        return portal.page(request, "done.html", {"title": "Thank you", "viewer": viewer, "reply": reply})
+        context = {"title": "Thank you", "viewer": viewer, "reply": reply}
+        return portal.page(request, "done.html", {**context, "lagging": not await portal.caught_up(prompt, shown_as)})
     log.info("portal.answer_refused", program=viewer.program_id, workflow=prompt.workflow_id, prompt=prompt.id)
     return portal.page(request, "prompt.html", {"title": card.title, "viewer": viewer, "card": card}, 422)
 

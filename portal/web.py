@@ -22,7 +22,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.links import LinkBook, LinkRefused, SignIn
 from adapters.store import tables as t
-from bootstrap import UI, link_signer, record_engine
+from adapters.store.prompts import Freshness, PromptShelf
+from bootstrap import UI, link_signer, record_engine, sealer
 from domain.pairing import PairRecord
 from domain.program import MemberStatus, MemberView
 from domain.prompts import PendingPrompt
@@ -129,6 +130,7 @@ class Portal:
         key = settings.signing_key()
         self.signer = link_signer(settings)
         self.engine = engine or record_engine(settings)
+        self.shelf = PromptShelf(self.engine, sealer(settings))
         self.book = LinkBook(self.engine)
         self.signed_in = SessionBook(self.engine)
         self.sessions = Sessions(key, secure=settings.portal_url.lower().startswith("https://"))
@@ -194,9 +196,22 @@ class Portal:
 
     # Prompts
     async def pending(self, viewer: "Viewer") -> list[PendingPrompt]:
-        """The person's pending prompts, across the program and their pairings; the member view the viewer was
-        checked with names the pairings, so the program is asked once more, not twice."""
+        """The person's pending prompts, across the program and their pairings, read from the record. A program
+        started before the record kept prompts is asked instead (the member view names its pairings)."""
+        recorded = await run_in_threadpool(self.shelf.for_person, viewer.program_id, viewer.email)
+        if recorded is not None:
+            return recorded
         return await prompts_of(self.client, viewer.program_id, viewer.email, viewer.member)
+
+    async def shown_as(self, prompt: PendingPrompt) -> int | None:
+        return await run_in_threadpool(self.shelf.shown_as, prompt.workflow_id, prompt.participant, prompt.id)
+
+    async def caught_up(self, prompt: PendingPrompt, before: int | None) -> bool:
+        """After an answer: wait (bounded) until the record shows its effect, so the next page is up to date."""
+        return await run_in_threadpool(self.shelf.caught_up, prompt.workflow_id, prompt.participant, prompt.id, before)
+
+    async def freshness(self, program_id: str) -> Freshness:
+        return await run_in_threadpool(self.shelf.freshness, program_id)
 
     async def find_prompt(self, viewer: Viewer, workflow_id: str, prompt_id: str) -> PendingPrompt:
         """The prompt, only if it waits for this person: looked up among their own, never trusted from a URL."""

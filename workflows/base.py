@@ -13,9 +13,9 @@ with workflow.unsafe.imports_passed_through():
     from domain import questions
     from domain.answers import Refusal
     from domain.core import WorkflowCore
-    from domain.events import DomainEvent, Fact
+    from domain.events import DomainEvent, Fact, PromptClosed, PromptShown
     from domain.notices import Meeting, Notice, NoticeKind, Words, conflicting_run_alert
-    from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
+    from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind, view
     from domain.summaries import current_details, timer_label
     from workflows import calls
 
@@ -43,7 +43,6 @@ class PromptingWorkflow:
     coordinators: list[str]
     _appending: asyncio.Lock
     _record_live: bool = False  # whether events go to the record as they happen (record_as_it_happens)
-    _appender: "asyncio.Task[None] | None" = None
 
     @property
     def workflow_id(self) -> str:
@@ -125,29 +124,53 @@ class PromptingWorkflow:
 
     async def flush_events(self) -> None:
         async with self.appending:
-            while self.core.journal.unsent:
-                await self.append_events(self.core.journal.take())
+            while batch := self.next_batch():
+                await self.append_events(batch)
+
+    def next_batch(self) -> list[DomainEvent]:
+        """The events to append next, with how each touched prompt stands now recorded just before they are taken.
+
+        Showing and taking in one step, with no await between, keeps every batch the same whichever way Temporal
+        groups an update and an activity's result into activations, live or in replay: showing once before a
+        loop of takes let a replay put a prompt's close into a batch the live run had sent without it."""
+        self.show_prompts()
+        return self.core.journal.take()
+
+    def show_prompts(self) -> None:
+        """Record how each prompt touched since last time stands now: shown as its person sees it, or closed."""
+        for participant, prompt_id in self.core.prompts.take_touched():
+            prompt = self.core.prompts.get(participant, prompt_id)
+            if prompt is None:
+                self.record(PromptClosed(prompt_id=prompt_id), participant)
+                continue
+            seen = view(prompt, self.core.clock, workflow.now(), self.prompt_context)
+            self.record(
+                PromptShown(prompt_id=prompt_id, prompt_kind=prompt.kind, due_at=seen.due_at, view=seen), participant
+            )
 
     def record_as_it_happens(self) -> None:
-        """From now on, hand events to the record as soon as there are some, rather than at the next phase or
-        cycle: pages read from the record then follow an answer within an append's round trip. Events recorded
-        while an append is in flight go together in the next one. Runs before this kept the old rhythm."""
+        """From now on, hand events to the record as they happen rather than at the next phase or cycle: the
+        waiting loop (`wait_until`) wakes for unrecorded events as it does for unsent notices, so pages read from
+        the record follow an answer within an append's round trip. Appends stay in the main coroutine, where
+        their order is the same live and in replay. Runs before this kept the old rhythm (workflow.patched)."""
         self._record_live = workflow.patched(EVENTS_AS_THEY_HAPPEN)
-        if self._record_live:
-            self._appender = asyncio.create_task(self._append_as_recorded(), name="record as it happens")
+        if self._record_live and not self.core.prompts.tracking:  # the first run to tell the record: show all
+            self.core.prompts.tracking = True
+            self.core.prompts.touch_all()
 
-    async def _append_as_recorded(self) -> None:
-        while True:
-            await workflow.wait_condition(lambda: bool(self.core.journal.unsent) and self.may_append())
-            await self.flush_events()
+    @property
+    def unrecorded(self) -> bool:
+        """Events or prompt changes the record has not been given yet (only while recording as it happens)."""
+        return self._record_live and self.may_record() and bool(self.core.journal.unsent or self.core.prompts.touched)
 
-    def may_append(self) -> bool:
-        """Whether events may go to the record now; a program handing over to its next run keeps them."""
+    def may_record(self) -> bool:
+        """Whether the record may be given events now; a program handing over to its next run keeps them."""
         return True
 
-    async def until_appended(self) -> None:
-        """Wait out an append in flight: a batch taken from the journal must land before the run hands over."""
-        await workflow.wait_condition(lambda: not self.appending.locked())
+    async def record_now(self) -> None:
+        """Give the record what happened since last time; a program handing over keeps it for its next run."""
+        if self._record_live:
+            await self.flush_events()
 
     async def append_events(self, batch: list[DomainEvent]) -> None:
         try:
@@ -235,17 +258,20 @@ class PromptingWorkflow:
                 self.on_expired(prompt)
             self._queue_reminders()
             await self.send_outbox()
+            await self.record_now()
             if until() or self.elapsed >= offset:
                 return
             self.show_progress()
             if self.core.clock.paused:
-                await workflow.wait_condition(lambda: not self.core.clock.paused or bool(self.core.outbox) or until())
+                await workflow.wait_condition(
+                    lambda: not self.core.clock.paused or bool(self.core.outbox) or self.unrecorded or until()
+                )
                 continue
             next_deadline = self.core.prompts.next_deadline(self.nudge_before)
             wake_at = offset if next_deadline is None else min(offset, next_deadline)
             try:
                 await workflow.wait_condition(
-                    lambda: self.core.clock.paused or bool(self.core.outbox) or until(),
+                    lambda: self.core.clock.paused or bool(self.core.outbox) or self.unrecorded or until(),
                     timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
                     timeout_summary=timer_label(self.where, at_the_end=wake_at == offset),
                 )
@@ -255,6 +281,8 @@ class PromptingWorkflow:
     # Pause
     def pause_clock(self) -> None:
         self.core.clock.pause(workflow.now())
+        self.core.prompts.touch_all()  # due dates are unknown while paused
 
     def resume_clock(self) -> None:
         self.core.clock.resume(workflow.now())
+        self.core.prompts.touch_all()  # and move on by the pause's length

@@ -623,17 +623,20 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _flush_while_room(self) -> None:
         """Hand recorded events to the record while this run has room; the rest travel to the next run."""
         async with self.appending:
-            while self.core.journal.unsent and not self._handing_over:
-                await self.append_events(self.core.journal.take())
+            while not self._handing_over and (batch := self.next_batch()):
+                await self.append_events(batch)
 
-    def may_append(self) -> bool:
+    async def record_now(self) -> None:
+        if self._record_live:
+            await self._flush_while_room()
+
+    def may_record(self) -> bool:
         return not self._handing_over
 
     async def _continue_as_new_if_due(self) -> None:
         if not self._run_is_full or self.state.phase in FINISHED:
             return
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.until_appended()
         # Unsent notices and events travel in the state and go out first thing in the next run: sending
         # thousands here would keep this run open while answers keep arriving, past the server's 2,000 updates.
         if not self.bounded:

@@ -8,7 +8,7 @@ once in `rebuild`.
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, case, insert, select, update
+from sqlalchemy import Connection, Executable, Table, case, delete, insert, select, update
 
 from adapters.store import tables as t
 from domain import events as ev
@@ -26,6 +26,7 @@ class Projector:
         self.conn = conn
         self.pending: dict[Table, list[dict[str, Any]]] = {}
         self.sides: dict[str, tuple[str, str]] = {}  # pairing id -> (mentor, mentee)
+        self.recording_prompts: set[str] = set()  # programs marked as telling the record their prompts
 
     def insert(self, table: Table, **values: Any) -> None:
         self.pending.setdefault(table, []).append(values)
@@ -320,6 +321,40 @@ def pairing_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     )
 
 
+# Prompts
+def _open_prompt(event: ev.DomainEvent, prompt_id: str) -> Any:
+    c = t.open_prompts.c
+    return (c.workflow_id == event.workflow_id, c.participant == event.participant, c.prompt_id == prompt_id)
+
+
+def prompt_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
+    fact = event.fact
+    assert isinstance(fact, ev.PromptShown)
+    if fact.sealed is None:  # never a view in the clear: the append activity seals it
+        raise ValueError(f"{event.key}: a prompt's view reached the record unsealed")
+    p.execute(delete(t.open_prompts).where(*_open_prompt(event, fact.prompt_id)))
+    p.insert(
+        t.open_prompts,
+        workflow_id=event.workflow_id,
+        participant=event.participant,
+        prompt_id=fact.prompt_id,
+        program_id=event.program_id,
+        pairing_id=event.pairing_id,
+        kind=fact.prompt_kind.value,
+        due_at=fact.due_at,
+        sealed=fact.sealed,
+        shown_event_id=event_id,
+    )
+    if event.workflow_id == event.program_id and event.program_id not in p.recording_prompts:
+        p.recording_prompts.add(event.program_id)
+        p.execute(update(t.programs).where(t.programs.c.program_id == event.program_id).values(prompts_recorded=True))
+
+
+def prompt_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
+    assert isinstance(event.fact, ev.PromptClosed)
+    p.execute(delete(t.open_prompts).where(*_open_prompt(event, event.fact.prompt_id)))
+
+
 def _ignore(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     """Facts kept in the log that no projection needs (the program's `cancelled` shows as its phase)."""
 
@@ -349,6 +384,8 @@ HANDLERS: dict[str, Handler] = {
     "alert_raised": alert_raised,
     "flagged_at_risk": flagged_at_risk,
     "pairing_closed": pairing_closed,
+    "prompt_shown": prompt_shown,
+    "prompt_closed": prompt_closed,
 }
 
 

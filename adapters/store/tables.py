@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -59,6 +60,9 @@ programs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
     Column("outcome", Text),
+    # Whether the program's own workflow tells the record its prompts (runs from 0005 on): only then can pages
+    # read a person's prompts here; for a program started before, they still ask the workflows.
+    Column("prompts_recorded", Boolean, nullable=False, server_default=false()),
 )
 
 participants = Table(
@@ -239,8 +243,27 @@ portal_sessions = Table(
     Index("ix_portal_sessions_person", "email", "program_id"),
 )
 
+# The prompts waiting for each person, as they see them: the view sealed with the codec's keys (a partner's
+# name, a plan a partner wrote), the rest plain for ordering. `shown_event_id` changes whenever the prompt is
+# shown again, so a page can wait for an answer's effect (read your writes).
+open_prompts = Table(
+    "open_prompts",
+    metadata,
+    Column("workflow_id", WorkflowId, primary_key=True),
+    Column("participant", Email, primary_key=True),
+    Column("prompt_id", String(100), primary_key=True),
+    Column("program_id", WorkflowId, nullable=False),
+    Column("pairing_id", WorkflowId),
+    Column("kind", String(30), nullable=False),
+    Column("due_at", DateTime(timezone=True)),
+    Column("sealed", Text, nullable=False),
+    Column("shown_event_id", Id, nullable=False),
+    Index("ix_open_prompts_person", "program_id", "participant"),
+)
+
 # The projections, in the order rebuild empties them; the event log is never among them.
 PROJECTIONS = [
+    open_prompts,
     kpi_results,
     metric_snapshots,
     alerts,

@@ -1,0 +1,78 @@
+"""What one person reads of their own prompts, from the read model: the pages' path, never a workflow query.
+
+The record keeps each open prompt as the person sees it, sealed with the codec's keys (`open_prompts`); only a
+process holding the keyring (the portal) opens it. A program started before the record kept prompts
+(`programs.prompts_recorded` false) has none here: `for_person` says so with None, and the caller asks the
+workflows as before.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select
+
+from adapters.codec import Sealer
+from adapters.store import tables as t
+from domain.prompts import PendingPrompt
+
+CATCH_UP_LIMIT = 3.0  # seconds a page waits for the record to show an answer's effect
+CATCH_UP_POLL = 0.05
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How far the record has got with a program: its newest event's time (None before any)."""
+
+    latest: datetime | None
+
+
+class PromptShelf:
+    def __init__(self, engine: Engine, sealer: Sealer) -> None:
+        self.engine = engine
+        self.sealer = sealer
+
+    def for_person(self, program_id: str, person: str) -> list[PendingPrompt] | None:
+        """The prompts waiting for `person` in the program and its pairings, soonest due first; None when this
+        program does not keep its prompts in the record."""
+        c = t.open_prompts.c
+        with self.engine.connect() as conn:
+            recorded = conn.execute(
+                select(t.programs.c.prompts_recorded).where(t.programs.c.program_id == program_id)
+            ).scalar()
+            if not recorded:
+                return None
+            rows = conn.execute(
+                select(c.sealed)
+                .where(c.program_id == program_id, c.participant == person)
+                .order_by(c.due_at.is_(None), c.due_at, c.prompt_id)
+            ).scalars()
+            return [self.sealer.open(sealed, PendingPrompt) for sealed in rows]
+
+    def shown_as(self, workflow_id: str, person: str, prompt_id: str) -> int | None:
+        """The event that last showed this prompt; None once it is closed."""
+        c = t.open_prompts.c
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(c.shown_event_id).where(
+                    c.workflow_id == workflow_id, c.participant == person, c.prompt_id == prompt_id
+                )
+            ).scalar()
+        return None if found is None else int(found)
+
+    def caught_up(self, workflow_id: str, person: str, prompt_id: str, before: int | None) -> bool:
+        """Wait, bounded, until the record no longer shows the prompt as it was before an answer (closed, or
+        shown again); False when it has not caught up in time, and the page should say so."""
+        deadline = time.monotonic() + CATCH_UP_LIMIT
+        while self.shown_as(workflow_id, person, prompt_id) == before and before is not None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(CATCH_UP_POLL)
+        return True
+
+    def freshness(self, program_id: str) -> Freshness:
+        with self.engine.connect() as conn:
+            latest = conn.execute(select(func.max(t.events.c.at)).where(t.events.c.program_id == program_id)).scalar()
+        if latest is not None and latest.tzinfo is None:  # SQLite keeps no zone; every event is UTC
+            latest = latest.replace(tzinfo=UTC)
+        return Freshness(latest=latest)
