@@ -72,8 +72,10 @@ async def _landing(portal: Portal, session: Session, grant: SignIn) -> str:
     """Where a fresh sign-in goes: the prompt its link was about, while it is still open; else My prompts."""
     if grant.prompt_id is None or session.email is None:
         return "/"
+    prompts = await portal.recorded_prompts(grant.program_id, session.email)
     try:
-        prompts = await prompts_for(portal.client, grant.program_id, session.email)
+        if prompts is None:  # a program started before the record kept prompts
+            prompts = await prompts_for(portal.client, grant.program_id, session.email)
     except RPCError:
         return "/"
     for prompt in prompts:

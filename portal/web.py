@@ -198,10 +198,14 @@ class Portal:
     async def pending(self, viewer: "Viewer") -> list[PendingPrompt]:
         """The person's pending prompts, across the program and their pairings, read from the record. A program
         started before the record kept prompts is asked instead (the member view names its pairings)."""
-        recorded = await run_in_threadpool(self.shelf.for_person, viewer.program_id, viewer.email)
+        recorded = await self.recorded_prompts(viewer.program_id, viewer.email)
         if recorded is not None:
             return recorded
         return await prompts_of(self.client, viewer.program_id, viewer.email, viewer.member)
+
+    async def recorded_prompts(self, program_id: str, email: str) -> list[PendingPrompt] | None:
+        """A person's prompts from the record; None for a program whose record keeps none (started before)."""
+        return await run_in_threadpool(self.shelf.for_person, program_id, email)
 
     async def shown_as(self, prompt: PendingPrompt) -> int | None:
         return await run_in_threadpool(self.shelf.shown_as, prompt.workflow_id, prompt.participant, prompt.id)

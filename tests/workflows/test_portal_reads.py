@@ -1,0 +1,85 @@
+"""My prompts is read from the record, never by asking workflows for prompts, and shows an answer's effect at once.
+
+The portal runs over a client that notes every query it sends. A person's prompts, in the program and in their
+pairing, come from the record (adapters/store/prompts.py); after an answer the page waits for the record to
+show it, so the list that follows no longer holds the prompt just answered.
+"""
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
+
+from domain.prompts import PromptKind
+from portal.app import create_app
+from tests.helpers.harness import Harness
+from tests.helpers.people import J0, S0, roster
+from tests.helpers.portal import browser, prompt_path, short_spec, until_prompt, wind_down
+from tests.helpers.programs import start_program
+
+
+class QueriesSeen(Interceptor):
+    """Counts the queries a client sends, by name."""
+
+    def __init__(self) -> None:
+        self.names: Counter[str] = Counter()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _Counting(next, self.names)
+
+
+class _Counting(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, names: Counter[str]) -> None:
+        super().__init__(next)
+        self.names = names
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        self.names[input.query] += 1
+        return await super().query_workflow(input)
+
+
+@pytest.fixture
+async def harness(harness: Harness) -> AsyncIterator[Harness]:
+    yield harness
+    await wind_down(harness)
+
+
+def watched_portal(h: Harness, seen: QueriesSeen) -> FastAPI:
+    client = Client(
+        h.client.service_client,
+        namespace=h.client.namespace,
+        data_converter=h.client.data_converter,
+        interceptors=[seen],
+    )
+    return create_app(h.settings, client)
+
+
+async def test_my_prompts_come_from_the_record_and_follow_each_answer(harness: Harness) -> None:
+    handle = await start_program(harness, short_spec(matching={"auto_approve": True}), roster(1))
+    seen = QueriesSeen()
+    app = watched_portal(harness, seen)
+    async with browser(app) as junior, browser(app) as senior:
+        await junior.sign_in(harness.settings, J0, handle.id)
+        await senior.sign_in(harness.settings, S0, handle.id)
+        assert "Join the program" in (await junior.get("/")).text and "As of " in (await junior.get("/")).text
+
+        opt_in = await junior.post(f"/prompts/{handle.id}/opt-in", {"consent_to_ground_rules": "yes"})
+        assert opt_in.status_code == 200 and "may take a moment" not in opt_in.text
+        assert "Join the program" not in (await junior.get("/")).text  # read your writes, in the program
+        await senior.post(f"/prompts/{handle.id}/opt-in", {"consent_to_ground_rules": "yes"})
+
+        for email, who in ((J0, junior), (S0, senior)):
+            training = await until_prompt(harness, handle.id, email, PromptKind.TRAINING, timedelta(hours=12))
+            await who.post(prompt_path(training), {"modules": training.context.modules})
+        accept = await until_prompt(harness, handle.id, J0, PromptKind.ACCEPT_MATCH)
+        home = (await junior.get("/")).text
+        assert prompt_path(accept) in home  # a pairing's prompt, from the record too
+        answered = await junior.post(prompt_path(accept), {"accept": "yes"})
+        assert answered.status_code == 200
+        assert prompt_path(accept) not in (await junior.get("/")).text  # read your writes, in a pairing
+    app.state.portal.engine.dispose()
+    assert seen.names["pending_prompts"] == 0, seen.names
