@@ -67,6 +67,29 @@ class _Symmetric(_Sides):
             feasible[np.ix_(mentee_rows, mentor_cols)] |= f.T
         return units, feasible
 
+    def units(self, rows: Ints, cols: Ints) -> Ints:
+        """Units of each pair the way round seniority allows (rows as mentors of more senior columns, else as
+        their mentees), where both people may take those sides; 0 elsewhere."""
+        cohort = self.cohort
+        units = np.zeros((len(rows), len(cols)), dtype=np.int64)
+        row_mentors, col_mentees = (
+            np.flatnonzero(cohort.left_pos[rows] >= 0),
+            np.flatnonzero(cohort.right_pos[cols] >= 0),
+        )
+        row_mentees, col_mentors = (
+            np.flatnonzero(cohort.right_pos[rows] >= 0),
+            np.flatnonzero(cohort.left_pos[cols] >= 0),
+        )
+        junior = cohort.seniority[rows][:, None] < cohort.seniority[cols][None, :]
+        if len(row_mentors) and len(col_mentees):
+            got = cohort.units(cohort.left_pos[rows[row_mentors]], cohort.right_pos[cols[col_mentees]])
+            units[np.ix_(row_mentors, col_mentees)] = got
+        if len(row_mentees) and len(col_mentors):
+            got = cohort.units(cohort.left_pos[cols[col_mentors]], cohort.right_pos[rows[row_mentees]]).T
+            mask = ~junior[np.ix_(row_mentees, col_mentors)]
+            units[np.ix_(row_mentees, col_mentors)] = np.where(mask, got, units[np.ix_(row_mentees, col_mentors)])
+        return units
+
     def mentor_mentee(self, rows: Ints, cols: Ints) -> tuple[Ints, Ints]:
         a, b = np.broadcast_arrays(rows, cols)
         first = self.cohort.seniority[a] < self.cohort.seniority[b]
@@ -77,7 +100,7 @@ def _symmetric_of(oriented: _Bipartite) -> _Bipartite:
     """The symmetric problem, seeded from the oriented one's candidates: every pair it holds is a pair the
     oriented problem scored, so a row's left-out pairs are bounded by that person's cut on either side."""
     cohort = oriented.sides.cohort
-    problem = _Bipartite(_Symmetric(cohort), oriented.tiers, oriented.k, scan=False)
+    problem = _Bipartite(_Symmetric(cohort), oriented.tiers, oriented.k)
     mentor, mentee = cohort.left[oriented.rows], cohort.right[oriented.cols]
     problem._add(np.concatenate([mentor, mentee]), np.concatenate([mentee, mentor]), np.tile(oriented.units, 2))
     cut = np.full(len(cohort.people), -1, dtype=np.int64)

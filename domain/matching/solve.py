@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from domain.matching.assignment import CANDIDATES, _Bipartite, _NotExact, _Oriented, _Solution, _Tiers
+from domain.matching.candidates import best_pairs
 from domain.matching.either import _branch_budget, _fill, _persons, _search, _symmetric_of
 from domain.matching.model import MatchContext, MatchingResult, ProposedPair, UnmatchedPerson
 from domain.matching.rules import why_not
@@ -46,7 +47,7 @@ def solve_matching(
     taken = {e for p in pairs for e in (p.mentor, p.mentee)}
     proven = bound <= best.value
     unmatched = [
-        UnmatchedPerson(email=p.email, reason=_unmatched_reason(cohort, oriented, i, proven))
+        UnmatchedPerson(email=p.email, reason=_unmatched_reason(cohort, i, proven))
         for i, p in enumerate(pool)
         if p.email not in taken
     ]
@@ -83,7 +84,7 @@ def _solve(cohort: _Cohort, candidates: int, budget: int) -> _Solved:
         raise ValueError("the scores are too large to compare exactly; lower the matching weights")
     while True:
         try:
-            oriented = _Bipartite(_Oriented(cohort), tiers, candidates)
+            oriented = _Bipartite(_Oriented(cohort), tiers, candidates, best_pairs(cohort, candidates))
             if cohort.fixed.all():  # one side each: the bipartite problem is the whole problem
                 best = oriented.solve(np.ones(n, dtype=np.bool_), np.ones(n, dtype=np.bool_))
                 return _Solved(oriented, None, best, best.value, 0, tiers)
@@ -141,13 +142,13 @@ _NONE_OUTSIDE_CHAIN = {
 }
 
 
-def _unmatched_reason(cohort: _Cohort, problem: _Bipartite, i: int, proven: bool) -> str:
+def _unmatched_reason(cohort: _Cohort, i: int, proven: bool) -> str:
     """Why person i has no partner: the first rule that leaves nobody who fits, or that those who fit are taken."""
     person = cohort.people[i]
     lpos, rpos = int(cohort.left_pos[i]), int(cohort.right_pos[i])
     if lpos < 0 and rpos < 0:
         return "you already mentor as many people as the program allows"
-    fits = (int(problem.row_count[lpos]) if lpos >= 0 else 0) + (int(problem.col_count[rpos]) if rpos >= 0 else 0)
+    fits = cohort.partners(lpos, rpos)
     role = person.role if (lpos >= 0 and rpos >= 0) or person.role != Role.EITHER else Role.MENTOR
     if fits:
         who = "the one person" if fits == 1 else f"all {fits} people"
