@@ -65,6 +65,10 @@ class _Tiers:
         per_person = per_unit * people * max(max_units, 1) + 2 * people + 1
         return cls(A=per_person, B=per_unit, tie=int(tie), C=2 * per_person + per_unit * max_units + 3)
 
+    def scores_only(self, max_units: int) -> "_Tiers":
+        """The same weights without the people level: no points for matching more people (a score bound)."""
+        return _Tiers(A=0, B=self.B, tie=self.tie, C=self.B * max(max_units, 1) + 3)
+
     @property
     def exact(self) -> bool:
         return self.C * 64 < EXACT_LIMIT  # SciPy adds costs in float64; paths longer than 64 edges are rare
@@ -222,25 +226,25 @@ class _Bipartite:
     def edges(self) -> int:
         return len(self.rows)
 
-    def solve(self, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
+    def solve(self, mentor_ok: Bools, mentee_ok: Bools, exact: bool = True) -> _Solution:
         """The exact optimum over every pair (not only the candidates) where the mentor is in `mentor_ok` and the
-        mentee in `mentee_ok` (both by person): solve, check the left-out pairs, add what is needed, again."""
+        mentee in `mentee_ok` (both by person): solve, check the left-out pairs, add what is needed, again.
+        Not `exact`: the optimum over the candidate graph, one solve (a proposal that a bound will judge)."""
         slots = self._slots(mentor_ok, mentee_ok)
         if slots is None:
             return _Solution.empty()
         while True:
             found = self._round(slots, mentor_ok, mentee_ok)
-            added, _ = self._scan(slots, found, mentor_ok, mentee_ok)
-            if not added:
+            if not exact or not self._scan(slots, found, mentor_ok, mentee_ok)[0]:
                 return self._solution(slots, found)
 
-    def relax(self, mentor_ok: Bools, mentee_ok: Bools, rounds: int) -> tuple[_Solution, int]:
+    def relax(self, mentor_ok: Bools, mentee_ok: Bools, rounds: int, tolerance: float = 0.0) -> tuple[_Solution, int]:
         """Up to `rounds` solves as in `solve` (all it takes, it is exact), and an upper bound on the optimum over
-        every pair.
+        every pair; it stops early once the bound is within `tolerance` (a share of the score) of the value.
 
-        The dual prices of the last solve are feasible on the candidate graph; lowering each row's price by its
-        largest violation on the left-out pairs makes them feasible everywhere, and by weak duality the primal
-        value plus those violations bounds every matching (the value itself once nothing is violated).
+        The prices of the last solve hold on the candidate graph; raising each slot's price by its largest
+        violation on the left-out pairs makes them hold everywhere, and by weak duality the value plus those
+        violations bounds every matching (the value itself once nothing is violated).
         """
         slots = self._slots(mentor_ok, mentee_ok)
         if slots is None:
@@ -248,10 +252,19 @@ class _Bipartite:
         for _ in range(max(1, rounds)):
             found = self._round(slots, mentor_ok, mentee_ok)
             _, excess = self._scan(slots, found, mentor_ok, mentee_ok)
-            if not excess:
+            score_part = int(self._solution(slots, found).units.sum()) * self.tiers.B
+            if excess <= tolerance * score_part:
                 break
         solution = self._solution(slots, found)
         return solution, solution.value + excess
+
+    def retiered(self, tiers: _Tiers) -> "_Bipartite":
+        """The same problem and candidate graph, weighed with other tiers."""
+        problem = _Bipartite(self.sides, tiers, self.k)
+        problem.rows, problem.cols, problem.units = self.rows, self.cols, self.units
+        problem.mentor, problem.mentee, problem.keys = self.mentor, self.mentee, self.keys
+        problem.row_cut, problem.col_cut = self.row_cut.copy(), self.col_cut.copy()
+        return problem
 
     def _slots(self, mentor_ok: Bools, mentee_ok: Bools) -> _Slots | None:
         sides, t = self.sides, self.tiers

@@ -111,6 +111,16 @@ def _symmetric_of(oriented: _Bipartite) -> _Bipartite:
     return problem
 
 
+def _adopt(oriented: _Bipartite, symmetric: _Bipartite) -> None:
+    """Give the oriented graph the pairs the symmetric one's duality checks found (each way round once)."""
+    cohort = oriented.sides.cohort
+    rows, cols = cohort.left_pos[symmetric.mentor], cohort.right_pos[symmetric.mentee]
+    new = (rows >= 0) & (cols >= 0)
+    new[new] = ~oriented.known(rows[new], cols[new])
+    if new.any():
+        oriented._add(rows[new], cols[new], symmetric.units[new])
+
+
 def _branch_budget(people: int) -> int:
     """Relaxations the branch and bound may solve after the first proposal: all it needs on pools of up to 16,
     then about a second's worth (one costs some 4 ms + 2.5e-7 * people**2 s here), none from about 2,000."""
@@ -129,8 +139,11 @@ def _conflicts(problem: _Bipartite, solution: _Solution) -> list[int]:
     return sorted(set(mentors.tolist()) & set(mentees.tolist()))
 
 
-def _dive(problem: _Bipartite, solution: _Solution, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
-    """A feasible proposal: put each person used on both sides on the side that earns more, solve again, repeat."""
+def _dive(
+    problem: _Bipartite, solution: _Solution, mentor_ok: Bools, mentee_ok: Bools, exact: bool = True
+) -> _Solution:
+    """A feasible proposal: put each person used on both sides on the side that earns more, solve again, repeat
+    (`exact` as in `_Bipartite.solve`)."""
     mentor_ok, mentee_ok = mentor_ok.copy(), mentee_ok.copy()
     n = len(mentor_ok)
     while conflicts := _conflicts(problem, solution):
@@ -142,7 +155,7 @@ def _dive(problem: _Bipartite, solution: _Solution, mentor_ok: Bools, mentee_ok:
                 mentee_ok[person] = False
             else:
                 mentor_ok[person] = False
-        solution = problem.solve(mentor_ok, mentee_ok)
+        solution = problem.solve(mentor_ok, mentee_ok, exact)
     return solution
 
 
@@ -174,10 +187,13 @@ class _BranchAndBound:
         self.undecided_at_start = ~cohort.fixed.astype(np.bool_)
         self.sides_of = symmetric if symmetric is not None else oriented
         self.rounds = 100 if self.n <= EXACT_RELAXATION_UP_TO else 1
+        self.exact = self.n <= EXACT_RELAXATION_UP_TO  # above, proposals are solved on the candidates only
 
     def run(self, budget: int) -> tuple[_Solution, int, int]:
         everyone = np.ones(self.n, dtype=np.bool_)
         relaxed, bound = self.relax(everyone, everyone)
+        if self.symmetric is not None:
+            _adopt(self.oriented, self.symmetric)
         best = self.propose(relaxed, everyone, everyone)
         queue = [_Node(-bound, 0, everyone, everyone, relaxed)]
         nodes = 0
@@ -210,13 +226,15 @@ class _BranchAndBound:
         return np.bincount(mentors, minlength=self.n), np.bincount(mentees, minlength=self.n)
 
     def propose(self, relaxed: _Solution, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
-        """Each undecided person on the side the relaxation uses them on (if only one), then an exact solve."""
+        """Each undecided person on the side the relaxation uses them on (if only one), then an exact solve (on
+        the candidates only for large pools: the bound judges it)."""
         as_mentor, as_mentee = self.uses(relaxed)
         undecided = mentor_ok & mentee_ok & self.undecided_at_start
         mentor_side, mentee_side = mentor_ok.copy(), mentee_ok.copy()
         mentee_side[undecided & (as_mentor > 0) & (as_mentee == 0)] = False
         mentor_side[undecided & (as_mentee > 0) & (as_mentor == 0)] = False
-        return _dive(self.oriented, self.oriented.solve(mentor_side, mentee_side), mentor_side, mentee_side)
+        first = self.oriented.solve(mentor_side, mentee_side, self.exact)
+        return _dive(self.oriented, first, mentor_side, mentee_side, self.exact)
 
     def branch_on(self, node: _Node) -> int | None:
         """Whom to fix next: someone the relaxation uses on both sides, else on either, else anyone undecided."""
