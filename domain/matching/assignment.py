@@ -13,16 +13,18 @@ What is optimal
 Method
     Each mentor becomes `capacity` slots; a mentor's first slot is worth 2A (it matches two people), the others
     A (one more person), so a second mentee only goes to a mentor when no free mentor fits. Maximum-weight
-    matching between slots and mentees is a min-cost perfect matching on a sparse graph made square with a
-    private "stay unmatched" dummy per slot and per mentee (and a mirrored dummy edge per real one), solved by
-    SciPy's LAPJVsp (`min_weight_full_bipartite_matching`).
+    matching between slots and mentees is solved by SciPy's LAPJVsp (`min_weight_full_bipartite_matching`) as
+    slots against mentees plus a private "stay unmatched" column per slot; the equivalent square problem (a
+    dummy row per mentee, a mirrored dummy edge per real one) gives exact integer prices (Bellman-Ford over its
+    residual graph, vectorised), read back as a price per slot and per mentee, u + p >= weight on every edge.
     Only the best `candidates` partners of each mentor and of each mentee enter the graph (`CANDIDATES`, 24 by
-    default), so 10,000 people make a few hundred thousand edges, not 25 million. Pruning never costs
-    optimality: after each solve the dual prices are recovered from the residual graph (Bellman-Ford,
-    vectorised, exact integers), every left-out pair that could break them is found (a row is scored only
-    against the columns where its bound says a violation is possible) and added, and the graph is solved again
-    until none is left. The result is then optimal over every pair, by LP duality: tests compare it with brute
-    force, and the bench with the unpruned graph and with an integer program.
+    default; `candidates.best_pairs`), with a bound on every pair left out. Pruning never costs optimality:
+    after each solve every left-out pair that could break the prices is found (a row is scored, by one matrix
+    product, only against the columns whose price is low enough for its bound; the rules are checked only
+    where a pair would break) and added, and the graph is solved again until none is left. The result is then
+    optimal over every pair, by LP duality: tests compare it with brute force and SciPy's dense assignment,
+    the bench with the unpruned graph, the dense assignment and an integer program. `relax` instead stops at a
+    tolerance and returns the value plus the prices' largest violations: a bound on every matching.
 
 `_Sides` says what the rows and columns of a problem are; `_Oriented` is the problem above (rows mentors,
 columns mentees). `_Bipartite.solve` is exact under any restriction of who may mentor and who be mentored,

@@ -5,9 +5,10 @@ working day in common, crossing departments and stated choices, each with its we
 kept in hundredths of a point (`UNIT`) as integers, so every comparison is exact and the vectorised scores of
 `_Cohort` equal `_explain`'s pair by pair. `_explain` gives a pair's top three reasons, largest first.
 
-`_Cohort` holds the pool as arrays, built once: who may sit on each side (mentor slots, mentees), skills as
-sparse incidence matrices, time zones as a table, management chains as Euler-tour intervals (`rules`), pairs
-tried before and stated choices; `_Cohort.score` scores and checks a block of mentors against mentees.
+`_Cohort` holds the pool as arrays, built once: who may sit on each side (mentor slots, mentees), a pair's
+score as the inner product of a mentor's and a mentee's feature rows (skills, interests, zone, department;
+exact in float32, `_features`), management chains as Euler-tour intervals (`rules`), pairs tried before and
+stated choices; `_Cohort.score` scores (one matrix product) and checks a block of mentors against mentees.
 
 Time-zone overlap: the hours both working days (`working_hours`, local time in each person's zone) overlap,
 from the UTC offsets the zones have at noon on 14 January 2026 (northern winter; summer time would shift some

@@ -1,10 +1,12 @@
 """The optimal proposal for a pool: `solve_matching` puts `scoring`, `assignment` and `either` together.
 
-With one side each the bipartite solve is the whole problem and its result is proven optimal; otherwise the
-search over `either` people gives a proposal and a bound. `MatchingResult` says whether the proposal is proven
-optimal and gives the bound (`bound_people`, `bound_score`). Every proposed pair is checked again with
-`why_not`, and its score recomputed pair by pair, before it is returned. Everyone left unmatched is told why
-(`_unmatched_reason`): the first rule that leaves nobody who fits them, or that all who fit are paired.
+With one side each the bipartite solve is the whole problem and its result is proven optimal (up to
+`EXACT_UP_TO` people; above, certified: solved until its bound is within `TOLERANCE` of its score); otherwise
+the search over `either` people gives a proposal and a bound. `MatchingResult` says whether the proposal is
+proven optimal and gives the bound (`bound_people`, `bound_score`), both computed and checked, never assumed.
+Every proposed pair is checked again with `why_not`, and its score recomputed pair by pair, before it is
+returned. Everyone left unmatched is told why (`_unmatched_reason`): the first rule that leaves nobody who fits
+them, or that all who fit are paired.
 """
 
 from collections.abc import Iterable, Sequence
