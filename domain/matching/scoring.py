@@ -224,11 +224,13 @@ class _Cohort:
         dep[known, self.department[known]] = 1
         dep[known, n_dep] = 1
         sign = np.r_[-np.ones(n_dep, dtype=np.int64), 1] * pts.cross
-        mentor = [pts.taught * offered[left], pts.learned_back * wanted[left], pts.interests * liked[left]]
-        mentee = [wanted[right], offered[right], liked[right]]
-        dense_mentor = np.hstack([m.toarray() for m in mentor] + [zones[self.zone[left]], dep[left] * sign])
-        dense_mentee = np.hstack([m.toarray() for m in mentee] + [self.overlap[:, self.zone[right]].T, dep[right]])
-        largest = int((np.abs(dense_mentor).max(axis=0, initial=0) * dense_mentee.max(axis=0, initial=0)).sum())
+        weighed = [(pts.taught, offered), (pts.learned_back, wanted), (pts.interests, liked)]
+        mentor = [weight * matrix[left].toarray().astype(np.int64) for weight, matrix in weighed]  # int64: any weight
+        mentee = [matrix[right].toarray() for matrix in (wanted, offered, liked)]
+        dense_mentor = np.hstack([*mentor, zones[self.zone[left]], dep[left] * sign])
+        dense_mentee = np.hstack([*mentee, self.overlap[:, self.zone[right]].T, dep[right]])
+        terms = np.abs(dense_mentor).max(axis=0, initial=0).astype(np.float64) * dense_mentee.max(axis=0, initial=0)
+        largest = float(terms.sum())  # in float64: no overflow, and far more precise than the 2**24 it is held to
         kind: type[np.floating[Any]] = np.float32 if largest < 1 << 24 else np.float64  # float64: exact to 2**53
         self.mentor_features: Floats = dense_mentor.astype(kind)
         self.mentee_features: Floats = dense_mentee.astype(kind)
