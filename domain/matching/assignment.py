@@ -13,16 +13,18 @@ What is optimal
 Method
     Each mentor becomes `capacity` slots; a mentor's first slot is worth 2A (it matches two people), the others
     A (one more person), so a second mentee only goes to a mentor when no free mentor fits. Maximum-weight
-    matching between slots and mentees is a min-cost perfect matching on a sparse graph made square with a
-    private "stay unmatched" dummy per slot and per mentee (and a mirrored dummy edge per real one), solved by
-    SciPy's LAPJVsp (`min_weight_full_bipartite_matching`).
+    matching between slots and mentees is solved by SciPy's LAPJVsp (`min_weight_full_bipartite_matching`) as
+    slots against mentees plus a private "stay unmatched" column per slot; the equivalent square problem (a
+    dummy row per mentee, a mirrored dummy edge per real one) gives exact integer prices (Bellman-Ford over its
+    residual graph, vectorised), read back as a price per slot and per mentee, u + p >= weight on every edge.
     Only the best `candidates` partners of each mentor and of each mentee enter the graph (`CANDIDATES`, 24 by
-    default), so 10,000 people make a few hundred thousand edges, not 25 million. Pruning never costs
-    optimality: after each solve the dual prices are recovered from the residual graph (Bellman-Ford,
-    vectorised, exact integers), every left-out pair that could break them is found (a row is scored only
-    against the columns where its bound says a violation is possible) and added, and the graph is solved again
-    until none is left. The result is then optimal over every pair, by LP duality: tests compare it with brute
-    force, and the bench with the unpruned graph and with an integer program.
+    default; `candidates.best_pairs`), with a bound on every pair left out. Pruning never costs optimality:
+    after each solve every left-out pair that could break the prices is found (a row is scored, by one matrix
+    product, only against the columns whose price is low enough for its bound; the rules are checked only
+    where a pair would break) and added, and the graph is solved again until none is left. The result is then
+    optimal over every pair, by LP duality: tests compare it with brute force and SciPy's dense assignment,
+    the bench with the unpruned graph, the dense assignment and an integer program. `relax` instead stops at a
+    tolerance and returns the value plus the prices' largest violations: a bound on every matching.
 
 `_Sides` says what the rows and columns of a problem are; `_Oriented` is the problem above (rows mentors,
 columns mentees). `_Bipartite.solve` is exact under any restriction of who may mentor and who be mentored,
@@ -36,6 +38,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from domain.matching.candidates import Candidates
 from domain.matching.model import Bools, Ints
 from domain.matching.scoring import _Cohort
 
@@ -64,6 +67,10 @@ class _Tiers:
         per_person = per_unit * people * max(max_units, 1) + 2 * people + 1
         return cls(A=per_person, B=per_unit, tie=int(tie), C=2 * per_person + per_unit * max_units + 3)
 
+    def scores_only(self, max_units: int) -> "_Tiers":
+        """The same weights without the people level: no points for matching more people (a score bound)."""
+        return _Tiers(A=0, B=self.B, tie=self.tie, C=self.B * max(max_units, 1) + 3)
+
     @property
     def exact(self) -> bool:
         return self.C * 64 < EXACT_LIMIT  # SciPy adds costs in float64; paths longer than 64 edges are rare
@@ -87,6 +94,20 @@ class _Sides:
     def mentor_mentee(self, rows: Ints, cols: Ints) -> tuple[Ints, Ints]:
         """Which person would mentor and which be mentored, for rows and columns (broadcast together)."""
         raise NotImplementedError
+
+    def units(self, rows: Ints, cols: Ints) -> Ints:
+        """Units of these rows against these columns, stated choices left out (every chosen pair is a candidate
+        from the start); meaningless where a pair is not allowed, which `pair_ok` tells."""
+        raise NotImplementedError
+
+    def pair_ok(self, rows: Ints, cols: Ints) -> Bools:
+        """Whether each (row, column) pair keeps every rule (rows and columns side by side, not crossed)."""
+        mentor, mentee = self.mentor_mentee(rows, cols)
+        cohort = self.cohort
+        ok = (cohort.left_pos[mentor] >= 0) & (cohort.right_pos[mentee] >= 0) & cohort.allowed(mentor, mentee)
+        n = max(cohort.n_right, 1)
+        tried = np.isin(cohort.left_pos[mentor] * n + cohort.right_pos[mentee], cohort.forbid_l * n + cohort.forbid_r)
+        return ok & ~tried
 
     def row_ok(self, mentor_ok: Bools, mentee_ok: Bools) -> Bools:
         return np.ones(len(self.row_person), dtype=np.bool_)
@@ -112,6 +133,9 @@ class _Oriented(_Sides):
     def mentor_mentee(self, rows: Ints, cols: Ints) -> tuple[Ints, Ints]:
         mentor, mentee = np.broadcast_arrays(self.cohort.left[rows], self.cohort.right[cols])
         return mentor, mentee
+
+    def units(self, rows: Ints, cols: Ints) -> Ints:
+        return self.cohort.units(rows, cols)
 
     def row_ok(self, mentor_ok: Bools, mentee_ok: Bools) -> Bools:
         return mentor_ok[self.cohort.left]
@@ -155,8 +179,8 @@ class _Round:
     """One solve of the candidate graph: the matching and the dual prices that certify it there."""
 
     match: Ints  # the column (index into rq) each slot got, or >= len(rq) for none
-    d: Ints
-    dr: Ints
+    u: Ints  # each slot's price, >= 0
+    p: Ints  # each column's price (index into rq), >= 0; u + p >= weight on every candidate edge, = on the used
     e_slot: Ints
     e_q: Ints
     e_units: Ints
@@ -166,58 +190,20 @@ class _Round:
 class _Bipartite:
     """One bipartite problem: candidate edges, exact solves under side restrictions, and the duality check."""
 
-    def __init__(self, sides: _Sides, tiers: _Tiers, candidates: int, *, scan: bool = True) -> None:
+    def __init__(self, sides: _Sides, tiers: _Tiers, candidates: int, seed: Candidates | None = None) -> None:
+        """The problem over `sides`, its graph seeded with `seed`'s pairs and bounds (else empty, to add to)."""
         self.sides, self.tiers = sides, tiers
         self.k = max(1, candidates)
         self.solves = 0
         n_rows, n_cols = len(sides.row_person), len(sides.col_person)
-        self.row_count = np.zeros(n_rows, dtype=np.int64)
-        self.col_count = np.zeros(n_cols, dtype=np.int64)
         self.row_cut = np.full(n_rows, -1, dtype=np.int64)  # bound on the units of a row's left-out pairs
         self.col_cut = np.full(n_cols, -1, dtype=np.int64)  # the same for a column
         empty = np.zeros(0, dtype=np.int64)
         self.rows, self.cols, self.units, self.mentor, self.mentee = empty, empty, empty, empty, empty
-        if scan and n_rows and n_cols:
-            self._scan_all()
-
-    def _scan_all(self) -> None:
-        """Score every pair once; keep each row's and each column's k best feasible pairs."""
-        sides, k = self.sides, self.k
-        n_cols = len(sides.col_person)
-        found_rows, found_cols, found_units = [], [], []
-        col_vals = np.full((0, n_cols), -1, dtype=np.int64)
-        col_rows = np.zeros((0, n_cols), dtype=np.int64)
-        for rows in sides.blocks():
-            units, feasible = sides.block(rows)
-            key = np.where(feasible, units, -1)
-            counts = feasible.sum(axis=1)
-            self.row_count[rows] = counts
-            self.col_count += feasible.sum(axis=0)
-            top = (
-                np.argpartition(key, n_cols - k, axis=1)[:, n_cols - k :]
-                if n_cols > k
-                else np.broadcast_to(np.arange(n_cols), key.shape)
-            )
-            vals = np.take_along_axis(key, top, axis=1)
-            keep = vals >= 0
-            found_rows.append(np.broadcast_to(rows[:, None], top.shape)[keep])
-            found_cols.append(top[keep])
-            found_units.append(vals[keep])
-            cut = counts > k
-            self.row_cut[rows[cut]] = vals[cut].min(axis=1)
-            col_vals = np.concatenate([col_vals, key])
-            col_rows = np.concatenate([col_rows, np.broadcast_to(rows[:, None], key.shape)])
-            if len(col_vals) > k:
-                best = np.argpartition(col_vals, len(col_vals) - k, axis=0)[len(col_vals) - k :]
-                col_vals = np.take_along_axis(col_vals, best, axis=0)
-                col_rows = np.take_along_axis(col_rows, best, axis=0)
-        keep = col_vals >= 0
-        cut = self.col_count > k
-        self.col_cut[cut] = col_vals[:, cut].min(axis=0)
-        found_rows.append(col_rows[keep])
-        found_cols.append(np.broadcast_to(np.arange(n_cols), col_vals.shape)[keep])
-        found_units.append(col_vals[keep])
-        self._add(np.concatenate(found_rows), np.concatenate(found_cols), np.concatenate(found_units))
+        self.keys = empty  # row * columns + column of every edge, sorted
+        if seed is not None:
+            self._add(seed.rows, seed.cols, seed.units)
+            self.row_cut, self.col_cut = seed.row_cut.copy(), seed.col_cut.copy()
 
     def _add(self, rows: Ints, cols: Ints, units: Ints) -> None:
         """Add pairs to the candidate graph (the caller never adds one twice)."""
@@ -230,30 +216,37 @@ class _Bipartite:
         self.units = np.concatenate([self.units, units])
         self.mentor = np.concatenate([self.mentor, mentor])
         self.mentee = np.concatenate([self.mentee, mentee])
+        self.keys = np.sort(self.rows * n_cols + self.cols)
+
+    def known(self, rows: Ints, cols: Ints) -> Bools:
+        """Whether each (row, column) pair is already an edge."""
+        keys = rows * max(len(self.sides.col_person), 1) + cols
+        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        return self.keys[at] == keys if len(self.keys) else np.zeros(len(keys), dtype=np.bool_)
 
     @property
     def edges(self) -> int:
         return len(self.rows)
 
-    def solve(self, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
+    def solve(self, mentor_ok: Bools, mentee_ok: Bools, exact: bool = True) -> _Solution:
         """The exact optimum over every pair (not only the candidates) where the mentor is in `mentor_ok` and the
-        mentee in `mentee_ok` (both by person): solve, check the left-out pairs, add what is needed, again."""
+        mentee in `mentee_ok` (both by person): solve, check the left-out pairs, add what is needed, again.
+        Not `exact`: the optimum over the candidate graph, one solve (a proposal that a bound will judge)."""
         slots = self._slots(mentor_ok, mentee_ok)
         if slots is None:
             return _Solution.empty()
         while True:
             found = self._round(slots, mentor_ok, mentee_ok)
-            added, _ = self._scan(slots, found, mentor_ok, mentee_ok)
-            if not added:
+            if not exact or not self._scan(slots, found, mentor_ok, mentee_ok)[0]:
                 return self._solution(slots, found)
 
-    def relax(self, mentor_ok: Bools, mentee_ok: Bools, rounds: int) -> tuple[_Solution, int]:
+    def relax(self, mentor_ok: Bools, mentee_ok: Bools, rounds: int, tolerance: float = 0.0) -> tuple[_Solution, int]:
         """Up to `rounds` solves as in `solve` (all it takes, it is exact), and an upper bound on the optimum over
-        every pair.
+        every pair; it stops early once the bound is within `tolerance` (a share of the score) of the value.
 
-        The dual prices of the last solve are feasible on the candidate graph; lowering each row's price by its
-        largest violation on the left-out pairs makes them feasible everywhere, and by weak duality the primal
-        value plus those violations bounds every matching (the value itself once nothing is violated).
+        The prices of the last solve hold on the candidate graph; raising each slot's price by its largest
+        violation on the left-out pairs makes them hold everywhere, and by weak duality the value plus those
+        violations bounds every matching (the value itself once nothing is violated).
         """
         slots = self._slots(mentor_ok, mentee_ok)
         if slots is None:
@@ -261,10 +254,19 @@ class _Bipartite:
         for _ in range(max(1, rounds)):
             found = self._round(slots, mentor_ok, mentee_ok)
             _, excess = self._scan(slots, found, mentor_ok, mentee_ok)
-            if not excess:
+            score_part = int(self._solution(slots, found).units.sum()) * self.tiers.B
+            if excess <= tolerance * score_part:
                 break
         solution = self._solution(slots, found)
         return solution, solution.value + excess
+
+    def retiered(self, tiers: _Tiers) -> "_Bipartite":
+        """The same problem and candidate graph, weighed with other tiers."""
+        problem = _Bipartite(self.sides, tiers, self.k)
+        problem.rows, problem.cols, problem.units = self.rows, self.cols, self.units
+        problem.mentor, problem.mentee, problem.keys = self.mentor, self.mentee, self.keys
+        problem.row_cut, problem.col_cut = self.row_cut.copy(), self.col_cut.copy()
+        return problem
 
     def _slots(self, mentor_ok: Bools, mentee_ok: Bools) -> _Slots | None:
         sides, t = self.sides, self.tiers
@@ -300,8 +302,8 @@ class _Bipartite:
         e_q = np.repeat(q_of[ec], reps)
         e_units = np.repeat(eu, reps)
         e_w = slots.tier[e_slot] + t.B * e_units + slots.fixed[e_slot] + slots.q_fixed[e_q]
-        match, d, dr = self._assign(len(slots.owner), len(slots.rq), e_slot, e_q, e_w)
-        return _Round(match, d, dr, e_slot, e_q, e_units, e_w)
+        match, u, p = self._assign(len(slots.owner), len(slots.rq), e_slot, e_q, e_w)
+        return _Round(match, u, p, e_slot, e_q, e_units, e_w)
 
     def _solution(self, slots: _Slots, found: _Round) -> _Solution:
         chosen = found.match[found.e_slot] == found.e_q
@@ -315,21 +317,34 @@ class _Bipartite:
         )
 
     def _assign(self, n_slots: int, n_q: int, e_slot: Ints, e_q: Ints, e_w: Ints) -> tuple[Ints, Ints, Ints]:
-        """Min-cost perfect matching of the square graph; the column each slot got, and dual prices.
+        """Maximum-weight matching as the min-cost perfect matching of a square graph: the column each slot got,
+        and each slot's and each column's price.
 
         Rows are the slots then one dummy per column; columns the real columns then one dummy per slot. A slot
         may stay unmatched (its own dummy column), a column too (its own dummy row); the two dummies of a real
         edge meet when the edge is used. Costs are C - weight > 0, so the minimum is the maximum-weight matching.
+        SciPy solves the slots against the columns and their own dummies only (a quarter of the work: the
+        square one's dummy rows follow from it), and the prices are those of the square graph.
         """
         top = self.tiers.C
         slots, qs = np.arange(n_slots), np.arange(n_q)
+        rect = sparse.csr_matrix(
+            (
+                np.r_[top - e_w, np.full(n_slots, top)].astype(np.float64),
+                (np.r_[e_slot, slots], np.r_[e_q, n_q + slots]),
+            ),
+            shape=(n_slots, n_q + n_slots),
+        )
+        got = np.asarray(min_weight_full_bipartite_matching(rect)[1], dtype=np.int64)
+        slot_of = np.full(n_q, -1, dtype=np.int64)
+        real = got < n_q
+        slot_of[got[real]] = slots[real]
+        # A free column sits on its own dummy row; a taken one's dummy row on the dummy column of its slot.
+        col_of = np.r_[got, np.where(slot_of < 0, qs, n_q + slot_of)]
         r = np.concatenate([e_slot, slots, n_slots + qs, n_slots + e_q])
         c = np.concatenate([e_q, n_q + slots, qs, n_q + e_slot])
         cost = np.concatenate([top - e_w, np.full(n_slots + n_q + len(e_w), top, dtype=np.int64)])
         size = n_slots + n_q
-        graph = sparse.csr_matrix((cost.astype(np.float64), (r, c)), shape=(size, size))
-        _, col_of = min_weight_full_bipartite_matching(graph)
-        col_of = np.asarray(col_of, dtype=np.int64)
         # Dual prices: shortest distances in the residual graph (matched edges reversed, every node reachable
         # from a source at 0), in exact integers. With positive costs a row's price follows from its matched
         # column, dr = d[col] - cost, so only columns need relaxing (Bellman-Ford, one vector pass per round).
@@ -352,159 +367,141 @@ class _Bipartite:
             d[heads] = best
         else:
             raise _NotExact("the float64 assignment is not optimal in exact arithmetic")
-        return col_of[:n_slots], d, d[col_of] - row_cost
+        # The square graph's prices as the matching's own: u >= 0 (a slot's dummy edge), p >= 0 (a column's),
+        # and a real edge with its mirror gives u + p >= w, with equality on the edges used.
+        dr = d[col_of] - row_cost
+        return col_of[:n_slots], top + dr[:n_slots] - d[n_q:], top + dr[n_slots:] - d[:n_q]
 
     def _scan(self, slots: _Slots, found: _Round, mentor_ok: Bools, mentee_ok: Bools) -> tuple[bool, int]:
-        """Check the left-out pairs against the dual prices: add those that could improve the result (with their
+        """Check the left-out pairs against the prices: add those that could improve the result (with their
         rows' next best pairs, so the next round rarely finds more); return whether any did, and by how much the
-        prices must drop to hold everywhere (0 when the solve is optimal over every pair).
+        slots' prices must rise to hold everywhere (0 when the solve is optimal over every pair).
 
-        The whole problem's LP holds when cost(r, c) >= d[c] - dr[r] on every edge; the candidate graph's own
-        edges hold by construction, so only left-out pairs are checked: a real edge (slot s, column q) of cost
-        C - w, and its mirrored dummy edge (dummy row of q, dummy column of s) of cost C. With w bounded by the
-        row's cut, the real edge can only break when d[q] exceeds a threshold of the slot, the mirror only when
-        dr[dummy q] falls below one: so a row is scored only against those columns, if any.
+        By LP duality the matching is optimal over every pair when u[slot] + p[column] >= weight on every
+        feasible pair; the candidate edges hold by construction, so only left-out pairs are checked. With the
+        weight bounded through the row's cut, a pair can only break where the column's price is below a
+        threshold of the row: so a row is scored only against those columns, if any.
         """
         sides, t = self.sides, self.tiers
-        d, dr = found.d, found.dr
-        n_slots, n_q, n_rows, n_cols = len(slots.owner), len(slots.rq), len(sides.row_person), len(sides.col_person)
-        in_problem = np.zeros(n_cols, dtype=np.bool_)
-        in_problem[slots.rq] = True
-        q_of = np.zeros(n_cols, dtype=np.int64)
-        q_of[slots.rq] = np.arange(n_q)
-        d_col = np.where(in_problem, d[q_of], np.iinfo(np.int64).min)
-        dr_dummy = np.where(in_problem, dr[n_slots + q_of], np.iinfo(np.int64).max)
+        n_rows, n_cols = len(sides.row_person), len(sides.col_person)
+        price = np.full(n_cols, np.iinfo(np.int64).max)  # columns outside the problem never break anything
+        price[slots.rq] = found.p
         live = self.row_cut[slots.owner] >= 0
-        bound = slots.tier + t.B * self.row_cut[slots.owner] + slots.fixed + t.tie
-        real_at = np.full(n_rows, np.iinfo(np.int64).max)  # a row's real edge may break only where d_col > this
-        np.minimum.at(real_at, slots.owner[live], (t.C + dr[:n_slots] - bound)[live])
-        mirror_at = np.full(n_rows, np.iinfo(np.int64).min)  # its mirror only where dr_dummy < this
-        np.maximum.at(mirror_at, slots.owner[live], (d[n_q : n_q + n_slots] - t.C)[live])
-        risky = np.flatnonzero((real_at < d_col.max(initial=np.iinfo(np.int64).min)) | (mirror_at > dr_dummy.min()))
+        most = slots.tier + t.B * self.row_cut[slots.owner] + slots.fixed + t.tie - found.u
+        below = np.full(n_rows, np.iinfo(np.int64).min)  # a row's left-out pair may break only where price < this
+        np.maximum.at(below, slots.owner[live], most[live])
+        # The column's cut bounds the same pair: it may break only where the column's slack exceeds the slot's.
+        slack = np.full(n_rows, np.iinfo(np.int64).max)
+        np.minimum.at(slack, slots.owner[live], (found.u - slots.tier - slots.fixed)[live])
+        col_slack = np.where(self.col_cut >= 0, t.B * self.col_cut + t.tie - price, np.iinfo(np.int64).min)
+        col_slack[self.col_cut < 0] = np.iinfo(np.int64).min
+        risky = np.flatnonzero(below > price.min(initial=np.iinfo(np.int64).max))
         if not len(risky):
             return False, 0
-        by_d, by_dr = np.argsort(-d_col, kind="stable"), np.argsort(dr_dummy, kind="stable")
-        d_sorted, dr_sorted = -d_col[by_d], dr_dummy[by_dr]
-        risky = risky[np.argsort(-real_at[risky], kind="stable")]  # fewest hot columns first
+        by_price = np.argsort(price, kind="stable")
+        sorted_price = price[by_price]
+        risky = risky[np.argsort(below[risky], kind="stable")]  # fewest hot columns first
         excess = 0
-        dummy_excess = np.zeros(n_cols, dtype=np.int64)
-        found_rows: list[Ints] = []
-        found_cols: list[Ints] = []
-        found_units: list[Ints] = []
+        gained: list[tuple[Ints, Ints, Ints]] = []
         start = 0
         while start < len(risky):
             rows = risky[start : start + 256]
-            hot = np.union1d(
-                by_d[: np.searchsorted(d_sorted, -int(real_at[rows].min()), side="left")],
-                by_dr[: np.searchsorted(dr_sorted, int(mirror_at[rows].max()), side="left")],
-            )
+            hot = by_price[: np.searchsorted(sorted_price, int(below[rows].max()), side="left")]
+            hot = np.sort(hot[col_slack[hot] > slack[rows].min()])
             rows = rows[: max(1, BLOCK_CELLS // max(len(hot), 1))]
             start += len(rows)
-            gained, excess_here = self._scan_block(slots, found, rows, hot, mentor_ok, mentee_ok, dummy_excess)
+            taken, excess_here = self._scan_block(slots, found, rows, hot, mentor_ok, mentee_ok)
             excess += excess_here
-            if gained is not None:
-                found_rows.append(gained[0])
-                found_cols.append(gained[1])
-                found_units.append(gained[2])
-        if found_rows:
-            self._add(np.concatenate(found_rows), np.concatenate(found_cols), np.concatenate(found_units))
-        excess += int(dummy_excess.sum())
+            if taken is not None:
+                gained.append(taken)
+        if gained:
+            self._add(*(np.concatenate(part) for part in zip(*gained, strict=True)))
         return excess > 0, excess
 
     def _scan_block(
-        self,
-        slots: _Slots,
-        found: _Round,
-        rows: Ints,
-        hot: Ints,
-        mentor_ok: Bools,
-        mentee_ok: Bools,
-        dummy_excess: Ints,
+        self, slots: _Slots, found: _Round, rows: Ints, hot: Ints, mentor_ok: Bools, mentee_ok: Bools
     ) -> tuple[tuple[Ints, Ints, Ints] | None, int]:
-        """Score rows against the hot columns; the pairs to add (if any) and the rows' price excess."""
-        sides, t, k = self.sides, self.tiers, self.k
-        d, dr = found.d, found.dr
-        n_slots, n_q, n_cols = len(slots.owner), len(slots.rq), len(sides.col_person)
+        """Score rows against the hot columns; the pairs to add (if any) and the rows' price excess.
+
+        Rules are checked only where the prices say a pair could break, or when a row is seen whole."""
+        sides = self.sides
         if not len(hot):
             return None, 0
-        units, feasible = sides.block(rows, hot)
-        at_row = np.full(len(sides.row_person), -1, dtype=np.int64)
-        at_row[rows] = np.arange(len(rows))
-        at_col = np.full(n_cols, -1, dtype=np.int64)
-        at_col[hot] = np.arange(len(hot))
-        mine = (at_row[self.rows] >= 0) & (at_col[self.cols] >= 0)
-        left_out = feasible.copy()
-        left_out[at_row[self.rows[mine]], at_col[self.cols[mine]]] = False
-        in_problem = np.zeros(n_cols, dtype=np.bool_)
-        in_problem[slots.rq] = True
-        q_of = np.zeros(n_cols, dtype=np.int64)
-        q_of[slots.rq] = np.arange(n_q)
-        mentor, mentee = sides.mentor_mentee(rows[:, None], hot[None, :])
-        open_ = left_out & in_problem[hot][None, :] & mentor_ok[mentor] & mentee_ok[mentee]
-        d_col, dr_dummy = d[q_of[hot]], dr[n_slots + q_of[hot]]
-        prices = _BlockPrices(d, dr, d_col, dr_dummy, sides.cohort.fixed[sides.col_person[hot]] * t.tie, n_q)
-        excess, worst = self._violations(slots, prices, rows, hot, units, open_, dummy_excess)
-        take = _to_take(left_out, worst > 0, units, k)
-        if len(hot) == n_cols:  # seen whole: the rows' cuts can be exact from now on
-            still_out = left_out & ~take
-            self.row_cut[rows] = np.where(still_out.any(axis=1), np.where(still_out, units, -1).max(axis=1), -1)
-        hit_r, hit_c = np.nonzero(take)
-        if not len(hit_r):
+        units = sides.units(rows, hot)
+        q_of = np.full(len(sides.col_person), -1, dtype=np.int64)
+        q_of[slots.rq] = np.arange(len(slots.rq))
+        margin = self._margin(slots, found, rows, q_of[hot], units)
+        at_r, at_c = np.nonzero(margin > 0)
+        at_r, at_c = self._open(rows[at_r], hot[at_c], mentor_ok, mentee_ok, at_r, at_c)
+        excess = self._excess(slots, found, rows[at_r], q_of[hot[at_c]], units[at_r, at_c])
+        taken_r, taken_c = self._near(rows, hot, units, margin, at_r, mentor_ok, mentee_ok)
+        take_r, take_c = np.r_[at_r, taken_r], np.r_[at_c, taken_c]
+        if len(hot) == len(sides.col_person):  # seen whole: the rows' cuts can be exact from now on
+            self._exact_cuts(rows, units, take_r, take_c)
+        if not len(take_r):
             return None, excess
-        return (rows[hit_r], hot[hit_c], units[hit_r, hit_c]), excess
+        return (rows[take_r], hot[take_c], units[take_r, take_c]), excess
 
-    def _violations(
-        self,
-        slots: _Slots,
-        prices: "_BlockPrices",
-        rows: Ints,
-        hot: Ints,
-        units: Ints,
-        open_: Bools,
-        dummy_excess: Ints,
-    ) -> tuple[int, Ints]:
-        """The rows' total price excess, and each open pair's largest violation over its row's slots (the dummy
-        side's violations raise `dummy_excess` in place)."""
-        t, p = self.tiers, prices
-        excess = 0
-        worst = np.zeros(open_.shape, dtype=np.int64)
-        for i, row in enumerate(rows.tolist()):
-            if not open_[i].any():
-                continue
-            first = int(slots.first[row])
-            for s in range(first, first + int(self.sides.capacity[row])):
-                w = slots.tier[s] + t.B * units[i] + slots.fixed[s] + p.fixed_col
-                real = np.where(open_[i], p.d_col - p.dr[s] - (t.C - w), 0)
-                excess += max(0, int(real.max(initial=0)))
-                mirror = np.where(open_[i], p.d[p.n_q + s] - p.dr_dummy - t.C, 0)
-                np.maximum.at(dummy_excess, hot, mirror)
-                np.maximum(worst[i], np.maximum(real, mirror), out=worst[i])
-        return excess, worst
+    def _margin(self, slots: _Slots, found: _Round, rows: Ints, qs: Ints, units: Ints) -> Ints:
+        """By how much each pair's weight exceeds its best slot's price plus the column's (> 0: it breaks)."""
+        t = self.tiers
+        first, capacity = slots.first[rows], self.sides.capacity[rows]
+        col_side = np.where(qs >= 0, slots.q_fixed[qs] - found.p[qs], np.iinfo(np.int64).min // 4)
+        best = np.full(len(rows), np.iinfo(np.int64).min // 4, dtype=np.int64)
+        for rank in range(int(capacity.max(initial=0))):
+            has = (first >= 0) & (rank < capacity)
+            slot = np.where(has, first + rank, 0)
+            row_side = np.where(has, slots.tier[slot] + slots.fixed[slot] - found.u[slot], np.iinfo(np.int64).min // 4)
+            best = np.maximum(best, row_side)
+        return t.B * units + best[:, None] + col_side[None, :]
 
+    def _open(self, row: Ints, col: Ints, mentor_ok: Bools, mentee_ok: Bools, *keep: Ints) -> tuple[Ints, Ints]:
+        """Of these pairs (and `keep`, the arrays beside them), those that keep the rules, are not edges yet and
+        whose people may take these sides."""
+        mentor, mentee = self.sides.mentor_mentee(row, col)
+        ok = self.sides.pair_ok(row, col) & ~self.known(row, col) & mentor_ok[mentor] & mentee_ok[mentee]
+        first, second = keep
+        return first[ok], second[ok]
 
-@dataclass
-class _BlockPrices:
-    """A round's prices as one block of rows against its hot columns sees them."""
+    def _excess(self, slots: _Slots, found: _Round, rows: Ints, qs: Ints, units: Ints) -> int:
+        """How much the slots' prices must rise for these open pairs to hold: each slot by its largest break."""
+        t = self.tiers
+        rise = np.zeros(len(slots.owner), dtype=np.int64)
+        first, capacity = slots.first[rows], self.sides.capacity[rows]
+        for rank in range(int(capacity.max(initial=0))):
+            has = rank < capacity
+            slot = first[has] + rank
+            broken = slots.tier[slot] + slots.fixed[slot] + t.B * units[has] + slots.q_fixed[qs[has]]
+            np.maximum.at(rise, slot, broken - found.u[slot] - found.p[qs[has]])
+        return int(rise.sum())
 
-    d: Ints
-    dr: Ints
-    d_col: Ints
-    dr_dummy: Ints
-    fixed_col: Ints
-    n_q: int
+    def _near(
+        self, rows: Ints, hot: Ints, units: Ints, margin: Ints, broken: Ints, mentor_ok: Bools, mentee_ok: Bools
+    ) -> tuple[Ints, Ints]:
+        """For each row with a broken pair, its next k pairs closest to breaking, so the next round rarely finds
+        more (positions in the block)."""
+        which = np.unique(broken)
+        if not len(which):
+            return broken[:0], broken[:0]
+        width, k = len(hot), 2 * self.k
+        near = np.where(margin[which] > 0, np.iinfo(np.int64).min, margin[which])
+        top = (
+            np.argpartition(near, width - k, axis=1)[:, width - k :]
+            if width > k
+            else np.tile(np.arange(width), (len(which), 1))
+        )
+        at_r = np.repeat(which, top.shape[1])
+        at_c = top.ravel()
+        at_r, at_c = self._open(rows[at_r], hot[at_c], mentor_ok, mentee_ok, at_r, at_c)
+        return at_r, at_c
 
-
-def _to_take(left_out: Bools, broken: Bools, units: Ints, k: int) -> Bools:
-    """The pairs a block adds: every violated one, and for a row with a violation its next k best left-out
-    pairs, whatever the prices say."""
-    ranked = np.where(left_out & ~broken & broken.any(axis=1, keepdims=True), units, -1)
-    width = units.shape[1]
-    top = (
-        np.argpartition(ranked, width - k, axis=1)[:, width - k :]
-        if width > k
-        else np.broadcast_to(np.arange(width), ranked.shape)
-    )
-    take = broken.copy()
-    np.put_along_axis(take, top, np.take_along_axis(ranked, top, axis=1) >= 0, axis=1)
-    take |= broken
-    return take
+    def _exact_cuts(self, rows: Ints, units: Ints, take_r: Ints, take_c: Ints) -> None:
+        """A row seen whole: its cut becomes its best pair left out of the graph."""
+        _, feasible = self.sides.block(rows)
+        left_out = feasible.copy()
+        left_out[take_r, take_c] = False
+        mine = np.isin(self.rows, rows)
+        at = np.full(len(self.sides.row_person), -1, dtype=np.int64)
+        at[rows] = np.arange(len(rows))
+        left_out[at[self.rows[mine]], self.cols[mine]] = False
+        self.row_cut[rows] = np.where(left_out.any(axis=1), np.where(left_out, units, -1).max(axis=1), -1)

@@ -13,10 +13,14 @@ With group mentoring (capacity above 1) the relaxation is the oriented one in wh
 used on both sides (a weaker bound). When the search does not close, `_fill` adds any pair of people both still
 free, so the proposal is at least maximal.
 
-Measured: on 700 random pools of 6 to 12 people, equal to brute force and proven every time; without
-branching, equal on 84-90% of them and at most 3 people short. On the synthetic cohorts of 200, 2,000 and
-10,000 the number of people matched is proven maximal, and at 200 the proposal equals the integer-program
-optimum (bench/results/matching.md).
+Measured on the small path: on 700 random pools of 6 to 12 people, equal to brute force and proven every time;
+without branching, equal on 84-90% of them and at most 3 people short.
+
+Large pools (above `EXACT_RELAXATION_UP_TO`) get one relaxation solve (its people level is what it must bound)
+and propose on the candidate graph, enriched with the pairs the relaxation's duality check found (`_adopt`);
+`solve._bounds` then bounds their score by the relaxation without points per person, so that a proposal is
+certified within a tolerance rather than proven. On 10,000 people with 15% `either` the number matched is
+proven maximal and the score certified within 0.05% (bench/results/matching.md).
 """
 
 import heapq
@@ -67,6 +71,29 @@ class _Symmetric(_Sides):
             feasible[np.ix_(mentee_rows, mentor_cols)] |= f.T
         return units, feasible
 
+    def units(self, rows: Ints, cols: Ints) -> Ints:
+        """Units of each pair the way round seniority allows (rows as mentors of more senior columns, else as
+        their mentees), where both people may take those sides; 0 elsewhere."""
+        cohort = self.cohort
+        units = np.zeros((len(rows), len(cols)), dtype=np.int64)
+        row_mentors, col_mentees = (
+            np.flatnonzero(cohort.left_pos[rows] >= 0),
+            np.flatnonzero(cohort.right_pos[cols] >= 0),
+        )
+        row_mentees, col_mentors = (
+            np.flatnonzero(cohort.right_pos[rows] >= 0),
+            np.flatnonzero(cohort.left_pos[cols] >= 0),
+        )
+        junior = cohort.seniority[rows][:, None] < cohort.seniority[cols][None, :]
+        if len(row_mentors) and len(col_mentees):
+            got = cohort.units(cohort.left_pos[rows[row_mentors]], cohort.right_pos[cols[col_mentees]])
+            units[np.ix_(row_mentors, col_mentees)] = got
+        if len(row_mentees) and len(col_mentors):
+            got = cohort.units(cohort.left_pos[cols[col_mentors]], cohort.right_pos[rows[row_mentees]]).T
+            mask = ~junior[np.ix_(row_mentees, col_mentors)]
+            units[np.ix_(row_mentees, col_mentors)] = np.where(mask, got, units[np.ix_(row_mentees, col_mentors)])
+        return units
+
     def mentor_mentee(self, rows: Ints, cols: Ints) -> tuple[Ints, Ints]:
         a, b = np.broadcast_arrays(rows, cols)
         first = self.cohort.seniority[a] < self.cohort.seniority[b]
@@ -77,7 +104,7 @@ def _symmetric_of(oriented: _Bipartite) -> _Bipartite:
     """The symmetric problem, seeded from the oriented one's candidates: every pair it holds is a pair the
     oriented problem scored, so a row's left-out pairs are bounded by that person's cut on either side."""
     cohort = oriented.sides.cohort
-    problem = _Bipartite(_Symmetric(cohort), oriented.tiers, oriented.k, scan=False)
+    problem = _Bipartite(_Symmetric(cohort), oriented.tiers, oriented.k)
     mentor, mentee = cohort.left[oriented.rows], cohort.right[oriented.cols]
     problem._add(np.concatenate([mentor, mentee]), np.concatenate([mentee, mentor]), np.tile(oriented.units, 2))
     cut = np.full(len(cohort.people), -1, dtype=np.int64)
@@ -86,6 +113,16 @@ def _symmetric_of(oriented: _Bipartite) -> _Bipartite:
     problem.row_cut = cut
     problem.col_cut = cut.copy()
     return problem
+
+
+def _adopt(oriented: _Bipartite, symmetric: _Bipartite) -> None:
+    """Give the oriented graph the pairs the symmetric one's duality checks found (each way round once)."""
+    cohort = oriented.sides.cohort
+    rows, cols = cohort.left_pos[symmetric.mentor], cohort.right_pos[symmetric.mentee]
+    new = (rows >= 0) & (cols >= 0)
+    new[new] = ~oriented.known(rows[new], cols[new])
+    if new.any():
+        oriented._add(rows[new], cols[new], symmetric.units[new])
 
 
 def _branch_budget(people: int) -> int:
@@ -106,8 +143,11 @@ def _conflicts(problem: _Bipartite, solution: _Solution) -> list[int]:
     return sorted(set(mentors.tolist()) & set(mentees.tolist()))
 
 
-def _dive(problem: _Bipartite, solution: _Solution, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
-    """A feasible proposal: put each person used on both sides on the side that earns more, solve again, repeat."""
+def _dive(
+    problem: _Bipartite, solution: _Solution, mentor_ok: Bools, mentee_ok: Bools, exact: bool = True
+) -> _Solution:
+    """A feasible proposal: put each person used on both sides on the side that earns more, solve again, repeat
+    (`exact` as in `_Bipartite.solve`)."""
     mentor_ok, mentee_ok = mentor_ok.copy(), mentee_ok.copy()
     n = len(mentor_ok)
     while conflicts := _conflicts(problem, solution):
@@ -119,7 +159,7 @@ def _dive(problem: _Bipartite, solution: _Solution, mentor_ok: Bools, mentee_ok:
                 mentee_ok[person] = False
             else:
                 mentor_ok[person] = False
-        solution = problem.solve(mentor_ok, mentee_ok)
+        solution = problem.solve(mentor_ok, mentee_ok, exact)
     return solution
 
 
@@ -151,10 +191,13 @@ class _BranchAndBound:
         self.undecided_at_start = ~cohort.fixed.astype(np.bool_)
         self.sides_of = symmetric if symmetric is not None else oriented
         self.rounds = 100 if self.n <= EXACT_RELAXATION_UP_TO else 1
+        self.exact = self.n <= EXACT_RELAXATION_UP_TO  # above, proposals are solved on the candidates only
 
     def run(self, budget: int) -> tuple[_Solution, int, int]:
         everyone = np.ones(self.n, dtype=np.bool_)
         relaxed, bound = self.relax(everyone, everyone)
+        if self.symmetric is not None:
+            _adopt(self.oriented, self.symmetric)
         best = self.propose(relaxed, everyone, everyone)
         queue = [_Node(-bound, 0, everyone, everyone, relaxed)]
         nodes = 0
@@ -187,13 +230,15 @@ class _BranchAndBound:
         return np.bincount(mentors, minlength=self.n), np.bincount(mentees, minlength=self.n)
 
     def propose(self, relaxed: _Solution, mentor_ok: Bools, mentee_ok: Bools) -> _Solution:
-        """Each undecided person on the side the relaxation uses them on (if only one), then an exact solve."""
+        """Each undecided person on the side the relaxation uses them on (if only one), then an exact solve (on
+        the candidates only for large pools: the bound judges it)."""
         as_mentor, as_mentee = self.uses(relaxed)
         undecided = mentor_ok & mentee_ok & self.undecided_at_start
         mentor_side, mentee_side = mentor_ok.copy(), mentee_ok.copy()
         mentee_side[undecided & (as_mentor > 0) & (as_mentee == 0)] = False
         mentor_side[undecided & (as_mentee > 0) & (as_mentor == 0)] = False
-        return _dive(self.oriented, self.oriented.solve(mentor_side, mentee_side), mentor_side, mentee_side)
+        first = self.oriented.solve(mentor_side, mentee_side, self.exact)
+        return _dive(self.oriented, first, mentor_side, mentee_side, self.exact)
 
     def branch_on(self, node: _Node) -> int | None:
         """Whom to fix next: someone the relaxation uses on both sides, else on either, else anyone undecided."""

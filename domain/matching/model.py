@@ -1,11 +1,12 @@
 """What matching takes and gives: the context besides the people, and the proposal with its pairs and reasons.
 
 `MatchProposal` is what the workflows keep and the coordinator approves or edits; `MatchingResult` adds what is
-needed to judge a proposal (the bound it was proved against, the size of the candidate graph). `Ints` and
-`Bools` are the array types the solver modules share.
+needed to judge a proposal (the bound it was proved against, the size of the candidate graph). `Ints`,
+`Bools` and `Floats` are the array types the solver modules share.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,9 @@ Ints = npt.NDArray[np.int64]
 
 
 Bools = npt.NDArray[np.bool_]
+
+
+Floats = npt.NDArray[np.floating[Any]]  # feature matrices: float32 when exact, else float64
 
 
 class ProposedPair(BaseModel):

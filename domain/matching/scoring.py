@@ -5,9 +5,10 @@ working day in common, crossing departments and stated choices, each with its we
 kept in hundredths of a point (`UNIT`) as integers, so every comparison is exact and the vectorised scores of
 `_Cohort` equal `_explain`'s pair by pair. `_explain` gives a pair's top three reasons, largest first.
 
-`_Cohort` holds the pool as arrays, built once: who may sit on each side (mentor slots, mentees), skills as
-sparse incidence matrices, time zones as a table, management chains as Euler-tour intervals (`rules`), pairs
-tried before and stated choices; `_Cohort.score` scores and checks a block of mentors against mentees.
+`_Cohort` holds the pool as arrays, built once: who may sit on each side (mentor slots, mentees), a pair's
+score as the inner product of a mentor's and a mentee's feature rows (skills, interests, zone, department;
+exact in float32, `_features`), management chains as Euler-tour intervals (`rules`), pairs tried before and
+stated choices; `_Cohort.score` scores (one matrix product) and checks a block of mentors against mentees.
 
 Time-zone overlap: the hours both working days (`working_hours`, local time in each person's zone) overlap,
 from the UTC offsets the zones have at noon on 14 January 2026 (northern winter; summer time would shift some
@@ -18,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from scipy import sparse
 
-from domain.matching.model import Bools, Ints, MatchContext
+from domain.matching.model import Bools, Floats, Ints, MatchContext
 from domain.matching.rules import _euler_tour, _ids
 from domain.people import Participant, Role
 
@@ -161,6 +163,7 @@ class _Cohort:
         self._sides()
         self._attributes()
         offered, wanted, liked = self._lists()
+        self._features(offered, wanted, liked)
         self._history()
         self.max_units = self._most_units(offered, wanted, liked)
 
@@ -197,20 +200,40 @@ class _Cohort:
         ).reshape(len(zones), len(zones))
 
     def _lists(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]:
-        """Skills offered and wanted and interests as person x word matrices; their products left x right."""
+        """Skills offered and wanted and interests as person x word matrices (0/1)."""
         skills = _ids(s for p in self.people for s in (*p.skills_offered, *p.skills_wanted))
         interests = _ids(s for p in self.people for s in p.interests)
         offered = _incidence([p.skills_offered for p in self.people], skills)
         wanted = _incidence([p.skills_wanted for p in self.people], skills)
         liked = _incidence([p.interests for p in self.people], interests)
-        # Left rows times right columns (kept column-wise, so a few columns slice cheaply): skills taught,
-        # skills learned back, shared interests.
-        self.products = [
-            (self.points.taught, offered[self.left], wanted[self.right].T.tocsc()),
-            (self.points.learned_back, wanted[self.left], offered[self.right].T.tocsc()),
-            (self.points.interests, liked[self.left], liked[self.right].T.tocsc()),
-        ]
         return offered, wanted, liked
+
+    def _features(self, offered: sparse.csr_matrix, wanted: sparse.csr_matrix, liked: sparse.csr_matrix) -> None:
+        """A pair's units (all but stated choices) as one inner product: `mentor_features[l] @ mentee_features[r]`.
+
+        Skills taught, skills learned back and interests are counts of common words; the working-day overlap is a
+        one-hot zone against that zone's row of the overlap table; crossing departments is `cross` when both
+        have one, less `cross` when it is the same one. Every term and every partial sum is a whole number far
+        below 2**24 (checked), so a float32 matrix product scores blocks of pairs exactly, and fast.
+        """
+        pts, n_dep = self.points, int(self.department.max(initial=-1)) + 1
+        left, right = self.left, self.right
+        zones = np.eye(len(self.overlap), dtype=np.int64)
+        dep = np.zeros((len(self.people), n_dep + 1), dtype=np.int64)
+        known = np.flatnonzero(self.department >= 0)
+        dep[known, self.department[known]] = 1
+        dep[known, n_dep] = 1
+        sign = np.r_[-np.ones(n_dep, dtype=np.int64), 1] * pts.cross
+        weighed = [(pts.taught, offered), (pts.learned_back, wanted), (pts.interests, liked)]
+        mentor = [weight * matrix[left].toarray().astype(np.int64) for weight, matrix in weighed]  # int64: any weight
+        mentee = [matrix[right].toarray() for matrix in (wanted, offered, liked)]
+        dense_mentor = np.hstack([*mentor, zones[self.zone[left]], dep[left] * sign])
+        dense_mentee = np.hstack([*mentee, self.overlap[:, self.zone[right]].T, dep[right]])
+        terms = np.abs(dense_mentor).max(axis=0, initial=0).astype(np.float64) * dense_mentee.max(axis=0, initial=0)
+        largest = float(terms.sum())  # in float64: no overflow, and far more precise than the 2**24 it is held to
+        kind: type[np.floating[Any]] = np.float32 if largest < 1 << 24 else np.float64  # float64: exact to 2**53
+        self.mentor_features: Floats = dense_mentor.astype(kind)
+        self.mentee_features: Floats = dense_mentee.astype(kind)
 
     def _history(self) -> None:
         """Management chains (as an Euler tour), pairs already made, and mutual choices, as position arrays."""
@@ -266,22 +289,17 @@ class _Cohort:
     def n_right(self) -> int:
         return len(self.right)
 
+    def units(self, lrows: Ints, rcols: Ints) -> Ints:
+        """Units of left positions (as mentors) against right positions (as mentees), stated choices left out."""
+        product = self.mentor_features[lrows] @ self.mentee_features[rcols].T
+        return product.astype(np.int64)
+
     def score(self, lrows: Ints, rcols: Ints | None = None) -> tuple[Ints, Bools]:
         """Scores (units) and feasibility of left positions (as mentors) against right positions (as mentees)."""
         li = self.left[lrows]
         ri = self.right if rcols is None else self.right[rcols]
-        units = self.overlap[self.zone[li][:, None], self.zone[ri][None, :]]
-        for weight, left_matrix, right_matrix in self.products:
-            if weight:
-                right = right_matrix if rcols is None else right_matrix[:, rcols]
-                units += weight * (left_matrix[lrows] @ right).toarray().astype(np.int64)
-        if self.points.cross:
-            dl, dr = self.department[li][:, None], self.department[ri][None, :]
-            units += self.points.cross * ((dl != dr) & (dl >= 0) & (dr >= 0))
-        feasible = (self.seniority[li][:, None] < self.seniority[ri][None, :]) & (li[:, None] != ri[None, :])
-        tl, tr = self.tin[li][:, None], self.tin[ri][None, :]
-        feasible &= ~((tl <= tr) & (tr < self.tout[li][:, None]))  # the mentee is above the mentor
-        feasible &= ~((tr <= tl) & (tl < self.tout[ri][None, :]))  # the mentor is above the mentee
+        units = self.units(lrows, np.arange(self.n_right) if rcols is None else rcols)
+        feasible = self.allowed(li[:, None], ri[None, :])
         at_l = np.full(self.n_left, -1, dtype=np.int64)
         at_l[lrows] = np.arange(len(lrows))
         at_r = np.full(self.n_right, -1, dtype=np.int64)
@@ -291,6 +309,26 @@ class _Cohort:
         hit = (at_l[self.chosen_l] >= 0) & (at_r[self.chosen_r] >= 0)
         np.add.at(units, (at_l[self.chosen_l[hit]], at_r[self.chosen_r[hit]]), self.points.chosen * self.chosen_n[hit])
         return units, feasible
+
+    def allowed(self, mentors: Ints, mentees: Ints) -> Bools:
+        """The rules that hold between persons (broadcast together): seniority, not themselves, not in each
+        other's management chain. Pairs tried before are the caller's to remove (`forbid_l`, `forbid_r`)."""
+        a, b = mentors, mentees
+        feasible: Bools = (self.seniority[a] < self.seniority[b]) & (a != b)
+        ta, tb = self.tin[a], self.tin[b]
+        feasible &= ~((ta <= tb) & (tb < self.tout[a]))  # the mentee is below the mentor
+        feasible &= ~((tb <= ta) & (ta < self.tout[b]))  # the mentor is below the mentee
+        return feasible
+
+    def partners(self, lpos: int, rpos: int) -> int:
+        """How many people a person could be paired with: as a mentor (left position lpos, -1 for none) and as
+        a mentee (right position rpos)."""
+        count = 0
+        if lpos >= 0 and self.n_right:
+            count += int(self.score(np.array([lpos]))[1].sum())
+        if rpos >= 0 and self.n_left:
+            count += int(self.score(np.arange(self.n_left), np.array([rpos]))[1].sum())
+        return count
 
     def related(self, i: int) -> Bools:
         """Everyone in person i's management chain, up or down (and i)."""
