@@ -32,6 +32,10 @@ SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database'
 WORKFLOW_TASK_SLOTS = 10
 
 
+# What every worker runs its workflows with; a replay of their histories must run with the same (tests/helpers).
+WORKFLOW_INTERCEPTORS: tuple[Interceptor, ...] = (AnswerReceipts(), CurrentDetails())
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -61,7 +65,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         max_cached_workflows=max_cached_workflows,
-        interceptors=[AnswerReceipts(), CurrentDetails(), *interceptors],
+        interceptors=[*WORKFLOW_INTERCEPTORS, *interceptors],
     )
 
 

@@ -8,6 +8,7 @@ from temporalio.worker import Replayer
 
 from adapters.codec import DATA_CONVERTER
 from tests.helpers import ROOT
+from worker import WORKFLOW_INTERCEPTORS
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 
@@ -22,7 +23,12 @@ async def replay_failures(
     debug_mode lifts the SDK's 2-second deadlock limit and nothing else: determinism is what a replay checks, and
     replaying a 4,000-person run's first step beside three busy test processes once took longer.
     """
-    replayer = Replayer(workflows=[ProgramWorkflow, PairingWorkflow], data_converter=data_converter, debug_mode=True)
+    replayer = Replayer(
+        workflows=[ProgramWorkflow, PairingWorkflow],
+        data_converter=data_converter,
+        interceptors=WORKFLOW_INTERCEPTORS,  # as the worker runs them: receipts change what a re-sent update does
+        debug_mode=True,
+    )
     failures = {}
     for name, history in histories:
         replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
