@@ -12,10 +12,11 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from adapters.store import tables as t
-from adapters.store.projections import Projector, project
+from adapters.store.bulk import insert_events_returning
+from adapters.store.projections import project, projector
 from domain.events import DomainEvent
 
 log = structlog.get_logger()
@@ -84,10 +85,10 @@ class SqlEventStore:
             if len(added) < len(events):  # a retry, or another run under the same id: raising rolls back
                 _check_same_run(conn, events, {(workflow_id, seq) for _, workflow_id, seq in added})
             by_key = {(e.workflow_id, e.seq): e for e in events}
-            projector = Projector(conn)
+            p = projector(conn)
             for event_id, workflow_id, seq in sorted(added):
-                project(projector, event_id, by_key[(workflow_id, seq)])
-            projector.flush()
+                project(p, event_id, by_key[(workflow_id, seq)])
+            p.flush()
         return len(added)
 
     def _lock_program(self, conn: Connection, program_id: str) -> None:
@@ -110,9 +111,10 @@ class SqlEventStore:
             }
             for e in events
         ]
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        if conn.dialect.name == "postgresql":
+            return insert_events_returning(conn, rows)
         statement = (
-            dialect_insert(t.events)
+            sqlite.insert(t.events)
             .on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
             .returning(t.events.c.id, t.events.c.workflow_id, t.events.c.seq)
         )
@@ -128,11 +130,13 @@ class SqlEventStore:
         with self.engine.begin() as conn:
             for table in t.PROJECTIONS:
                 conn.execute(delete(table))
-            projector = Projector(conn)
+            p = projector(conn)
             for event_id, domain_event in _stream(conn):
-                project(projector, event_id, domain_event)
+                project(p, event_id, domain_event)
                 replayed += 1
-            projector.flush()
+                if replayed % REBUILD_BATCH == 0:  # rows wait in memory until a flush: a page's worth at most
+                    p.flush()
+            p.flush()
         log.info("read model rebuilt", events=replayed)
         return replayed
 

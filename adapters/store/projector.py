@@ -1,0 +1,75 @@
+"""The projector: what the projections write, held until `flush` and then written in bulk.
+
+New rows of append-only tables (check-ins, answers, alerts, ...) wait in lists. Rows that later events change
+(programs, participants, pairings) are kept by primary key as they stand, and a change lands on the kept row:
+a participant invited, opted in and trained within one batch is inserted once with its final values, and a
+pairing accepted twice, given a plan and closed is updated once. A row no event of the batch inserted is read
+once if a projection needs to see it, and otherwise changed blind, as an UPDATE by key would change it.
+
+`flush` inserts the new rows, then updates each changed row once. No row is both inserted and updated in one
+flush (a new row carries its changes) and none is updated twice, so the order of those statements does not
+matter and the rows come out as statements run event by event in id order would leave them: rebuild and
+append, which both project through here, agree row for row.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from adapters.store.bulk import Key, Row, insert_rows, update_rows
+
+
+class Projector:
+    def __init__(self, conn: Connection, changing: Iterable[Table]) -> None:
+        self.conn = conn
+        self.keys = {table: [column.name for column in table.primary_key] for table in changing}
+        self.known: dict[Table, dict[Key, Row | None]] = {table: {} for table in self.keys}  # None: no such row
+        self.pending: dict[Table, list[Row]] = {}  # rows to insert at the next flush
+        self.fresh: dict[Table, set[Key]] = {table: set() for table in self.keys}  # kept rows among them
+        self.changes: dict[Table, dict[Key, Row]] = {table: {} for table in self.keys}  # to set on stored rows
+
+    def insert(self, table: Table, **values: Any) -> None:
+        if table in self.keys:
+            key = tuple(values[name] for name in self.keys[table])
+            if key in self.changes[table] or self.known[table].get(key) is not None:
+                # Changed before it was inserted here, or inserted twice: the statements in event order decide
+                # (no change, or the database refusing the duplicate, as before).
+                self.flush()
+            self.known[table][key] = values
+            self.fresh[table].add(key)
+        self.pending.setdefault(table, []).append(values)
+
+    def update(self, table: Table, key: Key, **values: Any) -> None:
+        """Set columns of the row with this primary key; no row, no change."""
+        known = self.known[table]
+        if key in known:
+            row = known[key]
+            if row is None:
+                return
+            row.update(values)
+            if key in self.fresh[table]:  # its insert carries the change
+                return
+        self.changes[table].setdefault(key, {}).update(values)
+
+    def row(self, table: Table, key: Key) -> Row | None:
+        """The row with this primary key as it stands, changes not yet written included; None if there is none."""
+        known = self.known[table]
+        if key not in known:
+            match = [table.c[name] == part for name, part in zip(self.keys[table], key, strict=True)]
+            stored = self.conn.execute(select(table).where(*match)).first()
+            if stored is None:
+                self.changes[table].pop(key, None)  # changes to no row change nothing
+                known[key] = None
+            else:
+                known[key] = {**stored._asdict(), **self.changes[table].get(key, {})}
+        return known[key]
+
+    def flush(self) -> None:
+        for table, rows in self.pending.items():
+            insert_rows(self.conn, table, rows)
+        for table, changes in self.changes.items():
+            update_rows(self.conn, table, self.keys[table], changes)
+        self.pending = {}
+        self.fresh = {table: set() for table in self.keys}
+        self.changes = {table: {} for table in self.keys}
