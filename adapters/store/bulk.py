@@ -1,55 +1,103 @@
-"""Writes in bulk: many rows in one statement, COPY on PostgreSQL.
+"""Writes in bulk: many rows in one statement, and on PostgreSQL many statements in one round trip.
 
 Measured on 30,000 bench events (bench/results/events.md): SQLAlchemy's multi-row INSERT ... RETURNING put
 1,800 parameters in a statement of its own text per batch, which psycopg parses with a regular expression
-every time (it caches statements of at most 50 parameters), and psycopg's executemany sends and converts each
-row apart. One array per column, unnested by a statement whose text never changes, and COPY, do the same work
-in a fraction of the client's time. SQLite, in process, needs none of it and keeps the plain statements.
+every time (it caches statements of at most 50 parameters), and psycopg's executemany converted and sent
+each projection row apart. Here a batch goes as one array per column, sent in binary and unnested by a
+statement whose text never changes (so the server prepares it once); and a flush's statements go together in
+psycopg's pipeline mode, waiting once for the server instead of once per statement, which matters because
+appends of one program take turns (the lock in sql.py): only what runs under the lock limits them.
+SQLite, in process, needs none of it and keeps SQLAlchemy's statements.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
+from psycopg.sql import Identifier
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Connection, Table, bindparam, insert, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
+Inserted = list[tuple[int, str, int]]  # (id, workflow id, seq) of each event the log did not hold
 
-# One array per column, sent in binary (%b: text arrays would be escaped by a regular expression, value by
-# value), unnested in the order given so that ids follow the batch, as a multi-row VALUES list gives them.
+# Ids follow the order given, as a multi-row VALUES list gives them.
 INSERT_EVENTS = """
 INSERT INTO events (workflow_id, seq, kind, at, program_id, pairing_id, participant, origin, fact)
 SELECT workflow_id, seq, kind, at, program_id, pairing_id, participant, origin, fact::jsonb
-FROM unnest(%b::text[], %b::int[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[],
+FROM unnest(%b::text[], %b::int4[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[],
             %b::text[])
     WITH ORDINALITY AS batch(workflow_id, seq, kind, at, program_id, pairing_id, participant, origin, fact, n)
 ORDER BY n
 ON CONFLICT (workflow_id, seq) DO NOTHING
 RETURNING id, workflow_id, seq
 """
-EVENT_COLUMNS = ("workflow_id", "seq", "kind", "at", "program_id", "pairing_id", "participant", "origin", "fact")
+EVENT_COLUMNS = ("workflow_id", "seq", "kind", "at", "program_id", "pairing_id", "participant", "origin")
 
 
-def insert_events_returning(conn: Connection, rows: list[Row]) -> list[tuple[int, str, int]]:
-    """PostgreSQL: insert the event rows whose key is new, in the order given; the (id, workflow id, seq) of each.
+def event_arrays(rows: list[Row]) -> list[list[Any]]:
+    """The parameters of INSERT_EVENTS: `fact` as the text json.dumps makes, what SQLAlchemy sends for JSONB."""
+    arrays = [[row[name] for row in rows] for name in EVENT_COLUMNS]
+    arrays.append([json.dumps(row["fact"]) for row in rows])
+    return arrays
 
-    `fact` goes as the text json.dumps makes of it, what SQLAlchemy would send for the JSONB column.
-    """
-    columns = [[row[name] for row in rows] for name in EVENT_COLUMNS[:-1]]
-    columns.append([json.dumps(row["fact"]) for row in rows])
-    with driver(conn).cursor() as cursor:
-        cursor.execute(INSERT_EVENTS, columns)
-        return [(event_id, workflow_id, seq) for event_id, workflow_id, seq in cursor.fetchall()]
+
+def lock_and_insert_events(conn: Connection, lock: int, arrays: list[list[Any]]) -> Inserted:
+    """PostgreSQL: take the transaction's advisory lock, then insert the events whose key is new, in the order
+    given, in one round trip; the (id, workflow id, seq) of each event inserted."""
+    connection = driver(conn)
+    with connection.pipeline():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+        inserted = connection.execute(INSERT_EVENTS, arrays)
+    return [(event_id, workflow_id, seq) for event_id, workflow_id, seq in inserted.fetchall()]
+
+
+def read_row(conn: Connection, table: Table, key_columns: Sequence[str], key: Key) -> Row | None:
+    """The row with this primary key, or None."""
+    if conn.dialect.name == "postgresql":  # a tenth of SQLAlchemy's time, under the lock
+        with driver(conn).cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(_select_by_key(table, tuple(key_columns)), key).fetchone()
+    match = [table.c[name] == part for name, part in zip(key_columns, key, strict=True)]
+    stored = conn.execute(select(table).where(*match)).first()
+    return None if stored is None else stored._asdict()
+
+
+@contextmanager
+def together(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the writes inside go to the server together and are waited for once, at the end."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    with driver(conn).pipeline():
+        yield
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
-    """Insert the rows, each group of rows that name the same columns in one statement (COPY on PostgreSQL)."""
+    """Insert the rows, each group of rows that name the same columns in one statement."""
     for names, group in _by_columns(rows).items():
         if conn.dialect.name == "postgresql" and not _client_defaults(table):
-            _copy(conn, table, names, group)
+            arrays = [_array(table.c[name], [row[name] for row in group]) for name in names]
+            driver(conn).execute(_unnest_insert(table, names), arrays)
         else:
             conn.execute(insert(table), group)
 
@@ -59,13 +107,20 @@ def update_rows(conn: Connection, table: Table, key_columns: Sequence[str], chan
 
     Each row appears once, so the order of the statements does not matter.
     """
+    postgres = conn.dialect.name == "postgresql"
     groups: dict[tuple[str, ...], list[Row]] = {}
     for key, values in changes.items():
         where = {f"key_{name}": part for name, part in zip(key_columns, key, strict=True)}
+        if postgres:  # psycopg would send a list as an array
+            values = {name: Jsonb(value) if _is_json(table, name) else value for name, value in values.items()}
         groups.setdefault(tuple(sorted(values)), []).append({**values, **where})
-    statement = update(table).where(*(table.c[name] == bindparam(f"key_{name}") for name in key_columns))
-    for group in groups.values():
-        conn.execute(statement, group)
+    for names, group in groups.items():
+        if postgres:
+            with driver(conn).cursor() as cursor:
+                cursor.executemany(_update_by_key(table, names, tuple(key_columns)), group)
+        else:
+            statement = update(table).where(*(table.c[name] == bindparam(f"key_{name}") for name in key_columns))
+            conn.execute(statement, group)
 
 
 def driver(conn: Connection) -> psycopg.Connection[Any]:
@@ -84,14 +139,67 @@ def _by_columns(rows: list[Row]) -> dict[tuple[str, ...], list[Row]]:
 
 
 def _client_defaults(table: Table) -> bool:
-    """Whether a column takes a default from SQLAlchemy, which COPY would not apply."""
+    """Whether a column takes a default from SQLAlchemy, which the statements here would not apply."""
     return any(column.default is not None or column.onupdate is not None for column in table.columns)
 
 
-def _copy(conn: Connection, table: Table, names: tuple[str, ...], rows: list[Row]) -> None:
-    preparer = conn.dialect.identifier_preparer
-    statement = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)}) FROM STDIN"
-    as_json = [isinstance(table.c[name].type, JSON) for name in names]  # else a list would go as an array
-    with driver(conn).cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([Jsonb(row[n]) if j else row[n] for n, j in zip(names, as_json, strict=True)])
+def _is_json(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, JSON)
+
+
+def _array(column: Column[Any], values: list[Any]) -> list[Any]:
+    """One column's values as psycopg sends an array: of one type (an int among floats would stop it)."""
+    if isinstance(column.type, JSON):
+        return [None if value is None else json.dumps(value) for value in values]
+    if isinstance(column.type, Float):
+        return [None if value is None else float(value) for value in values]
+    return values
+
+
+@cache
+def _unnest_insert(table: Table, names: tuple[str, ...]) -> str:
+    """INSERT ... SELECT FROM unnest(one array per column): the arrays go as the types Python values make, cast
+    to a type without a length, so that the insert itself checks lengths and ranges as it would a value."""
+    arrays = ", ".join(f"%b::{_array_type(table.c[name])}" for name in names)
+    values = ", ".join(quote(n) + ("::jsonb" if _is_json(table, n) else "") for n in names)
+    columns = ", ".join(quote(name) for name in names)
+    into = f"{_name(table)} ({columns})"
+    return f"INSERT INTO {into} SELECT {values} FROM unnest({arrays}) AS batch({columns})"
+
+
+@cache
+def _select_by_key(table: Table, key_columns: tuple[str, ...]) -> str:
+    match = " AND ".join(f"{quote(name)} = %s" for name in key_columns)
+    return f"SELECT * FROM {_name(table)} WHERE {match}"
+
+
+@cache
+def _update_by_key(table: Table, names: tuple[str, ...], key_columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{quote(name)} = %({name})s" for name in names)
+    match = " AND ".join(f"{quote(name)} = %(key_{name})s" for name in key_columns)
+    return f"UPDATE {_name(table)} SET {assignments} WHERE {match}"
+
+
+def quote(name: str) -> str:
+    return Identifier(name).as_string()
+
+
+def _name(table: Table) -> str:
+    return Identifier(*(part for part in (table.schema, table.name) if part)).as_string()
+
+
+def _array_type(column: Column[Any]) -> str:
+    kind = column.type
+    if isinstance(kind, JSON | String):
+        return "text[]"  # JSON as its text, made jsonb in the select list
+    if isinstance(kind, Boolean):
+        return "bool[]"
+    if isinstance(kind, DateTime):
+        return "timestamptz[]" if kind.timezone else "timestamp[]"
+    if isinstance(kind, BigInteger):
+        return "int8[]"
+    if isinstance(kind, Integer):
+        return "int4[]"
+    if isinstance(kind, Float):
+        return "float8[]"
+    raise TypeError(f"no array type for {column}: {kind}")

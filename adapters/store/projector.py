@@ -15,9 +15,9 @@ append, which both project through here, agree row for row.
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table
 
-from adapters.store.bulk import Key, Row, insert_rows, update_rows
+from adapters.store.bulk import Key, Row, insert_rows, read_row, together, update_rows
 
 
 class Projector:
@@ -56,20 +56,21 @@ class Projector:
         """The row with this primary key as it stands, changes not yet written included; None if there is none."""
         known = self.known[table]
         if key not in known:
-            match = [table.c[name] == part for name, part in zip(self.keys[table], key, strict=True)]
-            stored = self.conn.execute(select(table).where(*match)).first()
+            stored = read_row(self.conn, table, self.keys[table], key)
             if stored is None:
                 self.changes[table].pop(key, None)  # changes to no row change nothing
-                known[key] = None
-            else:
-                known[key] = {**stored._asdict(), **self.changes[table].get(key, {})}
+            known[key] = None if stored is None else {**stored, **self.changes[table].get(key, {})}
         return known[key]
 
     def flush(self) -> None:
-        for table, rows in self.pending.items():
-            insert_rows(self.conn, table, rows)
-        for table, changes in self.changes.items():
-            update_rows(self.conn, table, self.keys[table], changes)
+        if not self.pending and not any(self.changes.values()):
+            return
+        with together(self.conn):
+            for table, rows in self.pending.items():
+                insert_rows(self.conn, table, rows)
+            for table, changes in self.changes.items():
+                if changes:
+                    update_rows(self.conn, table, self.keys[table], changes)
         self.pending = {}
         self.fresh = {table: set() for table in self.keys}
         self.changes = {table: {} for table in self.keys}

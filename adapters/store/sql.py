@@ -5,7 +5,7 @@ projecting happen in one transaction, so the read model never shows an event the
 """
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, s
 from sqlalchemy.dialects import sqlite
 
 from adapters.store import tables as t
-from adapters.store.bulk import insert_events_returning
+from adapters.store.bulk import Inserted, event_arrays, lock_and_insert_events
 from adapters.store.projections import project, projector
 from domain.events import DomainEvent
 
@@ -79,9 +79,9 @@ class SqlEventStore:
         """Append the events not yet in the log and project them; return how many were new."""
         if not events:
             return 0
+        insert_new = self._inserter(events)  # encoded before the lock: other appends wait only for the writes
         with self.engine.begin() as conn:
-            self._lock_program(conn, events[0].program_id)
-            added = self._insert_new(conn, events)
+            added = insert_new(conn)
             if len(added) < len(events):  # a retry, or another run under the same id: raising rolls back
                 _check_same_run(conn, events, {(workflow_id, seq) for _, workflow_id, seq in added})
             by_key = {(e.workflow_id, e.seq): e for e in events}
@@ -91,34 +91,15 @@ class SqlEventStore:
             p.flush()
         return len(added)
 
-    def _lock_program(self, conn: Connection, program_id: str) -> None:
-        """Serialise appends per program on PostgreSQL, so id order is commit order and rebuild replays it."""
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(program_id.encode())})
-
-    def _insert_new(self, conn: Connection, events: list[DomainEvent]) -> list[tuple[int, str, int]]:
-        rows = [
-            {
-                "workflow_id": e.workflow_id,
-                "seq": e.seq,
-                "kind": e.kind,
-                "at": e.at,
-                "program_id": e.program_id,
-                "pairing_id": e.pairing_id,
-                "participant": e.participant,
-                "origin": e.origin,
-                "fact": e.fact.model_dump(mode="json"),
-            }
-            for e in events
-        ]
-        if conn.dialect.name == "postgresql":
-            return insert_events_returning(conn, rows)
-        statement = (
-            sqlite.insert(t.events)
-            .on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
-            .returning(t.events.c.id, t.events.c.workflow_id, t.events.c.seq)
-        )
-        return [(row.id, row.workflow_id, row.seq) for row in conn.execute(statement, rows)]
+    def _inserter(self, events: list[DomainEvent]) -> Callable[[Connection], Inserted]:
+        """What inserts the events the log does not hold yet, and returns their ids and keys."""
+        rows = _rows(events)
+        if self.engine.dialect.name != "postgresql":  # one writer at a time: SQLite locks the file
+            return lambda conn: _insert_sqlite(conn, rows)
+        # Appends of one program take turns (a lock until commit), so id order is commit order and rebuild
+        # replays the log in the order appends projected it.
+        lock, arrays = zlib.crc32(events[0].program_id.encode()), event_arrays(rows)
+        return lambda conn: lock_and_insert_events(conn, lock, arrays)
 
     def read(self, program_id: str | None = None) -> list[DomainEvent]:
         with self.engine.connect() as conn:
@@ -146,6 +127,32 @@ class SqlEventStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> Inserted:
+    statement = (
+        sqlite.insert(t.events)
+        .on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+        .returning(t.events.c.id, t.events.c.workflow_id, t.events.c.seq)
+    )
+    return [(row.id, row.workflow_id, row.seq) for row in conn.execute(statement, rows)]
+
+
+def _rows(events: list[DomainEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "workflow_id": e.workflow_id,
+            "seq": e.seq,
+            "kind": e.kind,
+            "at": e.at,
+            "program_id": e.program_id,
+            "pairing_id": e.pairing_id,
+            "participant": e.participant,
+            "origin": e.origin,
+            "fact": e.fact.model_dump(mode="json"),
+        }
+        for e in events
+    ]
 
 
 def _check_same_run(conn: Connection, events: list[DomainEvent], added: set[tuple[str, int]]) -> None:

@@ -247,3 +247,23 @@ def test_a_change_to_a_row_not_yet_projected_changes_nothing(database_url: str) 
         assert table_rows(store) == rows
     finally:
         store.dispose()
+
+
+def test_a_whole_number_where_a_fraction_is_kept_is_stored_as_one(database_url: str) -> None:
+    """A float field that holds an int (a fact made without validation) beside floats in one batch: PostgreSQL
+    takes a batch's values of a column as one array, of one type, so the store makes the int a float first."""
+    program = "program-whole-scores"
+
+    def matched(seq: int, score: float) -> DomainEvent:
+        fact = Matched.model_construct(pairing=f"pairing-{seq}", mentor=S0, mentee=J0, score=score, reasons=[])
+        at = datetime(2026, 3, 1, tzinfo=UTC)
+        return DomainEvent(workflow_id=program, seq=seq, at=at, program_id=program, fact=fact)
+
+    store = SqlEventStore(database_url)
+    try:
+        store.append([matched(1, 0.5), matched(2, 3)])
+        with store.engine.connect() as conn:
+            scores = conn.execute(select(t.pairings.c.score).order_by(t.pairings.c.pairing_id)).scalars().all()
+    finally:
+        store.dispose()
+    assert scores == [0.5, 3.0]
