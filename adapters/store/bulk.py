@@ -40,6 +40,8 @@ from sqlalchemy import (
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 Inserted = list[tuple[int, str, int]]  # (id, workflow id, seq) of each event the log did not hold
+Reads = dict[Table, list[Any]]  # rows to read ahead, by table: values of its one-column primary key
+Known = dict[Table, dict[Key, Row | None]]  # rows read, by table and key; None: no such row
 
 # Ids follow the order given, as a multi-row VALUES list gives them.
 INSERT_EVENTS = """
@@ -62,14 +64,27 @@ def event_arrays(rows: list[Row]) -> list[list[Any]]:
     return arrays
 
 
-def lock_and_insert_events(conn: Connection, lock: int, arrays: list[list[Any]]) -> Inserted:
-    """PostgreSQL: take the transaction's advisory lock, then insert the events whose key is new, in the order
-    given, in one round trip; the (id, workflow id, seq) of each event inserted."""
+def lock_insert_and_read(conn: Connection, lock: int, arrays: list[list[Any]], reads: Reads) -> tuple[Inserted, Known]:
+    """PostgreSQL, in one round trip: take the transaction's advisory lock, insert the events whose key is new in
+    the order given, and read the rows projecting them may need (`reads`: keys of one column, by table).
+
+    Returns the (id, workflow id, seq) of each event inserted, and each row read by key (None: no such row).
+    """
     connection = driver(conn)
     with connection.pipeline():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
         inserted = connection.execute(INSERT_EVENTS, arrays)
-    return [(event_id, workflow_id, seq) for event_id, workflow_id, seq in inserted.fetchall()]
+        found = {
+            table: connection.cursor(row_factory=dict_row).execute(_select_any(table), [keys])
+            for table, keys in reads.items()
+            if keys
+        }
+    known: Known = {}
+    for table, cursor in found.items():
+        (key,) = (column.name for column in table.primary_key)
+        rows = {row[key]: row for row in cursor.fetchall()}
+        known[table] = {(value,): rows.get(value) for value in reads[table]}
+    return [(event_id, workflow_id, seq) for event_id, workflow_id, seq in inserted.fetchall()], known
 
 
 def read_row(conn: Connection, table: Table, key_columns: Sequence[str], key: Key) -> Row | None:
@@ -90,6 +105,13 @@ def together(conn: Connection) -> Iterator[None]:
         return
     with driver(conn).pipeline():
         yield
+
+
+def commit_together(conn: Connection) -> None:
+    """Inside `together` on PostgreSQL: COMMIT with the writes before it (SQLAlchemy's commit, as the transaction
+    ends, then finds psycopg's transaction over and sends nothing). Elsewhere nothing: SQLAlchemy commits."""
+    if conn.dialect.name == "postgresql":
+        driver(conn).commit()
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[Row]) -> None:
@@ -165,6 +187,12 @@ def _unnest_insert(table: Table, names: tuple[str, ...]) -> str:
     columns = ", ".join(quote(name) for name in names)
     into = f"{_name(table)} ({columns})"
     return f"INSERT INTO {into} SELECT {values} FROM unnest({arrays}) AS batch({columns})"
+
+
+@cache
+def _select_any(table: Table) -> str:
+    (key,) = (quote(column.name) for column in table.primary_key)
+    return f"SELECT * FROM {_name(table)} WHERE {key} = ANY(%b::text[])"
 
 
 @cache

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from adapters.store import tables as t
+from adapters.store.bulk import Known, Reads
 from adapters.store.projector import Projector
 from domain import events as ev
 
@@ -18,8 +19,13 @@ from domain import events as ev
 CHANGING = (t.programs, t.participants, t.pairings)
 
 
-def projector(conn: Connection) -> Projector:
-    return Projector(conn, CHANGING)
+def projector(conn: Connection, known: Known | None = None) -> Projector:
+    return Projector(conn, CHANGING, known)
+
+
+def read_ahead(events: list[ev.DomainEvent]) -> Reads:
+    """The rows projecting these events may read: the pairings they name (accepted, answered, closed)."""
+    return {t.pairings: sorted({e.pairing_id for e in events if e.pairing_id is not None})}
 
 
 def side_of(p: Projector, pairing_id: str, participant: str) -> str:

@@ -17,14 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from adapters.store.bulk import Key, Row, insert_rows, read_row, together, update_rows
+from adapters.store.bulk import Key, Known, Row, commit_together, insert_rows, read_row, together, update_rows
 
 
 class Projector:
-    def __init__(self, conn: Connection, changing: Iterable[Table]) -> None:
+    def __init__(self, conn: Connection, changing: Iterable[Table], known: Known | None = None) -> None:
+        """`known`: rows already read in this transaction (on PostgreSQL, with the events insert)."""
         self.conn = conn
         self.keys = {table: [column.name for column in table.primary_key] for table in changing}
-        self.known: dict[Table, dict[Key, Row | None]] = {table: {} for table in self.keys}  # None: no such row
+        self.known: Known = {table: dict((known or {}).get(table, {})) for table in self.keys}  # None: no such row
         self.pending: dict[Table, list[Row]] = {}  # rows to insert at the next flush
         self.fresh: dict[Table, set[Key]] = {table: set() for table in self.keys}  # kept rows among them
         self.changes: dict[Table, dict[Key, Row]] = {table: {} for table in self.keys}  # to set on stored rows
@@ -62,7 +63,9 @@ class Projector:
             known[key] = None if stored is None else {**stored, **self.changes[table].get(key, {})}
         return known[key]
 
-    def flush(self) -> None:
+    def flush(self, *, commit: bool = False) -> None:
+        """Write what waits; with `commit`, these are the transaction's last writes and on PostgreSQL the COMMIT
+        goes to the server with them, not after their answer: the program's lock is released a wait sooner."""
         if not self.pending and not any(self.changes.values()):
             return
         with together(self.conn):
@@ -71,6 +74,8 @@ class Projector:
             for table, changes in self.changes.items():
                 if changes:
                     update_rows(self.conn, table, self.keys[table], changes)
+            if commit:
+                commit_together(self.conn)
         self.pending = {}
         self.fresh = {table: set() for table in self.keys}
         self.changes = {table: {} for table in self.keys}

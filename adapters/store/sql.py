@@ -15,8 +15,8 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, s
 from sqlalchemy.dialects import sqlite
 
 from adapters.store import tables as t
-from adapters.store.bulk import Inserted, event_arrays, lock_and_insert_events
-from adapters.store.projections import project, projector
+from adapters.store.bulk import Inserted, Known, event_arrays, lock_insert_and_read
+from adapters.store.projections import project, projector, read_ahead
 from domain.events import DomainEvent
 
 log = structlog.get_logger()
@@ -62,6 +62,11 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
+def program_lock(program_id: str) -> int:
+    """The key of the PostgreSQL advisory lock an append of the program holds until it commits."""
+    return zlib.crc32(program_id.encode())
+
+
 class ConflictingRun(Exception):
     """Events offered under keys that another run of the same workflow id already holds in the record."""
 
@@ -81,25 +86,26 @@ class SqlEventStore:
             return 0
         insert_new = self._inserter(events)  # encoded before the lock: other appends wait only for the writes
         with self.engine.begin() as conn:
-            added = insert_new(conn)
+            added, known = insert_new(conn)
             if len(added) < len(events):  # a retry, or another run under the same id: raising rolls back
                 _check_same_run(conn, events, {(workflow_id, seq) for _, workflow_id, seq in added})
             by_key = {(e.workflow_id, e.seq): e for e in events}
-            p = projector(conn)
+            p = projector(conn, known)
             for event_id, workflow_id, seq in sorted(added):
                 project(p, event_id, by_key[(workflow_id, seq)])
-            p.flush()
+            p.flush(commit=True)
         return len(added)
 
-    def _inserter(self, events: list[DomainEvent]) -> Callable[[Connection], Inserted]:
-        """What inserts the events the log does not hold yet, and returns their ids and keys."""
+    def _inserter(self, events: list[DomainEvent]) -> Callable[[Connection], tuple[Inserted, Known]]:
+        """What inserts the events the log does not hold yet: their ids and keys, and rows read on the way."""
         rows = _rows(events)
         if self.engine.dialect.name != "postgresql":  # one writer at a time: SQLite locks the file
-            return lambda conn: _insert_sqlite(conn, rows)
+            return lambda conn: (_insert_sqlite(conn, rows), {})
         # Appends of one program take turns (a lock until commit), so id order is commit order and rebuild
-        # replays the log in the order appends projected it.
-        lock, arrays = zlib.crc32(events[0].program_id.encode()), event_arrays(rows)
-        return lambda conn: lock_and_insert_events(conn, lock, arrays)
+        # replays the log in the order appends projected it. The rows projecting may read come with the insert:
+        # the lock's holder waits for the server once less.
+        lock, arrays, reads = program_lock(events[0].program_id), event_arrays(rows), read_ahead(events)
+        return lambda conn: lock_insert_and_read(conn, lock, arrays, reads)
 
     def read(self, program_id: str | None = None) -> list[DomainEvent]:
         with self.engine.connect() as conn:

@@ -4,23 +4,25 @@
 """
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.store import sql
 from adapters.store import tables as t
-from adapters.store.sql import SqlEventStore
+from adapters.store.sql import SqlEventStore, program_lock
 from demo.personas import Persona
 from domain.events import Accepted, DomainEvent, Fact, Invited, Matched, OptedIn, PairingClosed
 from domain.metrics import PairingOutcome
 from domain.program import ProgramPhase
 from domain.spec import ProgramSpec
+from tests.helpers.databases import postgres_schema
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import J0, S0, roster, spec
@@ -267,3 +269,26 @@ def test_a_whole_number_where_a_fraction_is_kept_is_stored_as_one(database_url: 
     finally:
         store.dispose()
     assert scores == [0.5, 3.0]
+
+
+def test_an_append_on_postgresql_waits_while_another_of_its_program_is_under_way() -> None:
+    """Rebuild replays the log in id order what appends projected in commit order: the two agree because an
+    append of a program takes the program's lock before its events get ids and keeps it until it commits. Here
+    another transaction holds that lock; the append waits for it, then lands. (SQLite has one writer at a
+    time.)"""
+    program = "program-waits-its-turn"
+    event = DomainEvent(
+        workflow_id=program, seq=1, at=datetime(2026, 3, 1, tzinfo=UTC), program_id=program, fact=OptedIn()
+    )
+    with postgres_schema() as url, ThreadPoolExecutor(1) as pool:
+        store = SqlEventStore(url)
+        try:
+            with store.engine.connect() as other:
+                other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": program_lock(program)})
+                appending = pool.submit(store.append, [event])
+                with pytest.raises(TimeoutError):
+                    appending.result(timeout=1)
+                other.rollback()  # the lock goes with the transaction
+            assert appending.result(timeout=60) == 1
+        finally:
+            store.dispose()
