@@ -211,11 +211,13 @@ def table_line(figures: dict[str, Any], database: str) -> str:
 
 
 def code_version() -> str:
-    """The commit measured, marked when the work tree differs from it."""
-    described = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent, capture_output=True, text=True
-    )
-    return described.stdout.strip() or "unknown"
+    """The commit measured; `-dirty` when files other than the results differ from it."""
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{commit}-dirty" if _git("status", "--porcelain", "--", ".", ":(exclude)bench/results") else commit
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=Path(__file__).parents[1], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":
