@@ -82,7 +82,8 @@ def lock_insert_and_read(conn: Connection, lock: int, arrays: list[list[Any]], r
     known: Known = {}
     for table, cursor in found.items():
         (key,) = (column.name for column in table.primary_key)
-        rows = {row[key]: row for row in cursor.fetchall()}
+        with cursor:
+            rows = {row[key]: row for row in cursor.fetchall()}
         known[table] = {(value,): rows.get(value) for value in reads[table]}
     return [(event_id, workflow_id, seq) for event_id, workflow_id, seq in inserted.fetchall()], known
 
@@ -172,7 +173,7 @@ def _is_json(table: Table, name: str) -> bool:
 def _array(column: Column[Any], values: list[Any]) -> list[Any]:
     """One column's values as psycopg sends an array: of one type (an int among floats would stop it)."""
     if isinstance(column.type, JSON):
-        return [None if value is None else json.dumps(value) for value in values]
+        return [json.dumps(value) for value in values]  # None too: JSON null, as SQLAlchemy writes it
     if isinstance(column.type, Float):
         return [None if value is None else float(value) for value in values]
     return values

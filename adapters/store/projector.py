@@ -4,7 +4,8 @@ New rows of append-only tables (check-ins, answers, alerts, ...) wait in lists. 
 (programs, participants, pairings) are kept by primary key as they stand, and a change lands on the kept row:
 a participant invited, opted in and trained within one batch is inserted once with its final values, and a
 pairing accepted twice, given a plan and closed is updated once. A row no event of the batch inserted is read
-once if a projection needs to see it, and otherwise changed blind, as an UPDATE by key would change it.
+once if a projection needs to see it (on PostgreSQL, pairings come ahead with the events insert), and otherwise
+changed blind, as an UPDATE by key would change it.
 
 `flush` inserts the new rows, then updates each changed row once. No row is both inserted and updated in one
 flush (a new row carries its changes) and none is updated twice, so the order of those statements does not
