@@ -13,12 +13,14 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -178,6 +180,9 @@ def main() -> None:
     figures: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "code": code_version(),
+        # Other work on the machine slows every figure here: the 1-minute load average before and after says how much.
+        "load_average": [round(os.getloadavg()[0], 2)],
     }
     for database in args.databases.split(","):
         if database == "sqlite":
@@ -190,14 +195,29 @@ def main() -> None:
             finally:
                 drop_schema(schema)
         print(database, json.dumps(figures[database]))
+    figures["load_average"].append(round(os.getloadavg()[0], 2))
     save_figures("events", figures)
     with (RESULTS / "events.md").open("a") as table:
-        for database in args.databases.split(","):
-            f = figures[database]
-            table.write(
-                f"| {figures['when'][:10]} | {database} | {f['events']:,} | {f['append_events_per_second']:,}/s "
-                f"| {f['retry_events_per_second']:,}/s | {f['rebuild_seconds']} s | {figures['machine']} |\n"
-            )
+        table.writelines(table_line(figures, database) for database in args.databases.split(","))
+
+
+def table_line(figures: dict[str, Any], database: str) -> str:
+    f, (start, end) = figures[database], figures["load_average"]
+    return (
+        f"| {figures['when'][:10]} | {figures['code']} | {database} | {f['events']:,} "
+        f"| {f['append_events_per_second']:,}/s | {f['retry_events_per_second']:,}/s | {f['rebuild_seconds']} s "
+        f"| {figures['machine']} | {start} → {end} |\n"
+    )
+
+
+def code_version() -> str:
+    """The commit measured; `-dirty` when files other than the results differ from it."""
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{commit}-dirty" if _git("status", "--porcelain", "--", ".", ":(exclude)bench/results") else commit
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=Path(__file__).parents[1], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":

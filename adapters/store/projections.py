@@ -8,64 +8,43 @@ once in `rebuild`.
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, case, delete, insert, select, update
+from sqlalchemy import Connection
 
 from adapters.store import tables as t
+from adapters.store.bulk import Known, Reads
+from adapters.store.projector import Projector
 from domain import events as ev
 
+# The tables whose rows later events change; the projector keeps their rows by primary key.
+CHANGING = (t.programs, t.participants, t.pairings, t.open_prompts)
 
-class Projector:
-    """Applies events to the read model through one connection, with inserts sent in bulk.
 
-    Inserts wait, grouped by table, and go to the database together before any update or read runs, so every
-    statement still sees the rows of the events before it (no table's insert depends on another's), and a long
-    run of check-ins costs a handful of round trips.
-    """
+def projector(conn: Connection, known: Known | None = None) -> Projector:
+    return Projector(conn, CHANGING, known)
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pending: dict[Table, list[dict[str, Any]]] = {}
-        self.sides: dict[str, tuple[str, str]] = {}  # pairing id -> (mentor, mentee)
-        self.recording_prompts: set[str] = set()  # programs marked as telling the record their prompts
 
-    def insert(self, table: Table, **values: Any) -> None:
-        self.pending.setdefault(table, []).append(values)
+def read_ahead(events: list[ev.DomainEvent]) -> Reads:
+    """The rows projecting these events may read: the pairings they name (accepted, answered, closed)."""
+    return {t.pairings: sorted({e.pairing_id for e in events if e.pairing_id is not None})}
 
-    def execute(self, statement: Executable) -> None:
-        self.flush()
-        self.conn.execute(statement)
 
-    def flush(self) -> None:
-        for table, rows in self.pending.items():
-            self.conn.execute(insert(table), rows)
-        self.pending = {}
-
-    def side(self, pairing_id: str, participant: str) -> str:
-        if pairing_id not in self.sides:
-            self.flush()
-            row = self.conn.execute(
-                select(t.pairings.c.mentor, t.pairings.c.mentee).where(t.pairings.c.pairing_id == pairing_id)
-            ).first()
-            if row is None:
-                return "unknown"
-            self.sides[pairing_id] = (row.mentor, row.mentee)
-        mentor, mentee = self.sides[pairing_id]
-        return "mentor" if participant == mentor else "mentee" if participant == mentee else "unknown"
+def side_of(p: Projector, pairing_id: str, participant: str) -> str:
+    """Which side of the pairing a person answered from: the mentor, the mentee, or unknown."""
+    pairing = p.row(t.pairings, (pairing_id,))
+    if pairing is None:
+        return "unknown"
+    return "mentor" if participant == pairing["mentor"] else "mentee" if participant == pairing["mentee"] else "unknown"
 
 
 Handler = Callable[[Projector, int, ev.DomainEvent], None]
 
 
 def _set_participant(p: Projector, event: ev.DomainEvent, email: str | None, **values: Any) -> None:
-    p.execute(
-        update(t.participants)
-        .where(t.participants.c.program_id == event.program_id, t.participants.c.email == email)
-        .values(**values)
-    )
+    p.update(t.participants, (event.program_id, email), **values)
 
 
 def _set_pairing(p: Projector, pairing_id: str | None, **values: Any) -> None:
-    p.execute(update(t.pairings).where(t.pairings.c.pairing_id == pairing_id).values(**values))
+    p.update(t.pairings, (pairing_id,), **values)
 
 
 # Program facts
@@ -87,16 +66,12 @@ def program_started(p: Projector, _: int, event: ev.DomainEvent) -> None:
 
 def phase_changed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(event.fact, ev.PhaseChanged)
-    p.execute(update(t.programs).where(t.programs.c.program_id == event.program_id).values(phase=event.fact.phase))
+    p.update(t.programs, (event.program_id,), phase=event.fact.phase)
 
 
 def program_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(event.fact, ev.ProgramClosed)
-    p.execute(
-        update(t.programs)
-        .where(t.programs.c.program_id == event.program_id)
-        .values(closed_at=event.at, outcome=event.fact.outcome)
-    )
+    p.update(t.programs, (event.program_id,), closed_at=event.at, outcome=event.fact.outcome)
 
 
 def invited(p: Projector, _: int, event: ev.DomainEvent) -> None:
@@ -204,8 +179,10 @@ def kpi_evaluated(p: Projector, _: int, event: ev.DomainEvent) -> None:
 
 # Pairing facts
 def accepted(p: Projector, _: int, event: ev.DomainEvent) -> None:
-    count = t.pairings.c.accepted + 1
-    _set_pairing(p, event.pairing_id, accepted=count, stage=case((count >= 2, "planning"), else_="introduction"))
+    pairing = p.row(t.pairings, (event.pairing_id,))
+    if pairing is not None:
+        count = pairing["accepted"] + 1
+        _set_pairing(p, event.pairing_id, accepted=count, stage="planning" if count >= 2 else "introduction")
 
 
 def plan_agreed(p: Projector, _: int, event: ev.DomainEvent) -> None:
@@ -254,7 +231,7 @@ def cycle_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
 def survey_answered(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.SurveyAnswered) and event.pairing_id and event.participant
-    side = p.side(event.pairing_id, event.participant)
+    side = side_of(p, event.pairing_id, event.participant)
     p.insert(
         t.survey_answers,
         event_id=event_id,
@@ -307,24 +284,22 @@ def pairing_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(fact, ev.PairingClosed)
     # A pairing closes once. The program records a close for a pairing that ended behind its back; what that
     # pairing recorded itself before it was ended, if anything, came first and stands.
-    still_open = (t.pairings.c.pairing_id == event.pairing_id) & (t.pairings.c.stage != "closed")
-    p.execute(
-        update(t.pairings)
-        .where(still_open)
-        .values(
+    pairing = p.row(t.pairings, (event.pairing_id,))
+    if pairing is not None and pairing["stage"] != "closed":
+        _set_pairing(
+            p,
+            event.pairing_id,
             stage="closed",
             outcome=fact.outcome.value,
             cycles_run=fact.cycles_run,
             cycles_met=fact.cycles_met,
             closed_at=event.at,
         )
-    )
 
 
 # Prompts
-def _open_prompt(event: ev.DomainEvent, prompt_id: str) -> Any:
-    c = t.open_prompts.c
-    return (c.workflow_id == event.workflow_id, c.participant == event.participant, c.prompt_id == prompt_id)
+def _open_prompt(event: ev.DomainEvent, prompt_id: str) -> tuple[str, str | None, str]:
+    return (event.workflow_id, event.participant, prompt_id)
 
 
 def prompt_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
@@ -332,7 +307,7 @@ def prompt_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     assert isinstance(fact, ev.PromptShown)
     if fact.sealed is None:  # never a view in the clear: the append activity seals it
         raise ValueError(f"{event.key}: a prompt's view reached the record unsealed")
-    p.execute(delete(t.open_prompts).where(*_open_prompt(event, fact.prompt_id)))
+    p.delete(t.open_prompts, _open_prompt(event, fact.prompt_id))  # shown again: the new view replaces it
     p.insert(
         t.open_prompts,
         workflow_id=event.workflow_id,
@@ -345,14 +320,13 @@ def prompt_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
         sealed=fact.sealed,
         shown_event_id=event_id,
     )
-    if event.workflow_id == event.program_id and event.program_id not in p.recording_prompts:
-        p.recording_prompts.add(event.program_id)
-        p.execute(update(t.programs).where(t.programs.c.program_id == event.program_id).values(prompts_recorded=True))
+    if event.workflow_id == event.program_id:
+        p.update(t.programs, (event.program_id,), prompts_recorded=True)
 
 
 def prompt_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     assert isinstance(event.fact, ev.PromptClosed)
-    p.execute(delete(t.open_prompts).where(*_open_prompt(event, event.fact.prompt_id)))
+    p.delete(t.open_prompts, _open_prompt(event, event.fact.prompt_id))
 
 
 def _ignore(p: Projector, event_id: int, event: ev.DomainEvent) -> None:

@@ -5,17 +5,18 @@ projecting happen in one transaction, so the read model never shows an event the
 """
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from adapters.store import tables as t
-from adapters.store.projections import Projector, project
+from adapters.store.bulk import Inserted, Known, event_arrays, lock_insert_and_read
+from adapters.store.projections import project, projector, read_ahead
 from domain.events import DomainEvent
 
 log = structlog.get_logger()
@@ -61,6 +62,11 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
+def program_lock(program_id: str) -> int:
+    """The key of the PostgreSQL advisory lock an append of the program holds until it commits."""
+    return zlib.crc32(program_id.encode())
+
+
 class ConflictingRun(Exception):
     """Events offered under keys that another run of the same workflow id already holds in the record."""
 
@@ -78,45 +84,28 @@ class SqlEventStore:
         """Append the events not yet in the log and project them; return how many were new."""
         if not events:
             return 0
+        insert_new = self._inserter(events)  # encoded before the lock: other appends wait only for the writes
         with self.engine.begin() as conn:
-            self._lock_program(conn, events[0].program_id)
-            added = self._insert_new(conn, events)
+            added, known = insert_new(conn)
             if len(added) < len(events):  # a retry, or another run under the same id: raising rolls back
                 _check_same_run(conn, events, {(workflow_id, seq) for _, workflow_id, seq in added})
             by_key = {(e.workflow_id, e.seq): e for e in events}
-            projector = Projector(conn)
+            p = projector(conn, known)
             for event_id, workflow_id, seq in sorted(added):
-                project(projector, event_id, by_key[(workflow_id, seq)])
-            projector.flush()
+                project(p, event_id, by_key[(workflow_id, seq)])
+            p.flush(commit=True)
         return len(added)
 
-    def _lock_program(self, conn: Connection, program_id: str) -> None:
-        """Serialise appends per program on PostgreSQL, so id order is commit order and rebuild replays it."""
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(program_id.encode())})
-
-    def _insert_new(self, conn: Connection, events: list[DomainEvent]) -> list[tuple[int, str, int]]:
-        rows = [
-            {
-                "workflow_id": e.workflow_id,
-                "seq": e.seq,
-                "kind": e.kind,
-                "at": e.at,
-                "program_id": e.program_id,
-                "pairing_id": e.pairing_id,
-                "participant": e.participant,
-                "origin": e.origin,
-                "fact": e.fact.model_dump(mode="json"),
-            }
-            for e in events
-        ]
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = (
-            dialect_insert(t.events)
-            .on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
-            .returning(t.events.c.id, t.events.c.workflow_id, t.events.c.seq)
-        )
-        return [(row.id, row.workflow_id, row.seq) for row in conn.execute(statement, rows)]
+    def _inserter(self, events: list[DomainEvent]) -> Callable[[Connection], tuple[Inserted, Known]]:
+        """What inserts the events the log does not hold yet: their ids and keys, and rows read on the way."""
+        rows = _rows(events)
+        if self.engine.dialect.name != "postgresql":  # one writer at a time: SQLite locks the file
+            return lambda conn: (_insert_sqlite(conn, rows), {})
+        # Appends of one program take turns (a lock until commit), so id order is commit order and rebuild
+        # replays the log in the order appends projected it. The rows projecting may read come with the insert:
+        # the lock's holder waits for the server once less.
+        lock, arrays, reads = program_lock(events[0].program_id), event_arrays(rows), read_ahead(events)
+        return lambda conn: lock_insert_and_read(conn, lock, arrays, reads)
 
     def read(self, program_id: str | None = None) -> list[DomainEvent]:
         with self.engine.connect() as conn:
@@ -128,11 +117,13 @@ class SqlEventStore:
         with self.engine.begin() as conn:
             for table in t.PROJECTIONS:
                 conn.execute(delete(table))
-            projector = Projector(conn)
+            p = projector(conn)
             for event_id, domain_event in _stream(conn):
-                project(projector, event_id, domain_event)
+                project(p, event_id, domain_event)
                 replayed += 1
-            projector.flush()
+                if replayed % REBUILD_BATCH == 0:  # rows wait in memory until a flush: a page's worth at most
+                    p.flush()
+            p.flush()
         log.info("read model rebuilt", events=replayed)
         return replayed
 
@@ -142,6 +133,32 @@ class SqlEventStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> Inserted:
+    statement = (
+        sqlite.insert(t.events)
+        .on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+        .returning(t.events.c.id, t.events.c.workflow_id, t.events.c.seq)
+    )
+    return [(row.id, row.workflow_id, row.seq) for row in conn.execute(statement, rows)]
+
+
+def _rows(events: list[DomainEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "workflow_id": e.workflow_id,
+            "seq": e.seq,
+            "kind": e.kind,
+            "at": e.at,
+            "program_id": e.program_id,
+            "pairing_id": e.pairing_id,
+            "participant": e.participant,
+            "origin": e.origin,
+            "fact": e.fact.model_dump(mode="json"),
+        }
+        for e in events
+    ]
 
 
 def _check_same_run(conn: Connection, events: list[DomainEvent], added: set[tuple[str, int]]) -> None:
@@ -156,9 +173,12 @@ def _check_same_run(conn: Connection, events: list[DomainEvent], added: set[tupl
             repeated.setdefault(e.workflow_id, {})[e.seq] = e.origin
     c = t.events.c
     for workflow_id, offered in repeated.items():
-        held = conn.execute(select(c.seq, c.origin).where(c.workflow_id == workflow_id, c.seq.in_(list(offered)))).all()
+        # A range, not IN (one parameter a number): psycopg parses a statement of over 50 parameters anew each time
+        # (a third of a retried append's time); a batch's numbers run on, so the range holds little else.
+        seqs = c.seq.between(min(offered), max(offered))
+        held = conn.execute(select(c.seq, c.origin).where(c.workflow_id == workflow_id, seqs)).all()
         for seq, origin in held:
-            if origin != offered[seq]:
+            if seq in offered and origin != offered[seq]:
                 raise ConflictingRun(
                     f"{workflow_id} #{seq} is already in the record from run {origin or 'before run ids'}; "
                     f"run {offered[seq]} reuses that workflow id"

@@ -108,20 +108,22 @@ def sqlite_intact(url: str) -> None:
 
 
 # 0. What SIGKILL can do to the files a worker writes: a transaction or a line cut off half-way.
+# The projector writes once the log rows are in (on PostgreSQL they go through psycopg, not SQLAlchemy, so no
+# SQLAlchemy event sees them); the child stops there until killed, so the kill always lands before the commit.
 APPEND_THEN_DIE = """
-import sys
-from sqlalchemy import event
+import sys, time
+from adapters.store.projector import Projector
 from adapters.store.sql import SqlEventStore
 from bench.events import synthetic_program
 
 store = SqlEventStore(sys.argv[1])
 events = [e for batch in synthetic_program(int(sys.argv[2])) for e in batch]
 
-@event.listens_for(store.engine, "after_cursor_execute")
-def inserted(conn, cursor, statement, *rest):
-    if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
-        print("inserted", flush=True)  # the log rows are in; projecting and the commit are still to come
+def inserted(projector, *args, **kwargs):
+    print("inserted", flush=True)  # the log rows are in; the read model's writes and the commit are to come
+    time.sleep(60)
 
+Projector.flush = inserted
 store.append(events)
 print("committed", flush=True)
 """

@@ -20,6 +20,7 @@ from tests.helpers.harness import Harness
 from tests.helpers.people import J0, S0, roster
 from tests.helpers.portal import browser, prompt_path, short_spec, until_prompt, wind_down
 from tests.helpers.programs import start_program
+from tests.helpers.waiting import eventually
 
 
 class QueriesSeen(Interceptor):
@@ -62,6 +63,9 @@ async def test_my_prompts_come_from_the_record_and_follow_each_answer(harness: H
     handle = await start_program(harness, short_spec(matching={"auto_approve": True}), roster(1))
     seen = QueriesSeen()
     app = watched_portal(harness, seen)
+    shelf = app.state.portal.shelf
+    # The invitation goes out as the start reaches the record; a link opened before that is served by a query.
+    await eventually(lambda: shelf.for_person(handle.id, J0), "the record holds the invitation")
     async with browser(app) as junior, browser(app) as senior:
         await junior.sign_in(harness.settings, J0, handle.id)
         await senior.sign_in(harness.settings, S0, handle.id)
