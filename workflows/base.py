@@ -41,7 +41,6 @@ class PromptingWorkflow:
     pairing_id: str | None = None
     nudge_before: timedelta
     coordinators: list[str]
-    _appending: asyncio.Lock
     _record_live: bool = False  # whether events go to the record as they happen (record_as_it_happens)
 
     @property
@@ -115,17 +114,16 @@ class PromptingWorkflow:
             batch, self.core.outbox = self.core.outbox, []
             await calls.send_notices(batch)
 
-    @property
-    def appending(self) -> asyncio.Lock:
-        """One append at a time, so a workflow's events reach the record in the order it recorded them."""
-        if not hasattr(self, "_appending"):
-            self._appending = asyncio.Lock()
-        return self._appending
-
+    # Appends run only in the main coroutine (never in a handler or a task of their own), one after another, so
+    # a workflow's events reach the record in the order it recorded them.
     async def flush_events(self) -> None:
-        async with self.appending:
-            while batch := self.next_batch():
-                await self.append_events(batch)
+        while batch := self.next_batch():
+            await self.append_events(batch)
+
+    async def flush_while_room(self) -> None:
+        """As flush_events, while the record may be given events (a program handing over keeps the rest)."""
+        while self.may_record() and (batch := self.next_batch()):
+            await self.append_events(batch)
 
     def next_batch(self) -> list[DomainEvent]:
         """The events to append next, with how each touched prompt stands now recorded just before they are taken.
@@ -170,7 +168,7 @@ class PromptingWorkflow:
     async def record_now(self) -> None:
         """Give the record what happened since last time; a program handing over keeps it for its next run."""
         if self._record_live:
-            await self.flush_events()
+            await self.flush_while_room()
 
     async def append_events(self, batch: list[DomainEvent]) -> None:
         try:

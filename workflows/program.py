@@ -130,7 +130,7 @@ class ProgramWorkflow(PromptingWorkflow):
             await self.append_events(self.core.journal.take())
         elif inp.state is not None and self.bounded:  # what the last run handed over unsent
             await self.send_outbox()
-            await self._flush_while_room()
+            await self.flush_while_room()
 
     async def _run_phases(self) -> None:
         """Each phase in turn until the program completes or is cancelled; a full run hands over between them."""
@@ -148,7 +148,7 @@ class ProgramWorkflow(PromptingWorkflow):
                 await self._cancel()
                 return
             await phases[self.state.phase]()
-            await self._flush_while_room()
+            await self.flush_while_room()
             await self._continue_as_new_if_due()
 
     def _begin(self) -> None:
@@ -619,16 +619,6 @@ class ProgramWorkflow(PromptingWorkflow):
     def _handing_over(self) -> bool:
         """A phase stops waiting and returns, so the run loop continues as new; the phase resumes in the next run."""
         return self.bounded and self._run_is_full
-
-    async def _flush_while_room(self) -> None:
-        """Hand recorded events to the record while this run has room; the rest travel to the next run."""
-        async with self.appending:
-            while not self._handing_over and (batch := self.next_batch()):
-                await self.append_events(batch)
-
-    async def record_now(self) -> None:
-        if self._record_live:
-            await self._flush_while_room()
 
     def may_record(self) -> bool:
         return not self._handing_over

@@ -63,8 +63,10 @@ class PromptShelf:
     def caught_up(self, workflow_id: str, person: str, prompt_id: str, before: int | None) -> bool:
         """Wait, bounded, until the record no longer shows the prompt as it was before an answer (closed, or
         shown again); False when it has not caught up in time, and the page should say so."""
+        if before is None:  # the record did not show it before the answer: nothing to wait for
+            return True
         deadline = time.monotonic() + CATCH_UP_LIMIT
-        while self.shown_as(workflow_id, person, prompt_id) == before and before is not None:
+        while self.shown_as(workflow_id, person, prompt_id) == before:
             if time.monotonic() > deadline:
                 return False
             time.sleep(CATCH_UP_POLL)

@@ -4,6 +4,7 @@
 - servers: the Temporal servers tests run on, and keeping a shared one healthy
 - processes: real processes (`temporal server start-dev` on a file, `python worker.py`) to stop, kill and restart
 - ports, waiting: free loopback ports; polling until a condition holds, with a bound
+- queries: watching the queries a client sends (by name, and whether one was refused)
 - databases: a PostgreSQL schema of a test's own
 - people, prompts: the coordinator, program specs, rosters and pairing terms; a prompt as a workflow opens it
 - programs: starting a program and reading it (status, members, pairings), as a test or as an operator does

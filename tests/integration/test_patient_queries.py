@@ -7,16 +7,15 @@ failed with "no poller seen for task queue recently, worker may be down" althoug
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bootstrap import PatientQueries
+from tests.helpers.queries import QueriesSeen, client_with
 
 POLLER_WINDOW = 20.0  # the server's QueryPollerUnavailableWindow: queries fail once no poll is this old
 ASK_LIMIT = timedelta(seconds=3)  # each ask's deadline, so a refusal comes in seconds
@@ -33,38 +32,6 @@ class Waiting:
         return "here"
 
 
-class Asks(Interceptor):
-    """Notes when an ask that reached the server was turned away."""
-
-    def __init__(self) -> None:
-        self.refused = asyncio.Event()
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _Counting(next, self.refused)
-
-
-class _Counting(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, refused: asyncio.Event) -> None:
-        super().__init__(next)
-        self.refused = refused
-
-    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        try:
-            return await super().query_workflow(input)
-        except RPCError:
-            self.refused.set()
-            raise
-
-
-def client_with(env: WorkflowEnvironment, *interceptors: Interceptor) -> Client:
-    return Client(
-        env.client.service_client,
-        namespace=env.client.namespace,
-        data_converter=env.client.data_converter,
-        interceptors=interceptors,
-    )
-
-
 async def a_workflow_whose_worker_went_away(env: WorkflowEnvironment, queue: str) -> str:
     async with Worker(env.client, task_queue=queue, workflows=[Waiting]):
         handle = await env.client.start_workflow(Waiting.run, id=f"waiting-{uuid.uuid4()}", task_queue=queue)
@@ -78,17 +45,17 @@ async def test_a_query_asked_while_no_worker_polls_is_answered_once_one_does(dev
     workflow_id = await a_workflow_whose_worker_went_away(dev_env, queue)
 
     with pytest.raises(RPCError) as refused:
-        await client_with(dev_env).get_workflow_handle(workflow_id).query(Waiting.answer, rpc_timeout=ASK_LIMIT)
+        await client_with(dev_env.client).get_workflow_handle(workflow_id).query(Waiting.answer, rpc_timeout=ASK_LIMIT)
     assert refused.value.status == RPCStatusCode.FAILED_PRECONDITION
     with pytest.raises(RPCError):  # patience has an end: a worker that never comes back is an error in the end
         await (
-            client_with(dev_env, PatientQueries(patience=1.0))
+            client_with(dev_env.client, PatientQueries(patience=1.0))
             .get_workflow_handle(workflow_id)
             .query(Waiting.answer, rpc_timeout=ASK_LIMIT)
         )
 
-    asks = Asks()
-    patient = client_with(dev_env, PatientQueries(), asks).get_workflow_handle(workflow_id)
+    asks = QueriesSeen()
+    patient = client_with(dev_env.client, PatientQueries(), asks).get_workflow_handle(workflow_id)
     answer = asyncio.create_task(patient.query(Waiting.answer, rpc_timeout=ASK_LIMIT))
     await asks.refused.wait()  # the first ask was turned away; only now does a worker come back
     async with Worker(dev_env.client, task_queue=queue, workflows=[Waiting]):

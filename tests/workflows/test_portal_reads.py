@@ -5,14 +5,11 @@ pairing, come from the record (adapters/store/prompts.py); after an answer the p
 show it, so the list that follows no longer holds the prompt just answered.
 """
 
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 
 from domain.prompts import PromptKind
 from portal.app import create_app
@@ -20,27 +17,8 @@ from tests.helpers.harness import Harness
 from tests.helpers.people import J0, S0, roster
 from tests.helpers.portal import browser, prompt_path, short_spec, until_prompt, wind_down
 from tests.helpers.programs import start_program
+from tests.helpers.queries import QueriesSeen, client_with
 from tests.helpers.waiting import eventually
-
-
-class QueriesSeen(Interceptor):
-    """Counts the queries a client sends, by name."""
-
-    def __init__(self) -> None:
-        self.names: Counter[str] = Counter()
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _Counting(next, self.names)
-
-
-class _Counting(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, names: Counter[str]) -> None:
-        super().__init__(next)
-        self.names = names
-
-    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        self.names[input.query] += 1
-        return await super().query_workflow(input)
 
 
 @pytest.fixture
@@ -50,13 +28,7 @@ async def harness(harness: Harness) -> AsyncIterator[Harness]:
 
 
 def watched_portal(h: Harness, seen: QueriesSeen) -> FastAPI:
-    client = Client(
-        h.client.service_client,
-        namespace=h.client.namespace,
-        data_converter=h.client.data_converter,
-        interceptors=[seen],
-    )
-    return create_app(h.settings, client)
+    return create_app(h.settings, client_with(h.client, seen))
 
 
 async def test_my_prompts_come_from_the_record_and_follow_each_answer(harness: Harness) -> None:
