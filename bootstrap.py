@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput, WorkflowQueryFailedError
 from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -19,6 +19,7 @@ from adapters.email import SmtpTransport
 from adapters.links import LinkSigner
 from adapters.outbox import Dispatcher, SqlOutbox
 from adapters.store.sql import make_engine
+from domain import replies
 from settings import Settings, Unreachable
 
 UI = os.environ.get("FLIPSIDE_UI", "http://localhost:8233")
@@ -27,12 +28,13 @@ QUERY_PATIENCE = 60.0  # seconds a query may go on asking for a worker the serve
 
 
 class PatientQueries(Interceptor):
-    """Asks again when the server turns a query away because no worker polled its task queue lately.
+    """Asks again when a query is turned away for a moment: no worker polled lately, or members loading.
 
     The server answers a query only through a worker. When none has polled the queue in the last 20 seconds (a
     worker busy, restarting or starved of CPU), it holds the query to its deadline and then refuses it with
-    FAILED_PRECONDITION, "no poller seen for task queue recently". That is a moment, not an answer: ask again
-    until `patience` seconds have passed since the first ask.
+    FAILED_PRECONDITION, "no poller seen for task queue recently". A program answers queries only once its
+    members have loaded, in a run's first moments (workflows/program.py). Each is a moment, not an answer: ask
+    again until `patience` seconds have passed since the first ask.
     """
 
     def __init__(self, patience: float = QUERY_PATIENCE) -> None:
@@ -53,12 +55,25 @@ class _PatientOutbound(OutboundInterceptor):
         while True:
             try:
                 return await super().query_workflow(input)
-            except RPCError as error:
-                if error.status != RPCStatusCode.FAILED_PRECONDITION or loop.time() + pause >= deadline:
+            except (RPCError, WorkflowQueryFailedError) as error:
+                if not _momentary(error) or loop.time() + pause >= deadline:
                     raise
-                log.warning("query asked again", workflow_id=input.id, query=input.query, why=error.message)
+                log.warning("query asked again", workflow_id=input.id, query=input.query, why=str(error))
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
+
+
+# No worker polled the queue lately; or the answer was lost to a run that continued as new as the query reached
+# it (seen on the time-skipping server: the worker's answer went to the closed run), so the server's deadline
+# passed: asked again, the query reaches the new run.
+MOMENTARY = {RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+def _momentary(error: RPCError | WorkflowQueryFailedError) -> bool:
+    """A query turned away for a moment: see MOMENTARY, or a program loading its members as a run starts."""
+    if isinstance(error, RPCError):
+        return error.status in MOMENTARY
+    return error.message == replies.MEMBERS_LOADING
 
 
 async def connect(settings: Settings) -> Client:

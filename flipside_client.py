@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from adapters.store.members import MemberShelf
 from domain.answers import (
     Approval,
     CheckIn,
@@ -35,7 +36,7 @@ from domain.answers import (
 from domain.metrics import PairingSummary
 from domain.pairing import PairingView, PairRecord
 from domain.people import Participant
-from domain.program import MemberView, ProgramInput, ProgramResult, ProgramStatus
+from domain.program import Member, MemberView, ProgramInput, ProgramResult, ProgramStatus, roster_ref
 from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from domain.summaries import program_details, program_summary
@@ -194,13 +195,19 @@ async def leave_pairing(client: Client, pairing_id: str, withdrawal: Withdrawal,
 
 
 # Starting
-async def start_program(client: Client, spec: ProgramSpec, roster: list[Participant], task_queue: str) -> None:
-    """Start a program run; AlreadyStarted when Temporal still remembers the id, even of a closed run."""
+async def start_program(
+    client: Client, spec: ProgramSpec, roster: list[Participant], task_queue: str, shelf: MemberShelf | None = None
+) -> None:
+    """Start a program run; AlreadyStarted when Temporal still remembers the id, even of a closed run.
+
+    With a `shelf` (the record's), the roster waits there in pages and the program's input names it: a large
+    roster would take too long to decode in one step, or pass the 2 MB payload limit.
+    """
     summary = program_summary(spec.program_id, spec, len(roster))
     try:
         await client.start_workflow(
             ProgramWorkflow.run,
-            ProgramInput(spec=spec, roster=roster),
+            await _program_input(spec, roster, shelf),
             id=spec.program_id,
             task_queue=task_queue,
             search_attributes=search.initial(spec.program_id, "recruitment", "program", summary),
@@ -213,6 +220,14 @@ async def start_program(client: Client, spec: ProgramSpec, roster: list[Particip
         status = run.status.name.lower().replace("_", " ") if run.status else "unknown"
         phase = run.typed_search_attributes.get(search.PHASE)
         raise AlreadyStarted(EarlierRun(started_at=run.start_time, status=status, phase=phase)) from error
+
+
+async def _program_input(spec: ProgramSpec, roster: list[Participant], shelf: MemberShelf | None) -> ProgramInput:
+    if shelf is None:
+        return ProgramInput(spec=spec, roster=roster)
+    ref = roster_ref(spec.program_id, roster)
+    await asyncio.to_thread(shelf.put_all, ref, [Member(person=p) for p in roster])
+    return ProgramInput(spec=spec, roster=[], members_ref=ref)
 
 
 async def program_result(client: Client, program_id: str) -> ProgramResult:

@@ -45,6 +45,8 @@ from settings import (
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from adapters.store.members import MemberShelf
+
 
 class CliError(UserMistake):
     """A problem the user can fix; printed without a traceback, exit status 2."""
@@ -78,12 +80,30 @@ def _read(path: Path) -> bytes:
 async def start_program(client: Client, settings: Settings, spec: ProgramSpec, roster: list[Participant]) -> str:
     """Start a program run under an id never used before: refused if the record or Temporal knows the id."""
     check_id_unused_in_record(settings, spec)
+    shelf = member_shelf(settings)
     try:
         # Temporal refuses an id it still remembers, even of a closed run; the record remembers longer.
-        await flipside_client.start_program(client, spec, roster, settings.task_queue)
+        await flipside_client.start_program(client, spec, roster, settings.task_queue, shelf)
     except flipside_client.AlreadyStarted as error:
         raise CliError(id_already_used(spec.program_id, spec.slug, _describe_run(error.earlier))) from error
+    finally:
+        if shelf is not None:
+            shelf.engine.dispose()
     return spec.program_id
+
+
+def member_shelf(settings: Settings) -> "MemberShelf | None":
+    """Where the roster waits for the program (in the record), or None when the record has no place for it yet
+    (no worker has made it, or an older one): the roster then goes in the program's input, as before."""
+    import sqlalchemy
+
+    from adapters.store.members import MemberShelf
+    from bootstrap import sealer
+
+    engine = open_record(settings, missing_ok=True)
+    if engine is None or not sqlalchemy.inspect(engine).has_table("member_pages"):
+        return None
+    return MemberShelf(engine, sealer(settings))
 
 
 def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:

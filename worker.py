@@ -11,13 +11,15 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from activities.matching import propose_matches_activity
+from activities.members import MemberActivities
 from activities.notify import NotificationActivities
 from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
 from adapters.channels import Channel
 from adapters.outbox import SqlOutbox
+from adapters.store.members import MemberShelf
 from adapters.store.sql import SqlEventStore
-from bootstrap import connect, make_channel, make_dispatcher, sealer
+from bootstrap import connect, make_channel, make_dispatcher, record_engine, sealer
 from settings import Settings, configure_logging, exit_with, record_unreachable
 from workflows.details import CurrentDetails
 from workflows.pairing import PairingWorkflow
@@ -43,6 +45,7 @@ def build_worker(
     store: EventStore | None = None,
     max_cached_workflows: int = 1000,
     interceptors: Sequence[Interceptor] = (),
+    workflows: Sequence[type] = (ProgramWorkflow, PairingWorkflow),
 ) -> Worker:
     """The one place where activities get their channel and store; tests pass their own (and interceptors).
 
@@ -50,15 +53,21 @@ def build_worker(
     queue behind when it stops: tests of a worker restart use that.
     """
     notifications = NotificationActivities(channel or make_channel(settings))
-    record = RecordActivities(store or SqlEventStore(settings.database), sealer(settings))
+    store = store or SqlEventStore(settings.database)
+    record = RecordActivities(store, sealer(settings))
+    # Members' pages live in the record's database: the store's own engine where it has one (a test's wrapper of
+    # a store may not).
+    members = MemberActivities(MemberShelf(getattr(store, "engine", None) or record_engine(settings), sealer(settings)))
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ProgramWorkflow, PairingWorkflow],
+        workflows=workflows,
         activities=[
             notifications.send_notices,
             record.append_events,
+            members.store_members,
+            members.load_members,
             snapshots.snapshot_metrics,
             propose_matches_activity,
         ],

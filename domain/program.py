@@ -3,6 +3,8 @@
 Like `domain.pairing`, `check_*` refuses bad input without touching state and `apply_*` changes it.
 """
 
+import hashlib
+import json
 from datetime import timedelta
 from enum import StrEnum
 
@@ -31,6 +33,7 @@ from domain.prompts import Prompt, PromptContext, PromptKind
 from domain.spec import MatchingMode, ProgramSpec
 
 MAX_PREFERENCES = 5
+PEOPLE_PER_PAGE = 500  # members per stored page: about 350 KB, far under the 2 MB payload limit
 
 
 class ProgramPhase(StrEnum):
@@ -117,12 +120,40 @@ class ProgramState(WorkflowCore):
     cycles_snapshotted: int = 0  # program-wide metric snapshots taken, one per check-in cadence
     snapshots: dict[str, ProgramMetrics] = {}
     cancel_reason: str | None = None
+    handovers: int = 0  # runs that handed their members over in pages: names the next handover's batch
+
+
+class MembersRef(BaseModel):
+    """Where a program's members wait outside its input, in pages: the roster it starts with, or the members a run
+    hands over to the next. A workflow's input is decoded in one step of the SDK's, which must finish in 2 s
+    (its deadlock limit) while every other workflow on the worker shares the GIL: thousands of people decoded
+    at once took longer on a busy machine, and 10,000 exceed the 2 MB payload limit. Pages load one at a time.
+    """
+
+    workflow_id: str
+    batch: str  # "roster-<digest>" for a roster, "handover-<n>" for the members a run handed over
+    members: int
+    pages: int
+
+
+class PageOf(BaseModel):
+    """Which page of a program's members: what a run asks for as it starts."""
+
+    ref: MembersRef
+    page: int
+
+
+class MemberPage(PageOf):
+    """A page of a program's members, as stored outside its input."""
+
+    members: list[Member]
 
 
 class ProgramInput(BaseModel):
     spec: ProgramSpec
     roster: list[Participant]
     state: ProgramState | None = None  # set when continuing as new
+    members_ref: MembersRef | None = None  # the members are in pages, not here (roster and state.members empty)
 
 
 class ProgramResult(BaseModel):
@@ -627,3 +658,21 @@ class Program:
 
 def new_program_state(inp: ProgramInput) -> ProgramState:
     return ProgramState(members={p.email: Member(person=p) for p in inp.roster})
+
+
+def in_pages(members: list[Member]) -> list[list[Member]]:
+    """Members in the pages a `MembersRef` counts: in order, PEOPLE_PER_PAGE to a page (one page when none)."""
+    return [members[i : i + PEOPLE_PER_PAGE] for i in range(0, len(members), PEOPLE_PER_PAGE)] or [[]]
+
+
+def roster_ref(workflow_id: str, roster: list[Participant]) -> MembersRef:
+    """Where a program's roster waits before it starts: named by its content, so storing it again is harmless
+    and a different roster under the same id never overwrites it."""
+    digest = hashlib.sha256(json.dumps([p.model_dump(mode="json") for p in roster]).encode()).hexdigest()
+    pages = len(in_pages([Member(person=p) for p in roster]))
+    return MembersRef(workflow_id=workflow_id, batch=f"roster-{digest[:16]}", members=len(roster), pages=pages)
+
+
+def handover_ref(workflow_id: str, handover: int, members: int) -> MembersRef:
+    pages = max(1, -(-members // PEOPLE_PER_PAGE))
+    return MembersRef(workflow_id=workflow_id, batch=f"handover-{handover}", members=members, pages=pages)

@@ -28,6 +28,8 @@ def recruitment_closed(opted_in: int) -> str:
     return f"Recruitment closed with {opted_in} opted in."
 
 
+# A query in a run's first moments, while its members load from the record: asked again until they are in.
+MEMBERS_LOADING = "The program is loading its members; ask again in a moment."
 PAUSED = "Paused: no deadline moves closer until you resume."
 RESUMED = "Resumed."
 CANCELLING = "Cancelling: everyone will be told."

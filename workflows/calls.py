@@ -6,6 +6,7 @@ lose a message or a fact. Matching and snapshots are bounded, and their final fa
 (workflows/program.py): matching that fails on its input is not retried at all, and the coordinators are told.
 """
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -17,7 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.matching import MatchProposal
     from domain.metrics import ProgramMetrics
     from domain.notices import Notice
-    from domain.summaries import events_label, matching_label, notices_label, snapshot_label
+    from domain.program import Member, MemberPage, MembersRef, PageOf, in_pages
+    from domain.summaries import events_label, matching_label, members_label, notices_label, snapshot_label
 
 # Every failure of a notice or an append is retried (an outage delays, never loses), but a conflicting run.
 PATIENT = RetryPolicy(
@@ -80,3 +82,36 @@ async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
         summary=snapshot_label(request.label, len(request.running)),
     )
     return metrics
+
+
+async def store_members(ref: MembersRef, members: list[Member]) -> None:
+    """Every page of the members a run hands over, stored at once (pages are written once each: a retry is
+    harmless)."""
+    pages = in_pages(members)
+    await asyncio.gather(*(_store_page(MemberPage(ref=ref, page=n, members=page)) for n, page in enumerate(pages)))
+
+
+async def _store_page(page: MemberPage) -> None:
+    await workflow.execute_activity(
+        "store_members",
+        page,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=PATIENT,
+        summary=members_label("Store", page.page, page.ref.pages, page.ref.batch),
+    )
+
+
+async def load_members(ref: MembersRef) -> list[Member]:
+    """The members a run starts with, page by page: each page is decoded in its own workflow step."""
+    members: list[Member] = []
+    for page in range(ref.pages):
+        loaded: list[Member] = await workflow.execute_activity(
+            "load_members",
+            PageOf(ref=ref, page=page),
+            result_type=list[Member],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=PATIENT,  # a page not found yet (a worker on the wrong database) waits to be fixed
+            summary=members_label("Load", page, ref.pages, ref.batch),
+        )
+        members.extend(loaded)
+    return members

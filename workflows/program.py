@@ -6,16 +6,18 @@ continued as new picks up where the last one stopped.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities.messages import MatchRequest, SnapshotRequest
     from domain import events, notices, questions, replies
     from domain.answers import (
@@ -54,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         ProgramPhase,
         ProgramResult,
         ProgramStatus,
+        handover_ref,
         new_program_state,
     )
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
@@ -73,17 +76,21 @@ NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
 KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
 CLOCK_CHANGES_IN_ORDER = "pause-and-resume-go-out-in-order"
 SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
+MEMBERS_IN_PAGES = "members-handed-over-in-pages"
 CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
 EVENTS_PER_RUN = 3_000
 SIGNAL_BATCH = 100
+A = TypeVar("A", bound=BaseModel)  # an answer or a coordinator's action
 REPORTS_LIMIT = timedelta(minutes=5)  # a cancel waits this long for its pairings to report their end
 
 
 @workflow.defn
 class ProgramWorkflow(PromptingWorkflow):
+    events_per_run = EVENTS_PER_RUN  # a test's subclass hands over sooner (tests/helpers/short_runs.py)
+
     @workflow.init
     def __init__(self, inp: ProgramInput) -> None:
         self.spec = inp.spec
@@ -101,11 +108,14 @@ class ProgramWorkflow(PromptingWorkflow):
         self.clock_changes = asyncio.Lock()
         self.bounded = False  # whether this run keeps to EVENTS_PER_RUN; set as the run starts
         self.result: ProgramResult | None = None
-        if inp.state is None:
+        self.members_loaded = inp.members_ref is None  # else they load in pages as the run starts
+        self.reports_this_run = 0
+        if inp.state is None and self.members_loaded:
             self._begin()
 
     @workflow.run
     async def run(self, inp: ProgramInput) -> ProgramResult:
+        await self._load_members(inp)
         await self._start_run(inp)
         self.record_as_it_happens()
         try:
@@ -120,6 +130,17 @@ class ProgramWorkflow(PromptingWorkflow):
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self.result is not None
         return self.result
+
+    async def _load_members(self, inp: ProgramInput) -> None:
+        """Members that wait in pages (`MembersRef`) load before anything else; a new program then begins. Answers
+        that arrive meanwhile wait for them (`_read`)."""
+        if inp.members_ref is None:
+            return
+        members = await calls.load_members(inp.members_ref)
+        self.state.members = {m.person.email: m for m in members}
+        if inp.state is None:
+            self._begin()
+        self.members_loaded = True
 
     async def _start_run(self, inp: ProgramInput) -> None:
         # Decided once per run, since the phases' waits check it: runs started before the bound keep waiting.
@@ -612,7 +633,7 @@ class ProgramWorkflow(PromptingWorkflow):
             info.is_continue_as_new_suggested()
             or self.updates_this_run >= MAX_UPDATES_PER_RUN
             or self.children_this_run >= MAX_CHILDREN_PER_RUN
-            or (self.bounded and info.get_current_history_length() >= EVENTS_PER_RUN)
+            or (self.bounded and info.get_current_history_length() >= self.events_per_run)
         )
 
     @property
@@ -632,28 +653,56 @@ class ProgramWorkflow(PromptingWorkflow):
         if not self.bounded:
             await self.send_outbox()
             await self.flush_events()
+        if workflow.patched(MEMBERS_IN_PAGES):
+            workflow.continue_as_new(await self._handover_in_pages())
         workflow.continue_as_new(ProgramInput(spec=self.spec, roster=[], state=self.state))
 
-    # Participant updates. Each takes what was sent as it is and reads it with read_answer, so an answer of the
-    # wrong shape is refused in words rather than rejected by the SDK's decoder (see domain/answers.py).
-    @workflow.update
-    def opt_in(self, *sent: object) -> str:
-        answer = read_answer(OptIn, sent)
+    async def _handover_in_pages(self) -> ProgramInput:
+        """The next run's input, its members stored in pages rather than carried in it. An answer or a report
+        taken while the pages were stored may have changed a member: then they are stored again."""
+        while True:
+            self.state.handovers += 1
+            ref = handover_ref(self.program_id, self.state.handovers, len(self.state.members))
+            taken = (self.updates_this_run, self.reports_this_run)
+            await calls.store_members(ref, list(self.state.members.values()))
+            if (self.updates_this_run, self.reports_this_run) == taken and workflow.all_handlers_finished():
+                break
+        state = self.state.model_copy(update={"members": {}})
+        return ProgramInput(spec=self.spec, roster=[], state=state, members_ref=ref)
+
+    # Every update takes what was sent as it is and reads it with read_answer, so an answer of the wrong shape is
+    # refused in words rather than rejected by the SDK's decoder (see domain/answers.py). Its validator checks it
+    # against the rules; in a run's first moments, while the members load, the handler does so once they are in.
+    def _validate(self, model: type[A], sent: tuple[object, ...], check: Callable[[A], None]) -> None:
+        with refusals():
+            answer = read_answer(model, sent)
+            if self.members_loaded:
+                check(answer)
+
+    async def _read(self, model: type[A], sent: tuple[object, ...], check: Callable[[A], None]) -> A:
+        answer = read_answer(model, sent)
+        if not self.members_loaded:
+            await workflow.wait_condition(lambda: self.members_loaded)
+            with refusals():
+                check(answer)
         self.updates_this_run += 1
+        return answer
+
+    # Participant updates
+    @workflow.update
+    async def opt_in(self, *sent: object) -> str:
+        answer = await self._read(OptIn, sent, self.rules.check_opt_in)
         self.rules.apply_opt_in(answer)
         self.record(events.OptedIn(), answer.participant.strip().lower())
         return replies.WELCOME_TRAINING_NEXT if self.spec.training_modules else replies.WELCOME_MATCHING_NEXT
 
     @opt_in.validator
     def _check_opt_in(self, *sent: object) -> None:
-        with refusals():
-            answer = read_answer(OptIn, sent)
-            self.rules.check_opt_in(answer)
+        self._validate(OptIn, sent, self.rules.check_opt_in)
 
     @workflow.update
-    def complete_training(self, *sent: object) -> str:
-        done = read_answer(TrainingCompleted, sent)
-        self.updates_this_run += 1
+    async def complete_training(self, *sent: object) -> str:
+        done = await self._read(TrainingCompleted, sent, self.rules.check_training)
         if self.rules.apply_training(done):
             self.record(events.TrainingCompleted(modules=done.modules), done.participant.strip().lower())
             return replies.TRAINING_COMPLETE
@@ -661,27 +710,21 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @complete_training.validator
     def _check_training(self, *sent: object) -> None:
-        with refusals():
-            done = read_answer(TrainingCompleted, sent)
-            self.rules.check_training(done)
+        self._validate(TrainingCompleted, sent, self.rules.check_training)
 
     @workflow.update
-    def submit_preferences(self, *sent: object) -> str:
-        choice = read_answer(Preferences, sent)
-        self.updates_this_run += 1
+    async def submit_preferences(self, *sent: object) -> str:
+        choice = await self._read(Preferences, sent, self.rules.check_preferences)
         self.rules.apply_preferences(choice)
         return replies.PREFERENCES_TAKEN
 
     @submit_preferences.validator
     def _check_preferences(self, *sent: object) -> None:
-        with refusals():
-            choice = read_answer(Preferences, sent)
-            self.rules.check_preferences(choice)
+        self._validate(Preferences, sent, self.rules.check_preferences)
 
     @workflow.update
     async def withdraw(self, *sent: object) -> str:
-        withdrawal = read_answer(Withdrawal, sent)
-        self.updates_this_run += 1
+        withdrawal = await self._read(Withdrawal, sent, self.rules.check_withdrawal)
         member = self.rules.apply_withdrawal(withdrawal)
         self.record(events.Withdrawn(phase=self.state.phase.value), member.person.email)
         await self._end_pairings_of(member.person.email, withdrawal)
@@ -702,53 +745,43 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @withdraw.validator
     def _check_withdraw(self, *sent: object) -> None:
-        with refusals():
-            withdrawal = read_answer(Withdrawal, sent)
-            self.rules.check_withdrawal(withdrawal)
+        self._validate(Withdrawal, sent, self.rules.check_withdrawal)
 
     # Coordinator updates
     @workflow.update
-    def approve_matches(self, *sent: object) -> str:
-        approval = read_answer(Approval, sent)
-        self.updates_this_run += 1
+    async def approve_matches(self, *sent: object) -> str:
+        approval = await self._read(Approval, sent, self.rules.check_approval)
         self._approve(approval)
         return replies.approved(len(self.state.pairings))
 
     @approve_matches.validator
     def _check_approve(self, *sent: object) -> None:
-        with refusals():
-            approval = read_answer(Approval, sent)
-            self.rules.check_approval(approval)
+        self._validate(Approval, sent, self.rules.check_approval)
 
     @workflow.update
-    def add_participant(self, *sent: object) -> str:
-        action = read_answer(NewParticipant, sent)
-        self.updates_this_run += 1
+    async def add_participant(self, *sent: object) -> str:
+        action = await self._read(NewParticipant, sent, self.rules.check_new_participant)
         member = self.rules.apply_new_participant(action)
         self._invite(member)
         return replies.invited(member.person.name)
 
     @add_participant.validator
     def _check_add(self, *sent: object) -> None:
-        with refusals():
-            action = read_answer(NewParticipant, sent)
-            self.rules.check_new_participant(action)
+        self._validate(NewParticipant, sent, self.rules.check_new_participant)
 
     @workflow.update
-    def close_recruitment(self, *sent: object) -> str:
-        self.updates_this_run += 1
+    async def close_recruitment(self, *sent: object) -> str:
+        await self._read(CoordinatorAction, sent, self.rules.check_close_recruitment)
         self.state.recruitment_closed = True  # the recruitment phase sees it, closes, and thanks who did not join
         return replies.recruitment_closed(self.rules.status_count(MemberStatus.OPTED_IN))
 
     @close_recruitment.validator
     def _check_close(self, *sent: object) -> None:
-        with refusals():
-            action = read_answer(CoordinatorAction, sent)
-            self.rules.check_close_recruitment(action)
+        self._validate(CoordinatorAction, sent, self.rules.check_close_recruitment)
 
     @workflow.update
     async def pause(self, *sent: object) -> str:
-        self.updates_this_run += 1
+        await self._read(CoordinatorAction, sent, self._check_pausing)
         async with self._clock_change():
             self.pause_clock()
             await self._signal_running("pause")
@@ -756,13 +789,14 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @pause.validator
     def _check_pause(self, *sent: object) -> None:
-        with refusals():
-            action = read_answer(CoordinatorAction, sent)
-            self.rules.check_pause(action, pause=True)
+        self._validate(CoordinatorAction, sent, self._check_pausing)
+
+    def _check_pausing(self, action: CoordinatorAction) -> None:
+        self.rules.check_pause(action, pause=True)
 
     @workflow.update
     async def resume(self, *sent: object) -> str:
-        self.updates_this_run += 1
+        await self._read(CoordinatorAction, sent, self._check_resuming)
         async with self._clock_change():
             self.resume_clock()
             await self._signal_running("resume")
@@ -770,40 +804,38 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @resume.validator
     def _check_resume(self, *sent: object) -> None:
-        with refusals():
-            action = read_answer(CoordinatorAction, sent)
-            self.rules.check_pause(action, pause=False)
+        self._validate(CoordinatorAction, sent, self._check_resuming)
+
+    def _check_resuming(self, action: CoordinatorAction) -> None:
+        self.rules.check_pause(action, pause=False)
 
     @workflow.update
-    def cancel(self, *sent: object) -> str:
-        action = read_answer(CoordinatorAction, sent)
-        self.updates_this_run += 1
+    async def cancel(self, *sent: object) -> str:
+        action = await self._read(CoordinatorAction, sent, self.rules.check_cancel)
         self.rules.apply_cancel(action)
         return replies.CANCELLING
 
     @cancel.validator
     def _check_cancel(self, *sent: object) -> None:
-        with refusals():
-            action = read_answer(CoordinatorAction, sent)
-            self.rules.check_cancel(action)
+        self._validate(CoordinatorAction, sent, self.rules.check_cancel)
 
     @workflow.update
     async def rematch(self, *sent: object) -> str:
-        request = read_answer(RematchRequest, sent)
-        self.updates_this_run += 1
+        request = await self._read(RematchRequest, sent, self.rules.check_rematch)
         record = self.rules.apply_rematch(request)
         await self._signal_pairing(record, "end_pairing", "rematch requested")
         return replies.REMATCHING
 
     @rematch.validator
     def _check_rematch(self, *sent: object) -> None:
-        with refusals():
-            request = read_answer(RematchRequest, sent)
-            self.rules.check_rematch(request)
+        self._validate(RematchRequest, sent, self.rules.check_rematch)
 
     # Pairings report here when they end
     @workflow.signal
     async def pairing_finished(self, summary: PairingSummary) -> None:
+        if not self.members_loaded:
+            await workflow.wait_condition(lambda: self.members_loaded)
+        self.reports_this_run += 1
         await self._pairing_ended(summary)
 
     async def _pairing_ended(self, summary: PairingSummary) -> None:
@@ -825,17 +857,26 @@ class ProgramWorkflow(PromptingWorkflow):
     # Queries
     @workflow.query
     def status(self) -> ProgramStatus:
+        self._members_in()
         return self.rules.status()
+
+    def _members_in(self) -> None:
+        """Queries need the members: in a run's first moments, while they load, ask again (bootstrap.PatientQueries
+        does)."""
+        if not self.members_loaded:
+            raise ApplicationError(replies.MEMBERS_LOADING)
 
     def prompt_context(self, prompt: Prompt) -> PromptContext:
         return self.rules.prompt_context(prompt)
 
     @workflow.query
     def pending_prompts(self, participant: str) -> list[PendingPrompt]:
+        self._members_in()
         return self.pending_for(participant.strip().lower())
 
     @workflow.query
     def member(self, participant: str) -> MemberView:
+        self._members_in()
         with refusals():
             return self.rules.member_view(participant)
 

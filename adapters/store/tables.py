@@ -243,6 +243,18 @@ portal_sessions = Table(
     Index("ix_portal_sessions_person", "email", "program_id"),
 )
 
+# Not a projection: a program's members in pages, sealed with the codec's keys (names, emails, skills), kept out
+# of its workflow input (domain/program.py, `MembersRef`). A batch is written once and never changed.
+member_pages = Table(
+    "member_pages",
+    metadata,
+    Column("workflow_id", WorkflowId, primary_key=True),
+    Column("batch", String(64), primary_key=True),
+    Column("page", Integer, primary_key=True),
+    Column("sealed", Text, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
 # The prompts waiting for each person, as they see them: the view sealed with the codec's keys (a partner's
 # name, a plan a partner wrote), the rest plain for ordering. `shown_event_id` changes whenever the prompt is
 # shown again, so a page can wait for an answer's effect (read your writes).

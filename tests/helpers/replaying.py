@@ -1,6 +1,6 @@
 """Replaying histories on today's workflow code, as a worker would on restart: what determinism tests share."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
@@ -16,7 +16,9 @@ RECORDED = sorted((ROOT / "tests" / "histories").glob("*/*.json"))  # one file a
 
 
 async def replay_failures(
-    histories: Iterable[tuple[str, WorkflowHistory]], data_converter: DataConverter = DATA_CONVERTER
+    histories: Iterable[tuple[str, WorkflowHistory]],
+    data_converter: DataConverter = DATA_CONVERTER,
+    workflows: Sequence[type] = (ProgramWorkflow, PairingWorkflow),
 ) -> dict[str, str]:
     """Each (name, history) replayed on today's code; the names of those that failed, with why.
 
@@ -24,7 +26,7 @@ async def replay_failures(
     replaying a 4,000-person run's first step beside three busy test processes once took longer.
     """
     replayer = Replayer(
-        workflows=[ProgramWorkflow, PairingWorkflow],
+        workflows=workflows,
         data_converter=data_converter,
         interceptors=WORKFLOW_INTERCEPTORS,  # as the worker runs them: receipts change what a re-sent update does
         debug_mode=True,
