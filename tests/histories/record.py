@@ -23,10 +23,15 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor
 
+import flipside_client
+from adapters.store.members import MemberShelf
+from bootstrap import sealer
 from demo.personas import Persona
 from domain.answers import Approval, CoordinatorAction, PairChoice
+from domain.people import Participant
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PromptKind
+from domain.spec import ProgramSpec
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.failures import MatchingFails
 from tests.helpers.harness import DRAIN_LIMIT, Harness, settled
@@ -167,7 +172,10 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     # (workflow.patched), with a withdrawal on the way.
     "live-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
     "live-record-cancel": ({}, cancel_after_check_ins),
+    # Started as the gateway starts a program: its roster in the record, its input a reference (MembersRef).
+    "members-from-the-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
 }
+FROM_THE_RECORD = {"members-from-the-record"}
 
 
 async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona], steer: Steer) -> int:
@@ -181,7 +189,7 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
         try:
             worker = build_worker(env.client, h.settings, channel=h.channel, store=h.store, interceptors=held[name])
             async with worker:
-                handle = await start_program(h, program, people)
+                handle = await start(h, program, people, from_the_record=name in FROM_THE_RECORD)
                 await steer(h, handle, personas_for(people, **special))
                 with contextlib.suppress(WorkflowFailureError):  # cancelled from Temporal, as its scenario asked
                     await handle.result()
@@ -192,6 +200,15 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
             h.store.dispose()
         print(f"{name}: {status.phase.value}, {written} histories")
         return written
+
+
+async def start(h: Harness, program: ProgramSpec, people: list[Participant], from_the_record: bool) -> Handle:
+    if not from_the_record:
+        return await start_program(h, program, people)
+    shelf = MemberShelf(h.store.engine, sealer(h.settings))
+    await flipside_client.start_program(h.client, program, people, h.settings.task_queue, shelf)
+    h.programs.append(program.program_id)
+    return h.client.get_workflow_handle(program.program_id)
 
 
 async def save(client: Client, folder: Path, workflow_ids: list[str]) -> int:
