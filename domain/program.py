@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -33,6 +34,7 @@ from domain.prompts import Prompt, PromptContext, PromptKind
 from domain.spec import MatchingMode, ProgramSpec
 
 MAX_PREFERENCES = 5
+T = TypeVar("T")
 PEOPLE_PER_PAGE = 500  # members per stored page: about 350 KB, far under the 2 MB payload limit
 
 
@@ -154,6 +156,7 @@ class ProgramInput(BaseModel):
     roster: list[Participant]
     state: ProgramState | None = None  # set when continuing as new
     members_ref: MembersRef | None = None  # the members are in pages, not here (roster and state.members empty)
+    members_changed: list[Member] = []  # changed after their page was stored, as the last run handed over
 
 
 class ProgramResult(BaseModel):
@@ -660,7 +663,7 @@ def new_program_state(inp: ProgramInput) -> ProgramState:
     return ProgramState(members={p.email: Member(person=p) for p in inp.roster})
 
 
-def in_pages(members: list[Member]) -> list[list[Member]]:
+def in_pages(members: list[T]) -> list[list[T]]:
     """Members in the pages a `MembersRef` counts: in order, PEOPLE_PER_PAGE to a page (one page when none)."""
     return [members[i : i + PEOPLE_PER_PAGE] for i in range(0, len(members), PEOPLE_PER_PAGE)] or [[]]
 

@@ -20,6 +20,39 @@ with workflow.unsafe.imports_passed_through():
     from workflows import calls
 
 EVENTS_AS_THEY_HAPPEN = "events-go-to-the-record-as-they-happen"
+ONE_TIMER_PER_DEADLINE = "one-timer-per-deadline"
+MIN_TIMER = timedelta(seconds=1)
+
+
+class Alarm:
+    """One timer for one deadline on the active clock, kept across wakes while the deadline holds."""
+
+    def __init__(self) -> None:
+        self.at: timedelta | None = None
+        self.timer: asyncio.Task[None] | None = None
+
+    def set(self, at: timedelta, after: timedelta, summary: str) -> None:
+        """Ring at `at`, `after` from now; a timer already set for `at` stands, one for another moment goes."""
+        if self.timer is not None and self.at == at:
+            return
+        self.stop()
+        self.at = at
+        self.timer = asyncio.create_task(workflow.sleep(max(after, MIN_TIMER), summary=summary))
+
+    @property
+    def rang(self) -> bool:
+        return self.timer is not None and self.timer.done() and not self.timer.cancelled()
+
+    def take(self) -> timedelta:
+        """The moment it rang for; the alarm is then free for the next deadline."""
+        assert self.at is not None
+        at, self.at, self.timer = self.at, None, None
+        return at
+
+    def stop(self) -> None:
+        if self.timer is not None and not self.timer.done():
+            self.timer.cancel()
+        self.at, self.timer = None, None
 
 
 @contextmanager
@@ -248,29 +281,61 @@ class PromptingWorkflow:
     async def wait_until(self, offset: timedelta, until: Callable[[], bool] = lambda: False) -> None:
         """Wait until the active clock reaches `offset` or `until()` holds, reminding people on the way.
 
-        Time paused by a coordinator does not count. Notices queued by update handlers go out as they come.
+        Time paused by a coordinator does not count. Notices queued by update handlers go out as they come, and
+        events go to the record. One timer stands for each deadline while it holds: an answer that wakes the loop
+        leaves it running, where a timer per wake was cancelled by every answer (two events in the history each,
+        and a cancel racing the timer's firing is what strands the time-skipping test server: sdk-java#3088).
+        Runs recorded before keep a timer per wake.
         """
-        while True:
-            await self.send_outbox()
-            for prompt in self.core.prompts.expire(self.elapsed):
-                self.on_expired(prompt)
-            self._queue_reminders()
-            await self.send_outbox()
-            await self.record_now()
-            if until() or self.elapsed >= offset:
-                return
-            self.show_progress()
+        if not workflow.patched(ONE_TIMER_PER_DEADLINE):
+            await self._wait_with_a_timer_per_wake(offset, until)
+            return
+        alarm = Alarm()
+        try:
+            while not await self._caught_up(offset, until):
+                if self.core.clock.paused:
+                    alarm.stop()
+                    await workflow.wait_condition(lambda: not self.core.clock.paused or self._woken(until))
+                    continue
+                wake_at = self._wake_at(offset)
+                alarm.set(wake_at, wake_at - self.elapsed, timer_label(self.where, at_the_end=wake_at == offset))
+                await workflow.wait_condition(lambda: self.core.clock.paused or self._woken(until) or alarm.rang)
+                if alarm.rang:
+                    self.core.clock.reach(alarm.take())  # decided by the timer's firing, never the task's time
+        finally:
+            alarm.stop()
+
+    async def _caught_up(self, offset: timedelta, until: Callable[[], bool]) -> bool:
+        """Send what is queued, expire and remind, record; whether the wait is over."""
+        await self.send_outbox()
+        for prompt in self.core.prompts.expire(self.elapsed):
+            self.on_expired(prompt)
+        self._queue_reminders()
+        await self.send_outbox()
+        await self.record_now()
+        if until() or self.elapsed >= offset:
+            return True
+        self.show_progress()
+        return False
+
+    def _woken(self, until: Callable[[], bool]) -> bool:
+        return bool(self.core.outbox) or self.unrecorded or until()
+
+    def _wake_at(self, offset: timedelta) -> timedelta:
+        next_deadline = self.core.prompts.next_deadline(self.nudge_before)
+        return offset if next_deadline is None else min(offset, next_deadline)
+
+    async def _wait_with_a_timer_per_wake(self, offset: timedelta, until: Callable[[], bool]) -> None:
+        """`wait_until` as runs recorded before ONE_TIMER_PER_DEADLINE wait: each wake cancels its timer."""
+        while not await self._caught_up(offset, until):
             if self.core.clock.paused:
-                await workflow.wait_condition(
-                    lambda: not self.core.clock.paused or bool(self.core.outbox) or self.unrecorded or until()
-                )
+                await workflow.wait_condition(lambda: not self.core.clock.paused or self._woken(until))
                 continue
-            next_deadline = self.core.prompts.next_deadline(self.nudge_before)
-            wake_at = offset if next_deadline is None else min(offset, next_deadline)
+            wake_at = self._wake_at(offset)
             try:
                 await workflow.wait_condition(
-                    lambda: self.core.clock.paused or bool(self.core.outbox) or self.unrecorded or until(),
-                    timeout=max(wake_at - self.elapsed, timedelta(seconds=1)),
+                    lambda: self.core.clock.paused or self._woken(until),
+                    timeout=max(wake_at - self.elapsed, MIN_TIMER),
                     timeout_summary=timer_label(self.where, at_the_end=wake_at == offset),
                 )
             except TimeoutError:

@@ -8,6 +8,7 @@ lose a message or a fact. Matching and snapshots are bounded, and their final fa
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -18,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.matching import MatchProposal
     from domain.metrics import ProgramMetrics
     from domain.notices import Notice
-    from domain.program import Member, MemberPage, MembersRef, PageOf, in_pages
+    from domain.program import Member, MembersRef, PageOf, in_pages
     from domain.summaries import events_label, matching_label, members_label, notices_label, snapshot_label
 
 # Every failure of a notice or an append is retried (an outage delays, never loses), but a conflicting run.
@@ -84,20 +85,20 @@ async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
     return metrics
 
 
-async def store_members(ref: MembersRef, members: list[Member]) -> None:
-    """Every page of the members a run hands over, stored at once (pages are written once each: a retry is
-    harmless)."""
+async def store_members(ref: MembersRef, members: list[dict[str, Any]]) -> None:
+    """Every page of the members a run hands over (each as `Member.model_dump(mode="json")` gives it, so the
+    pages hold the members as they were then), stored at once; a page is written once: a retry is harmless."""
     pages = in_pages(members)
-    await asyncio.gather(*(_store_page(MemberPage(ref=ref, page=n, members=page)) for n, page in enumerate(pages)))
+    await asyncio.gather(*(_store_page(ref, n, page) for n, page in enumerate(pages)))
 
 
-async def _store_page(page: MemberPage) -> None:
+async def _store_page(ref: MembersRef, page: int, members: list[dict[str, Any]]) -> None:
     await workflow.execute_activity(
         "store_members",
-        page,
+        {"ref": ref, "page": page, "members": members},  # read by the activity as a MemberPage
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=PATIENT,
-        summary=members_label("Store", page.page, page.ref.pages, page.ref.batch),
+        summary=members_label("Store", page, ref.pages, ref.batch),
     )
 
 

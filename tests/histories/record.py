@@ -174,8 +174,15 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     "live-record-cancel": ({}, cancel_after_check_ins),
     # Started as the gateway starts a program: its roster in the record, its input a reference (MembersRef).
     "members-from-the-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
+    # Recorded after a wait began to keep one timer per deadline across wakes (workflow.patched): with a withdrawal,
+    # and with a pause that stops the timer and a resume that sets a new one.
+    "one-timer-per-deadline": (
+        {"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)},
+        run_to_the_end,
+    ),
+    "one-timer-paused": ({}, pause_then_resume),
 }
-FROM_THE_RECORD = {"members-from-the-record"}
+FROM_THE_RECORD = {"members-from-the-record", "one-timer-per-deadline", "one-timer-paused"}
 
 
 async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona], steer: Steer) -> int:
@@ -184,6 +191,8 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
         # Five newer colleagues and four senior ones: one waits unmatched, so a decline can end in a rematch.
         people = [p for p in roster(5) if p.email != "senior04@example.com"]
         program = spec(durations={"program_length": "3w"})
+        if name in FROM_THE_RECORD - {"members-from-the-record"}:  # the gateway's id is the spec's: one per scenario
+            program = spec(durations={"program_length": "3w"}, slug=name)
         if name == "two-years-weekly":  # one pair, 104 weekly cycles: the pairing's history passes its bound
             people, program = roster(1), TWO_YEARS
         try:

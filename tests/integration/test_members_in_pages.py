@@ -9,8 +9,10 @@ continue-as-new there, the server keeps a hold on its clock for good.)
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -24,12 +26,12 @@ from domain import replies
 from domain.answers import CoordinatorAction, NewParticipant, OptIn, Withdrawal
 from domain.metrics import PairingOutcome
 from domain.people import Participant, Role
-from domain.program import MemberStatus, ProgramInput, ProgramPhase
-from flipside_client import Action, act
+from domain.program import MemberStatus, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
+from domain.spec import ProgramSpec
+from flipside_client import Action, act, program_status
 from tests.helpers.driving import opt_in_everyone
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, roster, spec
-from tests.helpers.programs import status
 from tests.helpers.replaying import replay_failures, runs_of
 from tests.helpers.short_runs import ShortRunProgram
 from tests.helpers.waiting import found
@@ -39,6 +41,7 @@ from workflows.program import ProgramWorkflow
 
 SHORT_RUNS = (ShortRunProgram, PairingWorkflow)
 AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
+UNANSWERED = PairingOutcome.UNANSWERED.value
 NEWCOMER = Participant(
     email="newcomer@example.com",
     name="New Comer",
@@ -73,84 +76,99 @@ async def opt_in(h: Harness, program_id: str, email: str) -> str:
         return f"refused: {failed.cause.message}"
 
 
+@dataclass
+class Played:
+    early: list[str]  # the replies to two opt-ins sent before the members loaded: one on the roster, one not
+    late: str  # the reply to the stranger's opt-in once they had
+    pairings: int
+    outcome: ProgramResult
+    final: ProgramStatus
+
+
+async def play(h: Harness, program: ProgramSpec, people: list[Participant]) -> Played:
+    """Early answers, a newcomer, everyone opting in, a withdrawal; pairings that end unanswered; a cancel."""
+    program_id = program.program_id
+    # Started with no worker polling, so the first answers reach the program in its first step, before its
+    # members have loaded: validators cannot check them yet, and the handlers do once the members are in.
+    await flipside_client.start_program(
+        h.client, program, people, h.settings.task_queue, MemberShelf(h.store.engine, sealer(h.settings))
+    )
+    h.programs.append(program_id)
+    early = asyncio.gather(opt_in(h, program_id, people[0].email), opt_in(h, program_id, "stranger@example.com"))
+    # Caching nothing, the worker replays the program's history for every task: what it decided live while the
+    # members loaded and were handed over must come out the same in replay.
+    async with build_worker(
+        h.client, h.settings, channel=h.channel, store=h.store, workflows=SHORT_RUNS, max_cached_workflows=0
+    ):
+        answers = await early
+        late = await opt_in(h, program_id, "stranger@example.com")  # refused by the validator
+        newcomer = NewParticipant(coordinator=COORDINATOR, participant=NEWCOMER)
+        await act(h.client, program_id, Action.ADD_PARTICIPANT, newcomer)
+        await opt_in_everyone(h.client, program_id, [*people[1:], NEWCOMER])
+        await act(h.client, program_id, Action.WITHDRAW, Withdrawal(participant=people[2].email))
+        await act(h.client, program_id, Action.CLOSE_RECRUITMENT, AS_COORDINATOR)
+
+        async def all_reported() -> int | None:  # nobody answers their match: each pairing ends unanswered
+            reported = (await program_status(h.client, program_id)).pairings_by_outcome.get(UNANSWERED, 0)
+            return reported if reported == len(people) // 2 else None
+
+        pairings: int = await found(all_reported, "every pairing reported back", attempts=600)
+        await act(h.client, program_id, Action.CANCEL, CoordinatorAction(coordinator=COORDINATOR, reason="done"))
+        outcome = await flipside_client.program_result(h.client, program_id)
+        final = await program_status(h.client, program_id)
+        await h.end_leftovers()
+    return Played(list(answers), late, pairings, outcome, final)
+
+
+def check_handovers(inputs: list[ProgramInput], members: int) -> list[ProgramPhase]:
+    """Nobody in any run's input, only a reference to pages; the phases the program handed over in."""
+    assert all(not inp.roster and inp.members_ref is not None for inp in inputs)
+    first = inputs[0].members_ref
+    assert first is not None and first.batch.startswith("roster-") and first.members == members - 1
+    for inp in inputs[1:]:
+        assert inp.state is not None and inp.state.members == {}
+        assert inp.members_ref is not None and inp.members_ref.batch == f"handover-{inp.state.handovers}"
+        assert inp.members_ref.members + len(inp.members_changed) >= members  # the newcomer travels too
+    return [inp.state.phase for inp in inputs if inp.state is not None]
+
+
+def batches_kept(h: Harness, program_id: str) -> set[str]:
+    c = t.member_pages.c
+    with h.store.engine.connect() as conn:
+        return set(conn.execute(select(c.batch).where(c.workflow_id == program_id)).scalars())
+
+
 async def test_a_program_from_the_record_hands_its_members_over_in_pages_and_loses_nobody(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     h = Harness(dev_env, tmp_path)
     people = roster(6)
-    program = spec(
-        slug=f"pages-{uuid.uuid4().hex[:8]}",
-        training_modules=[],
-        matching={"auto_approve": True},
-        durations={"answer_window": "3s", "checkin_cadence": "1w", "program_length": "2w"},
-    )
-    program_id = program.program_id
-    shelf = MemberShelf(h.store.engine, sealer(h.settings))
+    durations = {"answer_window": "3s", "checkin_cadence": "1w", "program_length": "2w"}
+    slug, auto = f"pages-{uuid.uuid4().hex[:8]}", {"auto_approve": True}
+    program = spec(slug=slug, training_modules=[], matching=auto, durations=durations)
     try:
-        # Started with no worker polling, so these answers reach the program in its first step, before its
-        # members have loaded: validators cannot check them yet, and the handlers do once the members are in.
-        await flipside_client.start_program(h.client, program, people, h.settings.task_queue, shelf)
-        h.programs.append(program_id)
-        early = asyncio.gather(opt_in(h, program_id, people[0].email), opt_in(h, program_id, "stranger@example.com"))
-        async with build_worker(
-            h.client, h.settings, channel=h.channel, store=h.store, workflows=SHORT_RUNS, max_cached_workflows=0
-        ):
-            taken, stranger = await early
-            late_stranger = await opt_in(h, program_id, "stranger@example.com")  # refused by the validator
-            await act(
-                h.client,
-                program_id,
-                Action.ADD_PARTICIPANT,
-                NewParticipant(coordinator=COORDINATOR, participant=NEWCOMER),
-            )
-            await opt_in_everyone(h.client, program_id, [*people[1:], NEWCOMER])
-            await act(h.client, program_id, Action.WITHDRAW, Withdrawal(participant=people[2].email))
-            await act(h.client, program_id, Action.CLOSE_RECRUITMENT, AS_COORDINATOR)
-            handle = h.client.get_workflow_handle(program_id)
-
-            async def all_reported() -> int | None:  # nobody answers their match: each pairing ends unanswered
-                reported = (await status(handle)).pairings_by_outcome.get(PairingOutcome.UNANSWERED.value, 0)
-                return reported if reported == len(people) // 2 else None
-
-            pairings: int = await found(all_reported, "every pairing reported back", attempts=600)
-            await act(h.client, program_id, Action.CANCEL, CoordinatorAction(coordinator=COORDINATOR, reason="done"))
-            outcome = await flipside_client.program_result(h.client, program_id)
-            final = await status(handle)
-            await h.end_leftovers()
-        runs = await runs_of(h.client, program_id)
+        played = await play(h, program, people)
+        runs = await runs_of(h.client, program.program_id)
         inputs = [await input_of(h, run) for run in runs]
         failures = await replay_failures([(f"run {n}", run) for n, run in enumerate(runs, 1)], workflows=SHORT_RUNS)
-        with h.store.engine.connect() as conn:
-            batches = {
-                r.batch for r in conn.execute(t.member_pages.select().where(t.member_pages.c.workflow_id == program_id))
-            }
+        batches = batches_kept(h, program.program_id)
     finally:
         h.store.dispose()
 
-    assert taken == replies.WELCOME_MATCHING_NEXT
-    assert stranger == late_stranger == "refused: stranger@example.com is not a participant of Digital Fluency 2026"
-
-    handed_over_in = [inp.state.phase for inp in inputs if inp.state is not None]
-    print(f"\n{len(runs)} runs, events {[len(r.events) for r in runs]}, handed over in {handed_over_in}")
+    refusal = "refused: stranger@example.com is not a participant of Digital Fluency 2026"
+    assert played.early == [replies.WELCOME_MATCHING_NEXT, refusal] and played.late == refusal
     assert failures == {}
     assert len(runs) >= 3 and all(ended_by_continue_as_new(run) for run in runs[:-1])
-    assert all(not inp.roster and inp.members_ref is not None for inp in inputs)  # nobody in any run's input
-    first = inputs[0].members_ref
-    assert first is not None and first.batch.startswith("roster-") and first.members == len(people)
-    for inp in inputs[1:]:
-        assert inp.state is not None and inp.state.members == {}
-        assert inp.members_ref is not None and inp.members_ref.batch == f"handover-{inp.state.handovers}"
-        assert inp.members_ref.members == len(people) + 1  # the newcomer travels in the pages too
+    handed_over_in = check_handovers(inputs, len(people) + 1)
+    print(f"\n{len(runs)} runs, events {[len(r.events) for r in runs]}, handed over in {handed_over_in}")
     assert ProgramPhase.RECRUITMENT in handed_over_in and ProgramPhase.MENTORING in handed_over_in
 
-    assert outcome.cancelled and final.phase == ProgramPhase.CANCELLED
-    assert final.funnel.invited == len(people) + 1 and final.funnel.opted_in == len(people) + 1
-    assert final.funnel.withdrawn == 1 and final.funnel.matched == 2 * pairings == len(people)
+    final = played.final
+    assert played.outcome.cancelled and final.phase == ProgramPhase.CANCELLED
+    assert final.funnel.invited == final.funnel.opted_in == len(people) + 1 and final.funnel.withdrawn == 1
+    assert final.funnel.matched == 2 * played.pairings == len(people)
     assert final.members_by_status == {MemberStatus.INACTIVE.value: len(people), MemberStatus.WITHDRAWN.value: 1}
 
-    last, last_state = inputs[-1].members_ref, inputs[-1].state
-    assert (
-        last is not None
-        and last_state is not None
-        and batches == {first.batch, last.batch, f"handover-{last_state.handovers - 1}"}
-    )
+    first, last = inputs[0].members_ref, inputs[-1]  # pages kept: the roster, and the last two handovers
+    assert first is not None and last.state is not None and last.members_ref is not None
+    assert batches == {first.batch, last.members_ref.batch, f"handover-{last.state.handovers - 1}"}
