@@ -28,13 +28,14 @@ QUERY_PATIENCE = 60.0  # seconds a query may go on asking for a worker the serve
 
 
 class PatientQueries(Interceptor):
-    """Asks again when a query is turned away for a moment: no worker polled lately, or members loading.
+    """Asks again when a query is turned away for a moment (MOMENTARY), or a program is loading its members.
 
     The server answers a query only through a worker. When none has polled the queue in the last 20 seconds (a
     worker busy, restarting or starved of CPU), it holds the query to its deadline and then refuses it with
-    FAILED_PRECONDITION, "no poller seen for task queue recently". A program answers queries only once its
-    members have loaded, in a run's first moments (workflows/program.py). Each is a moment, not an answer: ask
-    again until `patience` seconds have passed since the first ask.
+    FAILED_PRECONDITION, "no poller seen for task queue recently"; a run that continues as new clears the queries
+    buffered for it. A program answers queries only once its members have loaded, in a run's first moments
+    (workflows/program.py). Each is a moment, not an answer: ask again until `patience` seconds have passed
+    since the first ask.
     """
 
     def __init__(self, patience: float = QUERY_PATIENCE) -> None:
@@ -63,10 +64,18 @@ class _PatientOutbound(OutboundInterceptor):
             pause = min(pause * 2, 2.0)
 
 
-# No worker polled the queue lately; or the answer was lost to a run that continued as new as the query reached
-# it (seen on the time-skipping server: the worker's answer went to the closed run), so the server's deadline
-# passed: asked again, the query reaches the new run.
-MOMENTARY = {RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.DEADLINE_EXCEEDED}
+# A query that met a moment, where asking again is safe and soon answered: no worker polled the queue lately
+# (FAILED_PRECONDITION); a run changing hands, "buffered query cleared, please retry" (UNAVAILABLE or
+# FAILED_PRECONDITION); the server's deadline (an answer lost to a run that continued as new as the query reached
+# it) or the client's ("Timeout expired", CANCELLED).
+MOMENTARY = frozenset(
+    {
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.FAILED_PRECONDITION,
+    }
+)
 
 
 def _momentary(error: RPCError | WorkflowQueryFailedError) -> bool:

@@ -87,17 +87,6 @@ ACTIONS: dict[Action, Update] = {
     Action.WITHDRAW: ProgramWorkflow.withdraw,
 }
 
-# A query that met a busy worker or a run changing hands, where asking again is safe and soon answered: the
-# client's deadline ("Timeout expired"), the server's, and "buffered query cleared, please retry" (seen as both
-# UNAVAILABLE and FAILED_PRECONDITION when the workflow's task failed or its run continued as new).
-PASSING_QUERY_ERRORS = frozenset(
-    {
-        RPCStatusCode.CANCELLED,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.FAILED_PRECONDITION,
-    }
-)
 PROGRAM_GONE = "This program has ended, or never ran here."
 
 

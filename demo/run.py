@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 import flipside_client
-from bootstrap import connect, link_signer, ui_link
+from bootstrap import MOMENTARY, connect, link_signer, ui_link
 from demo.personas import Persona, answer_everything
 from domain.answers import CoordinatorAction
 from domain.metrics import describe_kpi
@@ -95,7 +95,7 @@ async def current_status(client: Client, program: str, narrator: "Narrator") -> 
         try:
             return await flipside_client.program_status(client, program)
         except RPCError as error:
-            if error.status not in flipside_client.PASSING_QUERY_ERRORS or time.monotonic() > deadline:
+            if error.status not in MOMENTARY or time.monotonic() > deadline:
                 raise
             narrator.say("the worker is busy; asking again")
 

@@ -24,13 +24,14 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import DATA_CONVERTER
+from bootstrap import MOMENTARY
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
 from domain.events import CheckinLogged, CycleClosed, SurveyAnswered
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.program import ProgramPhase, ProgramStatus
 from domain.prompts import PendingPrompt
-from flipside_client import PASSING_QUERY_ERRORS, build_answer, new_answer_id, prompts_for, send_answer
+from flipside_client import build_answer, new_answer_id, prompts_for, send_answer
 from tests.helpers.driving import drive, opt_in_everyone, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, J0, roster, spec
@@ -185,7 +186,7 @@ async def patient_status(handle: WorkflowHandle, attempts: int = 30) -> ProgramS
         try:
             return await status(handle)
         except RPCError as error:
-            if error.status not in PASSING_QUERY_ERRORS:
+            if error.status not in MOMENTARY:
                 raise
         except WorkflowQueryFailedError as error:
             if "Potential deadlock detected" not in str(error):
