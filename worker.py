@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
-from activities.matching import propose_matches_activity
+from activities.matching import MatchingActivities
 from activities.members import MemberActivities
 from activities.notify import NotificationActivities
 from activities.record import EventStore, RecordActivities
@@ -57,7 +57,8 @@ def build_worker(
     record = RecordActivities(store, sealer(settings))
     # Members' pages live in the record's database: the store's own engine where it has one (a test's wrapper of
     # a store may not).
-    members = MemberActivities(MemberShelf(getattr(store, "engine", None) or record_engine(settings), sealer(settings)))
+    shelf = MemberShelf(getattr(store, "engine", None) or record_engine(settings), sealer(settings))
+    members, matching = MemberActivities(shelf), MatchingActivities(shelf)
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
     return Worker(
         client,
@@ -69,7 +70,7 @@ def build_worker(
             members.store_members,
             members.load_members,
             snapshots.snapshot_metrics,
-            propose_matches_activity,
+            matching.propose_matches,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=SYNC_ACTIVITY_THREADS),
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,

@@ -23,7 +23,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messages import Failure, MatchRequest
+from adapters.store.members import MemberShelf
 from domain.matching import MatchProposal, propose_matches
+from domain.people import Participant
 
 log = structlog.get_logger()
 HEARTBEAT_EVERY = 5.0  # seconds; the call's heartbeat timeout is a few of these
@@ -65,27 +67,37 @@ def _discard_pool() -> None:
     _pool = None
 
 
-@activity.defn(name="propose_matches")
-async def propose_matches_activity(request: MatchRequest) -> MatchProposal:
-    solving = asyncio.get_running_loop().run_in_executor(
-        solver_pool(), propose_matches, request.people, request.mode, request.context
-    )
-    while not solving.done():
-        activity.heartbeat(f"matching {len(request.people)} people")
-        await asyncio.wait([solving], timeout=HEARTBEAT_EVERY)
-    try:
-        proposal = solving.result()
-    except BrokenProcessPool as error:
-        _discard_pool()
-        raise ApplicationError("the matching process was lost; trying again on a fresh one") from error
-    except Exception as error:
-        log.warning("matching failed", program_id=request.program_id, error=type(error).__name__)
-        raise ApplicationError(str(error), type=Failure.MATCHING_FAILED, non_retryable=True) from error
-    log.info(
-        "matches proposed",
-        program_id=request.program_id,
-        people=len(request.people),
-        pairs=len(proposal.pairs),
-        unmatched=len(proposal.unmatched),
-    )
-    return proposal
+class MatchingActivities:
+    def __init__(self, shelf: MemberShelf | None = None) -> None:
+        self.shelf = shelf  # where a large pool's pages are; a worker without one takes only pools inline
+
+    @activity.defn(name="propose_matches")
+    async def propose_matches(self, request: MatchRequest) -> MatchProposal:
+        people = request.people or await asyncio.to_thread(self._pool, request)
+        solving = asyncio.get_running_loop().run_in_executor(
+            solver_pool(), propose_matches, people, request.mode, request.context
+        )
+        while not solving.done():
+            activity.heartbeat(f"matching {len(people)} people")
+            await asyncio.wait([solving], timeout=HEARTBEAT_EVERY)
+        try:
+            proposal = solving.result()
+        except BrokenProcessPool as error:
+            _discard_pool()
+            raise ApplicationError("the matching process was lost; trying again on a fresh one") from error
+        except Exception as error:
+            log.warning("matching failed", program_id=request.program_id, error=type(error).__name__)
+            raise ApplicationError(str(error), type=Failure.MATCHING_FAILED, non_retryable=True) from error
+        pairs, unmatched = len(proposal.pairs), len(proposal.unmatched)
+        log.info(
+            "matches proposed", program_id=request.program_id, people=len(people), pairs=pairs, unmatched=unmatched
+        )
+        return proposal
+
+    def _pool(self, request: MatchRequest) -> list[Participant]:
+        """A pool stored in pages (MatchRequest.people_ref), read from the record."""
+        ref = request.people_ref
+        if ref is None:
+            return []
+        assert self.shelf is not None, "this worker has no record to read a pool's pages from"
+        return [m.person for page in range(ref.pages) for m in self.shelf.get(ref, page)]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.matching import propose_matches_activity
+from activities.matching import MatchingActivities
 from activities.messages import MatchRequest
 from bench.matching import synthetic_cohort
 from domain.matching import MatchContext, propose_matches
@@ -63,7 +63,7 @@ def solvers(people: list[Participant]) -> dict[str, Callable[[], Awaitable[objec
         return await asyncio.to_thread(propose_matches, people, MatchingMode.ALGORITHM, MatchContext())
 
     async def in_its_own_process() -> object:
-        return await ActivityEnvironment().run(propose_matches_activity, request)
+        return await ActivityEnvironment().run(MatchingActivities().propose_matches, request)
 
     return {"a thread of the worker (before)": on_a_thread, "its own process (now)": in_its_own_process}
 

@@ -677,5 +677,14 @@ def roster_ref(workflow_id: str, roster: list[Participant]) -> MembersRef:
 
 
 def handover_ref(workflow_id: str, handover: int, members: int) -> MembersRef:
+    return _ref(workflow_id, f"handover-{handover}", members)
+
+
+def pool_ref(workflow_id: str, name: str, members: int) -> MembersRef:
+    """The people a matching is asked to pair, when too many for the activity's input."""
+    return _ref(workflow_id, f"pool-{name}", members)
+
+
+def _ref(workflow_id: str, batch: str, members: int) -> MembersRef:
     pages = max(1, -(-members // PEOPLE_PER_PAGE))
-    return MembersRef(workflow_id=workflow_id, batch=f"handover-{handover}", members=members, pages=pages)
+    return MembersRef(workflow_id=workflow_id, batch=batch, members=members, pages=pages)

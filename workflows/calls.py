@@ -67,7 +67,7 @@ async def propose_matches(request: MatchRequest) -> MatchProposal:
             maximum_attempts=5,
             non_retryable_error_types=[Failure.MATCHING_FAILED],
         ),
-        summary=matching_label(len(request.people), request.mode.value),
+        summary=matching_label(request.size, request.mode.value),
     )
     return proposal
 

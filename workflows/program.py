@@ -42,12 +42,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notices import NO_PAIRS_REASON, NoticeKind
     from domain.pairing import PairingInput, PairingTerms
-    from domain.people import Participant
     from domain.program import (
         FINISHED,
         MAX_PREFERENCES,
+        PEOPLE_PER_PAGE,
         AfterPairing,
         Member,
+        MembersRef,
         MemberStatus,
         MemberView,
         PairingRecord,
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         ProgramStatus,
         handover_ref,
         new_program_state,
+        pool_ref,
     )
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.spec import MatchingMode, ProgramSpec
@@ -77,6 +79,7 @@ KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
 CLOCK_CHANGES_IN_ORDER = "pause-and-resume-go-out-in-order"
 SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
 MEMBERS_IN_PAGES = "members-handed-over-in-pages"
+LARGE_POOLS_IN_PAGES = "large-pools-go-to-matching-in-pages"
 CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
@@ -290,7 +293,7 @@ class ProgramWorkflow(PromptingWorkflow):
             self._enter(ProgramPhase.KICKOFF)
 
     async def _propose_for_approval(self) -> None:
-        pool = [m.person for m in self.rules.with_status(MemberStatus.TRAINED)]
+        pool = self.rules.with_status(MemberStatus.TRAINED)
         try:
             self.state.proposal = await self._propose(pool)
         except ActivityError as error:  # the program waits for the coordinators to pair people themselves
@@ -312,14 +315,22 @@ class ProgramWorkflow(PromptingWorkflow):
         self.notify_coordinators(NoticeKind.ALERT, "no-pairs", notices.no_pairs_alert(self.spec.name, pool, unmatched))
         self.state.cancel_reason = NO_PAIRS_REASON
 
-    async def _propose(self, pool: list[Participant], context: MatchContext | None = None) -> MatchProposal:
+    async def _propose(self, pool: list[Member], context: MatchContext | None = None) -> MatchProposal:
         request = MatchRequest(
             program_id=self.program_id,
-            people=pool,
+            people=[m.person for m in pool],
             mode=self.spec.matching.mode,
             context=context or self.rules.match_context(),
         )
+        if len(pool) > PEOPLE_PER_PAGE and workflow.patched(LARGE_POOLS_IN_PAGES):
+            request.people, request.people_ref = [], await self._store_pool(pool)
         return await calls.propose_matches(request)
+
+    async def _store_pool(self, pool: list[Member]) -> MembersRef:
+        """A pool too large for an activity's input (10,000 people are 3 MB; the limit is 2) goes in pages."""
+        ref = pool_ref(self.program_id, f"{self.state.handovers}-{len(self.state.pairings)}", len(pool))
+        await calls.store_members(ref, [m.model_dump(mode="json") for m in pool])
+        return ref
 
     def _ask_for_approval(self) -> None:
         """Ask the coordinators to approve the proposal, or, when matching failed, to name pairs themselves."""
@@ -475,7 +486,7 @@ class ProgramWorkflow(PromptingWorkflow):
         self.state.rematch_pending = False
         room = self.rules.mentors_with_room()  # group mentors may take one more from the pool
         emails = [*self.state.rematch_pool, *[e for e in room if e not in self.state.rematch_pool]]
-        pool = [self.state.members[e].person for e in emails]
+        pool = [self.state.members[e] for e in emails]
         try:
             proposal = await self._propose(pool, self.rules.match_context(mentees_already=room))
         except ActivityError as error:  # they keep waiting; the next return to the pool tries again

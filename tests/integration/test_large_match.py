@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from activities import matching
+from activities.messages import MatchRequest
 from domain.clock import ActiveClock
 from domain.pairing import PairingInput
 from domain.people import Role
@@ -85,6 +86,18 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
     assert failed == {w.id: [] for w in watched}
     # The solve went to the worker's spawned solver process (this harness runs the worker in the test's process).
     assert matching._pool is not None
+    request = await _match_request(h, handle)  # 4,000 people are 1.2 MB: they went to matching in pages
+    assert request.people == [] and request.people_ref is not None and request.size == len(people)
+
+
+async def _match_request(h: Harness, program: Handle) -> MatchRequest:
+    async for e in program.fetch_history_events():
+        scheduled = e.activity_task_scheduled_event_attributes
+        if e.HasField("activity_task_scheduled_event_attributes") and scheduled.activity_type.name == "propose_matches":
+            [request] = await h.client.data_converter.decode(scheduled.input.payloads, [MatchRequest])
+            assert isinstance(request, MatchRequest)
+            return request
+    raise AssertionError("no matching was scheduled")
 
 
 async def _failed_tasks(workflow: Handle) -> list[str]:

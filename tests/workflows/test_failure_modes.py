@@ -43,7 +43,7 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ChildWorkflowHandle
 
-from activities.matching import propose_matches_activity
+from activities.matching import MatchingActivities
 from activities.messages import MatchRequest, SnapshotRequest
 from activities.snapshots import SnapshotActivities
 from domain.answers import Approval, CoordinatorAction, PairChoice, RematchRequest, Withdrawal
@@ -434,7 +434,7 @@ async def test_a_solver_that_fails_on_its_input_is_not_retried_and_says_why() ->
         program_id="program-x", people=roster(3), mode=MatchingMode.ALGORITHM, context=too_large_weights()
     )
     with pytest.raises(ApplicationError) as failed:
-        await ActivityEnvironment().run(propose_matches_activity, request)
+        await ActivityEnvironment().run(MatchingActivities().propose_matches, request)
     assert (failed.value.type, failed.value.non_retryable) == ("MatchingFailed", True)
     assert "lower the matching weights" in failed.value.message
 
