@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from adapters.store.members import MemberShelf
+from adapters.store.pages import PageShelf
 from domain.answers import (
     Approval,
     CheckIn,
@@ -185,7 +185,7 @@ async def leave_pairing(client: Client, pairing_id: str, withdrawal: Withdrawal,
 
 # Starting
 async def start_program(
-    client: Client, spec: ProgramSpec, roster: list[Participant], task_queue: str, shelf: MemberShelf | None = None
+    client: Client, spec: ProgramSpec, roster: list[Participant], task_queue: str, shelf: PageShelf | None = None
 ) -> None:
     """Start a program run; AlreadyStarted when Temporal still remembers the id, even of a closed run.
 
@@ -211,11 +211,11 @@ async def start_program(
         raise AlreadyStarted(EarlierRun(started_at=run.start_time, status=status, phase=phase)) from error
 
 
-async def _program_input(spec: ProgramSpec, roster: list[Participant], shelf: MemberShelf | None) -> ProgramInput:
+async def _program_input(spec: ProgramSpec, roster: list[Participant], shelf: PageShelf | None) -> ProgramInput:
     if shelf is None:
         return ProgramInput(spec=spec, roster=roster)
     ref = roster_ref(spec.program_id, roster)
-    await asyncio.to_thread(shelf.put_all, ref, [Member(person=p) for p in roster])
+    await asyncio.to_thread(shelf.put_all, ref, [Member(person=p).model_dump(mode="json") for p in roster])
     return ProgramInput(spec=spec, roster=[], members_ref=ref)
 
 

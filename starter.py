@@ -45,7 +45,7 @@ from settings import (
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from adapters.store.members import MemberShelf
+    from adapters.store.pages import PageShelf
 
 
 class CliError(UserMistake):
@@ -92,18 +92,18 @@ async def start_program(client: Client, settings: Settings, spec: ProgramSpec, r
     return spec.program_id
 
 
-def member_shelf(settings: Settings) -> "MemberShelf | None":
+def member_shelf(settings: Settings) -> "PageShelf | None":
     """Where the roster waits for the program (in the record), or None when the record has no place for it yet
     (no worker has made it, or an older one): the roster then goes in the program's input, as before."""
     import sqlalchemy
 
-    from adapters.store.members import MemberShelf
+    from adapters.store.pages import PageShelf
     from bootstrap import sealer
 
     engine = open_record(settings, missing_ok=True)
-    if engine is None or not sqlalchemy.inspect(engine).has_table("member_pages"):
+    if engine is None or not sqlalchemy.inspect(engine).has_table("state_pages"):
         return None
-    return MemberShelf(engine, sealer(settings))
+    return PageShelf(engine, sealer(settings))
 
 
 def check_id_unused_in_record(settings: Settings, spec: ProgramSpec) -> None:

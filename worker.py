@@ -11,13 +11,13 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from activities.matching import MatchingActivities
-from activities.members import MemberActivities
 from activities.notify import NotificationActivities
+from activities.pages import PageActivities
 from activities.record import EventStore, RecordActivities
 from activities.snapshots import SnapshotActivities
 from adapters.channels import Channel
 from adapters.outbox import SqlOutbox
-from adapters.store.members import MemberShelf
+from adapters.store.pages import PageShelf
 from adapters.store.sql import SqlEventStore
 from bootstrap import connect, make_channel, make_dispatcher, record_engine, sealer
 from settings import Settings, configure_logging, exit_with, record_unreachable
@@ -55,10 +55,10 @@ def build_worker(
     notifications = NotificationActivities(channel or make_channel(settings))
     store = store or SqlEventStore(settings.database)
     record = RecordActivities(store, sealer(settings))
-    # Members' pages live in the record's database: the store's own engine where it has one (a test's wrapper of
-    # a store may not).
-    shelf = MemberShelf(getattr(store, "engine", None) or record_engine(settings), sealer(settings))
-    members, matching = MemberActivities(shelf), MatchingActivities(shelf)
+    # Programs' pages live in the record's database: the store's own engine where it has one (a test's wrapper
+    # of a store may not).
+    shelf = PageShelf(getattr(store, "engine", None) or record_engine(settings), sealer(settings))
+    pages, matching = PageActivities(shelf), MatchingActivities(shelf)
     snapshots = SnapshotActivities(client, settings.snapshots_dir)
     return Worker(
         client,
@@ -67,8 +67,8 @@ def build_worker(
         activities=[
             notifications.send_notices,
             record.append_events,
-            members.store_members,
-            members.load_members,
+            pages.store_page,
+            pages.load_page,
             snapshots.snapshot_metrics,
             matching.propose_matches,
         ],

@@ -23,9 +23,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messages import Failure, MatchRequest
-from adapters.store.members import MemberShelf
+from adapters.store.pages import PageShelf
 from domain.matching import MatchProposal, propose_matches
 from domain.people import Participant
+from domain.program import Member
 
 log = structlog.get_logger()
 HEARTBEAT_EVERY = 5.0  # seconds; the call's heartbeat timeout is a few of these
@@ -68,7 +69,7 @@ def _discard_pool() -> None:
 
 
 class MatchingActivities:
-    def __init__(self, shelf: MemberShelf | None = None) -> None:
+    def __init__(self, shelf: PageShelf | None = None) -> None:
         self.shelf = shelf  # where a large pool's pages are; a worker without one takes only pools inline
 
     @activity.defn(name="propose_matches")
@@ -100,4 +101,4 @@ class MatchingActivities:
         if ref is None:
             return []
         assert self.shelf is not None, "this worker has no record to read a pool's pages from"
-        return [m.person for page in range(ref.pages) for m in self.shelf.get(ref, page)]
+        return [Member.model_validate(m).person for page in range(ref.pages) for m in self.shelf.get(ref, page)]

@@ -9,7 +9,7 @@ from domain.matching import MatchContext
 from domain.metrics import FunnelCounts, PairingSummary
 from domain.notices import Notice
 from domain.people import Participant
-from domain.program import MembersRef
+from domain.program import PagesRef
 from domain.spec import MatchingMode
 
 
@@ -34,11 +34,11 @@ class MatchRequest(BaseModel):
     people: list[Participant]
     mode: MatchingMode
     context: MatchContext
-    people_ref: MembersRef | None = None  # a large pool waits in pages instead (`people` is then empty)
+    people_ref: PagesRef | None = None  # a large pool waits in pages instead (`people` is then empty)
 
     @property
     def size(self) -> int:
-        return self.people_ref.members if self.people_ref is not None else len(self.people)
+        return self.people_ref.count if self.people_ref is not None else len(self.people)
 
 
 class SnapshotRequest(BaseModel):

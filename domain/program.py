@@ -7,7 +7,7 @@ import hashlib
 import json
 from datetime import timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -35,7 +35,7 @@ from domain.spec import MatchingMode, ProgramSpec
 
 MAX_PREFERENCES = 5
 T = TypeVar("T")
-PEOPLE_PER_PAGE = 500  # members per stored page: about 350 KB, far under the 2 MB payload limit
+PER_PAGE = 500  # records per stored page: 500 members are about 350 KB, far under the 2 MB payload limit
 
 
 class ProgramPhase(StrEnum):
@@ -125,38 +125,44 @@ class ProgramState(WorkflowCore):
     handovers: int = 0  # runs that handed their members over in pages: names the next handover's batch
 
 
-class MembersRef(BaseModel):
-    """Where a program's members wait outside its input, in pages: the roster it starts with, or the members a run
-    hands over to the next. A workflow's input is decoded in one step of the SDK's, which must finish in 2 s
-    (its deadlock limit) while every other workflow on the worker shares the GIL: thousands of people decoded
-    at once took longer on a busy machine, and 10,000 exceed the 2 MB payload limit. Pages load one at a time.
+class PagesRef(BaseModel):
+    """Where records of a program wait outside its workflow input, in pages: the roster it starts with, the
+    members and pairings a run hands over to the next, a pool sent to matching. A workflow's input is decoded in
+    one step of the SDK's, which must finish in 2 s (its deadlock limit) while every other workflow on the worker
+    shares the GIL: a 4,000-person program's 2.7 MB took longer on a busy machine, and 10,000 people exceed the
+    2 MB payload limit. Pages load one at a time, each in a step of its own.
     """
 
     workflow_id: str
-    batch: str  # "roster-<digest>" for a roster, "handover-<n>" for the members a run handed over
-    members: int
+    # "roster-<digest>"; "handover-<n>-members" and "handover-<n>-pairings" from the n-th handover; "pool-<...>"
+    batch: str
+    count: int  # records in all its pages
     pages: int
 
 
 class PageOf(BaseModel):
-    """Which page of a program's members: what a run asks for as it starts."""
+    """Which page: what a run asks for as it starts."""
 
-    ref: MembersRef
+    ref: PagesRef
     page: int
 
 
-class MemberPage(PageOf):
-    """A page of a program's members, as stored outside its input."""
+class Page(PageOf):
+    """A page of records (members or pairings), each as `model_dump(mode="json")` gives it."""
 
-    members: list[Member]
+    items: list[dict[str, Any]]
 
 
 class ProgramInput(BaseModel):
     spec: ProgramSpec
     roster: list[Participant]
     state: ProgramState | None = None  # set when continuing as new
-    members_ref: MembersRef | None = None  # the members are in pages, not here (roster and state.members empty)
-    members_changed: list[Member] = []  # changed after their page was stored, as the last run handed over
+    # In pages rather than here (roster, state.members and state.pairings then empty); records that changed after
+    # their page was stored, as the last run handed over, travel here and replace theirs.
+    members_ref: PagesRef | None = None
+    members_changed: list[Member] = []
+    pairings_ref: PagesRef | None = None
+    pairings_changed: list[PairingRecord] = []
 
 
 class ProgramResult(BaseModel):
@@ -663,28 +669,17 @@ def new_program_state(inp: ProgramInput) -> ProgramState:
     return ProgramState(members={p.email: Member(person=p) for p in inp.roster})
 
 
-def in_pages(members: list[T]) -> list[list[T]]:
-    """Members in the pages a `MembersRef` counts: in order, PEOPLE_PER_PAGE to a page (one page when none)."""
-    return [members[i : i + PEOPLE_PER_PAGE] for i in range(0, len(members), PEOPLE_PER_PAGE)] or [[]]
+def in_pages(records: list[T]) -> list[list[T]]:
+    """Records in the pages a `PagesRef` counts: in order, PER_PAGE to a page (one page when none)."""
+    return [records[i : i + PER_PAGE] for i in range(0, len(records), PER_PAGE)] or [[]]
 
 
-def roster_ref(workflow_id: str, roster: list[Participant]) -> MembersRef:
+def roster_ref(workflow_id: str, roster: list[Participant]) -> PagesRef:
     """Where a program's roster waits before it starts: named by its content, so storing it again is harmless
     and a different roster under the same id never overwrites it."""
     digest = hashlib.sha256(json.dumps([p.model_dump(mode="json") for p in roster]).encode()).hexdigest()
-    pages = len(in_pages([Member(person=p) for p in roster]))
-    return MembersRef(workflow_id=workflow_id, batch=f"roster-{digest[:16]}", members=len(roster), pages=pages)
+    return pages_ref(workflow_id, f"roster-{digest[:16]}", len(roster))
 
 
-def handover_ref(workflow_id: str, handover: int, members: int) -> MembersRef:
-    return _ref(workflow_id, f"handover-{handover}", members)
-
-
-def pool_ref(workflow_id: str, name: str, members: int) -> MembersRef:
-    """The people a matching is asked to pair, when too many for the activity's input."""
-    return _ref(workflow_id, f"pool-{name}", members)
-
-
-def _ref(workflow_id: str, batch: str, members: int) -> MembersRef:
-    pages = max(1, -(-members // PEOPLE_PER_PAGE))
-    return MembersRef(workflow_id=workflow_id, batch=batch, members=members, pages=pages)
+def pages_ref(workflow_id: str, batch: str, count: int) -> PagesRef:
+    return PagesRef(workflow_id=workflow_id, batch=batch, count=count, pages=max(1, -(-count // PER_PAGE)))

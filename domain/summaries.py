@@ -149,6 +149,6 @@ def snapshot_label(label: str, running: int) -> str:
     return f"Metrics snapshot {label}: {_plural(running, 'running pairing')} to read"
 
 
-def members_label(verb: str, page: int, pages: int, batch: str) -> str:
-    """ "Load members: page 2 of 20 (handover-3)"."""
-    return f"{verb} members: page {page + 1} of {pages} ({batch})"
+def pages_label(verb: str, page: int, pages: int, batch: str) -> str:
+    """ "Load page 2 of 20: handover-3-members"."""
+    return f"{verb} page {page + 1} of {pages}: {batch}"

@@ -8,19 +8,21 @@ lose a message or a fact. Matching and snapshots are bounded, and their final fa
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities.messages import EventBatch, Failure, MatchRequest, NoticeBatch, SnapshotRequest
     from domain.events import DomainEvent
     from domain.matching import MatchProposal
     from domain.metrics import ProgramMetrics
     from domain.notices import Notice
-    from domain.program import Member, MembersRef, PageOf, in_pages
-    from domain.summaries import events_label, matching_label, members_label, notices_label, snapshot_label
+    from domain.program import Page, PageOf, PagesRef, in_pages
+    from domain.summaries import events_label, matching_label, notices_label, pages_label, snapshot_label
 
 # Every failure of a notice or an append is retried (an outage delays, never loses), but a conflicting run.
 PATIENT = RetryPolicy(
@@ -30,6 +32,7 @@ PATIENT = RetryPolicy(
     non_retryable_error_types=[Failure.CONFLICTING_RUN],
 )
 BOUNDED = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+R = TypeVar("R", bound=BaseModel)  # a record kept in pages: a member or a pairing
 BATCH = 100  # notices per activity: well under the 2 MB payload limit, few activities for a large program
 
 
@@ -85,34 +88,34 @@ async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
     return metrics
 
 
-async def store_members(ref: MembersRef, members: list[dict[str, Any]]) -> None:
-    """Every page of the members a run hands over (each as `Member.model_dump(mode="json")` gives it, so the
-    pages hold the members as they were then), stored at once; a page is written once: a retry is harmless."""
-    pages = in_pages(members)
-    await asyncio.gather(*(_store_page(ref, n, page) for n, page in enumerate(pages)))
+async def store_pages(ref: PagesRef, records: list[dict[str, Any]]) -> None:
+    """Every page of a batch of records (each as `model_dump(mode="json")` gives it, so the pages hold them as
+    they were then), stored at once; a page is written once: a retry is harmless."""
+    pages = in_pages(records)
+    await asyncio.gather(*(_store_page(Page(ref=ref, page=n, items=page)) for n, page in enumerate(pages)))
 
 
-async def _store_page(ref: MembersRef, page: int, members: list[dict[str, Any]]) -> None:
+async def _store_page(page: Page) -> None:
     await workflow.execute_activity(
-        "store_members",
-        {"ref": ref, "page": page, "members": members},  # read by the activity as a MemberPage
+        "store_page",
+        page,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=PATIENT,
-        summary=members_label("Store", page, ref.pages, ref.batch),
+        summary=pages_label("Store", page.page, page.ref.pages, page.ref.batch),
     )
 
 
-async def load_members(ref: MembersRef) -> list[Member]:
-    """The members a run starts with, page by page: each page is decoded in its own workflow step."""
-    members: list[Member] = []
+async def load_pages(ref: PagesRef, record: type[R]) -> list[R]:
+    """The records a run starts with, page by page: each page is decoded in its own workflow step."""
+    records: list[R] = []
     for page in range(ref.pages):
-        loaded: list[Member] = await workflow.execute_activity(
-            "load_members",
+        loaded: list[R] = await workflow.execute_activity(
+            "load_page",
             PageOf(ref=ref, page=page),
-            result_type=list[Member],
+            result_type=list[record],  # type: ignore[valid-type]
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=PATIENT,  # a page not found yet (a worker on the wrong database) waits to be fixed
-            summary=members_label("Load", page, ref.pages, ref.batch),
+            summary=pages_label("Load", page, ref.pages, ref.batch),
         )
-        members.extend(loaded)
-    return members
+        records.extend(loaded)
+    return records

@@ -45,21 +45,20 @@ with workflow.unsafe.imports_passed_through():
     from domain.program import (
         FINISHED,
         MAX_PREFERENCES,
-        PEOPLE_PER_PAGE,
+        PER_PAGE,
         AfterPairing,
         Member,
-        MembersRef,
         MemberStatus,
         MemberView,
+        PagesRef,
         PairingRecord,
         Program,
         ProgramInput,
         ProgramPhase,
         ProgramResult,
         ProgramStatus,
-        handover_ref,
         new_program_state,
-        pool_ref,
+        pages_ref,
     )
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.spec import MatchingMode, ProgramSpec
@@ -78,7 +77,7 @@ NO_PAIRS_ENDS_PROGRAM = "no-pairs-ends-program"
 KICKOFF_RECHECKS = "kickoff-rechecks-each-start"
 CLOCK_CHANGES_IN_ORDER = "pause-and-resume-go-out-in-order"
 SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
-MEMBERS_IN_PAGES = "members-handed-over-in-pages"
+MEMBERS_IN_PAGES = "members-and-pairings-handed-over-in-pages"
 LARGE_POOLS_IN_PAGES = "large-pools-go-to-matching-in-pages"
 CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
@@ -87,6 +86,7 @@ CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
 EVENTS_PER_RUN = 3_000
 SIGNAL_BATCH = 100
 A = TypeVar("A", bound=BaseModel)  # an answer or a coordinator's action
+R = TypeVar("R", bound=BaseModel)  # a record handed over in pages: a member or a pairing
 REPORTS_LIMIT = timedelta(minutes=5)  # a cancel waits this long for its pairings to report their end
 
 
@@ -135,12 +135,15 @@ class ProgramWorkflow(PromptingWorkflow):
         return self.result
 
     async def _load_members(self, inp: ProgramInput) -> None:
-        """Members that wait in pages (`MembersRef`) load before anything else; a new program then begins. Answers
+        """Members that wait in pages (`PagesRef`) load before anything else; a new program then begins. Answers
         that arrive meanwhile wait for them (`_read`)."""
         if inp.members_ref is None:
             return
-        members = await calls.load_members(inp.members_ref)
+        members = await calls.load_pages(inp.members_ref, Member)
         self.state.members = {m.person.email: m for m in [*members, *inp.members_changed]}
+        if inp.pairings_ref is not None:
+            pairings = await calls.load_pages(inp.pairings_ref, PairingRecord)
+            self.state.pairings = {r.pairing_id: r for r in [*pairings, *inp.pairings_changed]}
         if inp.state is None:
             self._begin()
         self.members_loaded = True
@@ -322,14 +325,14 @@ class ProgramWorkflow(PromptingWorkflow):
             mode=self.spec.matching.mode,
             context=context or self.rules.match_context(),
         )
-        if len(pool) > PEOPLE_PER_PAGE and workflow.patched(LARGE_POOLS_IN_PAGES):
+        if len(pool) > PER_PAGE and workflow.patched(LARGE_POOLS_IN_PAGES):
             request.people, request.people_ref = [], await self._store_pool(pool)
         return await calls.propose_matches(request)
 
-    async def _store_pool(self, pool: list[Member]) -> MembersRef:
+    async def _store_pool(self, pool: list[Member]) -> PagesRef:
         """A pool too large for an activity's input (10,000 people are 3 MB; the limit is 2) goes in pages."""
-        ref = pool_ref(self.program_id, f"{self.state.handovers}-{len(self.state.pairings)}", len(pool))
-        await calls.store_members(ref, [m.model_dump(mode="json") for m in pool])
+        ref = pages_ref(self.program_id, f"pool-{self.state.handovers}-{len(self.state.pairings)}", len(pool))
+        await calls.store_pages(ref, [m.model_dump(mode="json") for m in pool])
         return ref
 
     def _ask_for_approval(self) -> None:
@@ -669,21 +672,32 @@ class ProgramWorkflow(PromptingWorkflow):
         workflow.continue_as_new(ProgramInput(spec=self.spec, roster=[], state=self.state))
 
     async def _handover_in_pages(self) -> ProgramInput:
-        """The next run's input, its members stored in pages rather than carried in it. Answers and reports keep
-        arriving while the pages are stored: a member they changed since travels in the input itself, over
-        their page (storing again until nothing changed never ended while a thousand people opted in)."""
-        self.state.handovers += 1
-        ref = handover_ref(self.program_id, self.state.handovers, len(self.state.members))
-        stored = {email: m.model_dump(mode="json") for email, m in self.state.members.items()}
+        """The next run's input, its members and pairings stored in pages rather than carried in it. Answers and
+        reports keep arriving while the pages are stored: a record they changed since travels in the input
+        itself, over its page (storing again until nothing changed never ended while a thousand people opted in).
+        """
+        n = self.state.handovers = self.state.handovers + 1
+        members = {email: m.model_dump(mode="json") for email, m in self.state.members.items()}
+        pairings = {pid: r.model_dump(mode="json") for pid, r in self.state.pairings.items()}
+        members_ref = pages_ref(self.program_id, f"handover-{n}-members", len(members))
+        pairings_ref = pages_ref(self.program_id, f"handover-{n}-pairings", len(pairings))
         taken = (self.updates_this_run, self.reports_this_run)
-        await calls.store_members(ref, list(stored.values()))
+        stores = (
+            calls.store_pages(members_ref, list(members.values())),
+            calls.store_pages(pairings_ref, list(pairings.values())),
+        )
+        await asyncio.gather(*stores)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        since = [] if taken == (self.updates_this_run, self.reports_this_run) else self._changed_since(stored)
-        state = self.state.model_copy(update={"members": {}})
-        return ProgramInput(spec=self.spec, roster=[], state=state, members_ref=ref, members_changed=since)
-
-    def _changed_since(self, stored: dict[str, dict[str, object]]) -> list[Member]:
-        return [m for email, m in self.state.members.items() if stored.get(email) != m.model_dump(mode="json")]
+        quiet = taken == (self.updates_this_run, self.reports_this_run)
+        return ProgramInput(
+            spec=self.spec,
+            roster=[],
+            state=self.state.model_copy(update={"members": {}, "pairings": {}}),
+            members_ref=members_ref,
+            members_changed=[] if quiet else _changed(self.state.members, members),
+            pairings_ref=pairings_ref,
+            pairings_changed=[] if quiet else _changed(self.state.pairings, pairings),
+        )
 
     # Every update takes what was sent as it is and reads it with read_answer, so an answer of the wrong shape is
     # refused in words rather than rejected by the SDK's decoder (see domain/answers.py). Its validator checks it
@@ -899,6 +913,11 @@ class ProgramWorkflow(PromptingWorkflow):
     def program_spec(self) -> ProgramSpec:
         """The spec the program runs on: the portal reads its coordinators, ground rules, modules and durations."""
         return self.spec
+
+
+def _changed(records: dict[str, R], stored: dict[str, dict[str, object]]) -> list[R]:
+    """The records that differ from their stored page (or have none)."""
+    return [r for key, r in records.items() if stored.get(key) != r.model_dump(mode="json")]
 
 
 def _reason(error: ActivityError) -> str:

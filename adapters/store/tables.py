@@ -244,9 +244,9 @@ portal_sessions = Table(
 )
 
 # Not a projection: a program's members in pages, sealed with the codec's keys (names, emails, skills), kept out
-# of its workflow input (domain/program.py, `MembersRef`). A batch is written once and never changed.
-member_pages = Table(
-    "member_pages",
+# of its workflow input (domain/program.py, `PagesRef`). A batch is written once and never changed.
+state_pages = Table(
+    "state_pages",
     metadata,
     Column("workflow_id", WorkflowId, primary_key=True),
     Column("batch", String(64), primary_key=True),

@@ -15,7 +15,7 @@
   browser over ASGI; Chromium for the browser tests
 - record: reading the program record (events numbered once, a pairing's row in the read model)
 - meetings: where a meeting falls in a person's working day
-- short_runs: a program workflow that continues as new every 80 events, to see handovers in a small program
+- short_runs: a program workflow that continues as new every 60 events, to see handovers in a small program
 - replaying, report_record, matching, bad_input: recorded histories replayed on today's code; a program record
   with figures worked out by hand; the brute-force oracle of stable self-selection; bad input of every kind
 """

@@ -1,4 +1,4 @@
-"""A program workflow that hands over to a fresh run after 80 events instead of 3,000, registered
+"""A program workflow that hands over to a fresh run after 60 events instead of 3,000, registered
 under the program's own name: a test sees continue-as-new in a twelve-person program, in seconds."""
 
 from temporalio import workflow
@@ -8,7 +8,7 @@ from workflows.program import ProgramWorkflow
 with workflow.unsafe.imports_passed_through():
     from domain.program import ProgramInput, ProgramResult
 
-SHORT_RUN = 80  # events: a twelve-person program hands over in recruitment and again once pairings run
+SHORT_RUN = 60  # events: a twelve-person program hands over before its pairings are approved, and after
 
 
 @workflow.defn(name="ProgramWorkflow")

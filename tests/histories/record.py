@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor
 
 import flipside_client
-from adapters.store.members import MemberShelf
+from adapters.store.pages import PageShelf
 from bootstrap import sealer
 from demo.personas import Persona
 from domain.answers import Approval, CoordinatorAction, PairChoice
@@ -172,7 +172,7 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     # (workflow.patched), with a withdrawal on the way.
     "live-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
     "live-record-cancel": ({}, cancel_after_check_ins),
-    # Started as the gateway starts a program: its roster in the record, its input a reference (MembersRef).
+    # Started as the gateway starts a program: its roster in the record, its input a reference (PagesRef).
     "members-from-the-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
     # Recorded after a wait began to keep one timer per deadline across wakes (workflow.patched): with a withdrawal,
     # and with a pause that stops the timer and a resume that sets a new one.
@@ -214,7 +214,7 @@ async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona
 async def start(h: Harness, program: ProgramSpec, people: list[Participant], from_the_record: bool) -> Handle:
     if not from_the_record:
         return await start_program(h, program, people)
-    shelf = MemberShelf(h.store.engine, sealer(h.settings))
+    shelf = PageShelf(h.store.engine, sealer(h.settings))
     await flipside_client.start_program(h.client, program, people, h.settings.task_queue, shelf)
     h.programs.append(program.program_id)
     return h.client.get_workflow_handle(program.program_id)

@@ -1,7 +1,7 @@
-"""A program's members travel in pages in the record, never in its workflow input (domain/program.py, MembersRef).
+"""A program's members travel in pages in the record, never in its workflow input (domain/program.py, PagesRef).
 
-A program runs on the dev server under ShortRunProgram, which hands over to a fresh run every 80 events, so a
-twelve-person program continues as new in recruitment and again once its pairings run. Each run's input is read
+A program runs on the dev server under ShortRunProgram, which hands over to a fresh run every 60 events, so a
+twelve-person program continues as new before its pairs are approved and again after. Each run's input is read
 back from its history: no person in it, only the reference. Answers sent before the members load are taken, or
 refused in the same words as later. (Not on the time-skipping server: when a query meets a program's
 continue-as-new there, the server keeps a hold on its clock for good.)
@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import flipside_client
 from adapters.store import tables as t
-from adapters.store.members import MemberShelf
+from adapters.store.pages import PageShelf
 from bootstrap import sealer
 from domain import replies
 from domain.answers import CoordinatorAction, NewParticipant, OptIn, Withdrawal
@@ -91,7 +91,7 @@ async def play(h: Harness, program: ProgramSpec, people: list[Participant]) -> P
     # Started with no worker polling, so the first answers reach the program in its first step, before its
     # members have loaded: validators cannot check them yet, and the handlers do once the members are in.
     await flipside_client.start_program(
-        h.client, program, people, h.settings.task_queue, MemberShelf(h.store.engine, sealer(h.settings))
+        h.client, program, people, h.settings.task_queue, PageShelf(h.store.engine, sealer(h.settings))
     )
     h.programs.append(program_id)
     early = asyncio.gather(opt_in(h, program_id, people[0].email), opt_in(h, program_id, "stranger@example.com"))
@@ -124,16 +124,18 @@ def check_handovers(inputs: list[ProgramInput], members: int) -> list[ProgramPha
     """Nobody in any run's input, only a reference to pages; the phases the program handed over in."""
     assert all(not inp.roster and inp.members_ref is not None for inp in inputs)
     first = inputs[0].members_ref
-    assert first is not None and first.batch.startswith("roster-") and first.members == members - 1
+    assert first is not None and first.batch.startswith("roster-") and first.count == members - 1
     for inp in inputs[1:]:
-        assert inp.state is not None and inp.state.members == {}
-        assert inp.members_ref is not None and inp.members_ref.batch == f"handover-{inp.state.handovers}"
-        assert inp.members_ref.members + len(inp.members_changed) >= members  # the newcomer travels too
+        assert inp.state is not None and inp.state.members == {} and inp.state.pairings == {}
+        n = inp.state.handovers
+        assert inp.members_ref is not None and inp.members_ref.batch == f"handover-{n}-members"
+        assert inp.pairings_ref is not None and inp.pairings_ref.batch == f"handover-{n}-pairings"
+        assert inp.members_ref.count + len(inp.members_changed) >= members  # the newcomer travels too
     return [inp.state.phase for inp in inputs if inp.state is not None]
 
 
 def batches_kept(h: Harness, program_id: str) -> set[str]:
-    c = t.member_pages.c
+    c = t.state_pages.c
     with h.store.engine.connect() as conn:
         return set(conn.execute(select(c.batch).where(c.workflow_id == program_id)).scalars())
 
@@ -161,7 +163,9 @@ async def test_a_program_from_the_record_hands_its_members_over_in_pages_and_los
     assert len(runs) >= 3 and all(ended_by_continue_as_new(run) for run in runs[:-1])
     handed_over_in = check_handovers(inputs, len(people) + 1)
     print(f"\n{len(runs)} runs, events {[len(r.events) for r in runs]}, handed over in {handed_over_in}")
-    assert ProgramPhase.RECRUITMENT in handed_over_in and ProgramPhase.MENTORING in handed_over_in
+    # Each stretch, before the pairs were approved and after, is longer than a run: both were handed over.
+    with_pairings = [inp.pairings_ref.count for inp in inputs[1:] if inp.pairings_ref is not None]
+    assert 0 in with_pairings and max(with_pairings) == len(people) // 2
 
     final = played.final
     assert played.outcome.cancelled and final.phase == ProgramPhase.CANCELLED
@@ -169,6 +173,7 @@ async def test_a_program_from_the_record_hands_its_members_over_in_pages_and_los
     assert final.funnel.matched == 2 * played.pairings == len(people)
     assert final.members_by_status == {MemberStatus.INACTIVE.value: len(people), MemberStatus.WITHDRAWN.value: 1}
 
-    first, last = inputs[0].members_ref, inputs[-1]  # pages kept: the roster, and the last two handovers
-    assert first is not None and last.state is not None and last.members_ref is not None
-    assert batches == {first.batch, last.members_ref.batch, f"handover-{last.state.handovers - 1}"}
+    first, last = inputs[0].members_ref, inputs[-1].state  # pages kept: the roster, and the last two handovers
+    assert first is not None and last is not None
+    handed = {f"handover-{n}-{kind}" for n in (last.handovers, last.handovers - 1) for kind in ("members", "pairings")}
+    assert batches == {first.batch, *handed}

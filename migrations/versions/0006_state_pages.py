@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "member_pages",
+        "state_pages",
         sa.Column("workflow_id", sa.String(length=255), nullable=False),
         sa.Column("batch", sa.String(length=64), nullable=False),
         sa.Column("page", sa.Integer(), nullable=False),
@@ -29,4 +29,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("member_pages")
+    op.drop_table("state_pages")
