@@ -81,6 +81,20 @@ async def start_dev_server() -> WorkflowEnvironment:
     )
 
 
+async def start_per_workflow_skipping() -> WorkflowEnvironment:
+    """A full dev server with Temporal's per-workflow time skipping (experimental) switched on: workflows a test
+    starts fast-forward (`env.fast_forward`), children with them, which the time-skipping test server cannot do
+    once a child ends after its parent continued as new (temporalio/sdk-java#1540)."""
+    return await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=DATA_CONVERTER,
+        search_attributes=search.ALL,
+        dev_server_log_level="error",
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        interceptors=[PatientQueries()],
+    )
+
+
 class CheckedServer:
     """A server started on first use, checked each time a test asks for it, replaced when the check fails."""
 

@@ -23,7 +23,6 @@ from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowQueryFail
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.codec import DATA_CONVERTER
 from bootstrap import MOMENTARY
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
@@ -37,9 +36,8 @@ from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, J0, roster, spec
 from tests.helpers.programs import member, result, start_program, status
 from tests.helpers.replaying import replay_failures, runs_of
-from tests.helpers.servers import binary
+from tests.helpers.servers import start_per_workflow_skipping
 from worker import build_worker
-from workflows import search
 
 RUN_CEILING = 10_000  # events per run: the server warns from 10,240 and refuses past 51,200
 
@@ -167,13 +165,7 @@ def signals_received(runs: list[WorkflowHistory], name: str) -> int:
 @pytest.fixture(scope="module")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A full dev server of its own, with Temporal's per-workflow time skipping (experimental) switched on."""
-    environment = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=DATA_CONVERTER,
-        search_attributes=search.ALL,
-        dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
-    )
+    environment = await start_per_workflow_skipping()
     yield environment
     await environment.shutdown()
 
