@@ -56,7 +56,14 @@ def quiet_spec(run: str) -> ProgramSpec:
             "business_goals": [{"goal": "Pairs keep meeting", "kpi": "checkin_adherence", "target": 0.6}],
             "ground_rules": ["Taking part is voluntary", "What we say stays between us"],
             "training_modules": [],
-            "durations": {"answer_window": "5s", "checkin_cadence": "1w", "program_length": "2w"},
+            "durations": {
+                "recruitment": "2d",  # closed by the coordinator once everyone has opted in
+                "training": "2d",  # no modules: over at once
+                "answer_window": "5s",
+                "checkin_cadence": "1w",
+                "program_length": "2w",
+            },
+            "reminders": {"nudge_before": "1d", "missed_checkins_alert": 2},
             "matching": {"mode": "algorithm", "auto_approve": True},
         }
     )
