@@ -54,10 +54,12 @@ class PageShelf:
         return self.sealer.open(sealed, Page).items
 
     def forget_older_handovers(self, workflow_id: str, handover: int) -> int:
-        """Drop the handovers a program no longer reads: all but the n-th and the one before. The roster it
-        started with stays (a reset in the Temporal UI may start the program's first run again)."""
+        """Drop the pages a program no longer reads as it hands over for the n-th time: handovers but the n-th and
+        the one before, and pools sent to matching (a run hands over only once its matching has answered). The
+        roster it started with stays (a reset in the Temporal UI may start the program's first run again)."""
         c = t.state_pages.c
         kept = or_(c.batch.like(f"handover-{handover}-%"), c.batch.like(f"handover-{handover - 1}-%"))
-        stale = and_(c.workflow_id == workflow_id, c.batch.like("handover-%"), not_(kept))
+        older = and_(c.batch.like("handover-%"), not_(kept))
+        stale = and_(c.workflow_id == workflow_id, or_(older, c.batch.like("pool-%")))
         with self.engine.begin() as conn:
             return conn.execute(delete(t.state_pages).where(stale)).rowcount or 0

@@ -59,11 +59,12 @@ def test_a_missing_page_is_an_error_that_names_it(shelf: PageShelf) -> None:
         shelf.get(ref, 0)
 
 
-def test_only_the_latest_two_handovers_and_the_roster_are_kept(shelf: PageShelf) -> None:
+def test_only_the_latest_two_handovers_and_the_roster_are_kept_past_a_handover(shelf: PageShelf) -> None:
     items = as_items(roster(2))
     start = roster_ref("program-a", roster(2))
     shelf.put_all(start, items)
     shelf.put_all(pages_ref("program-b", "handover-1-members", 4), items)  # another program's pages stay
+    shelf.put_all(pages_ref("program-a", "pool-0-0", 4), items)  # matched before the first handover: gone
     for n in range(1, 12):
         for kind in ("members", "pairings"):
             shelf.put(Page(ref=pages_ref("program-a", f"handover-{n}-{kind}", len(items)), page=0, items=items))
