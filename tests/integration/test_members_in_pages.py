@@ -112,7 +112,7 @@ async def play(h: Harness, program: ProgramSpec, people: list[Participant]) -> P
             reported = (await program_status(h.client, program_id)).pairings_by_outcome.get(UNANSWERED, 0)
             return reported if reported == len(people) // 2 else None
 
-        pairings: int = await found(all_reported, "every pairing reported back", attempts=600)
+        pairings: int = await found(all_reported, "every pairing reported back", attempts=1200, every=0.1)
         await act(h.client, program_id, Action.CANCEL, CoordinatorAction(coordinator=COORDINATOR, reason="done"))
         outcome = await flipside_client.program_result(h.client, program_id)
         final = await program_status(h.client, program_id)
