@@ -14,9 +14,9 @@ Method
     Each mentor becomes `capacity` slots; a mentor's first slot is worth 2A (it matches two people), the others
     A (one more person), so a second mentee only goes to a mentor when no free mentor fits. Maximum-weight
     matching between slots and mentees is solved by SciPy's LAPJVsp (`min_weight_full_bipartite_matching`) as
-    slots against mentees plus a private "stay unmatched" column per slot; the equivalent square problem (a
-    dummy row per mentee, a mirrored dummy edge per real one) gives exact integer prices (Bellman-Ford over its
-    residual graph, vectorised), read back as a price per slot and per mentee, u + p >= weight on every edge.
+    slots against mentees plus a private "stay unmatched" column per slot; exact integer prices, a price per
+    slot and per mentee with u + p >= weight on every edge, follow from the matching (`_prices`: the lowest
+    mentee prices, by a vectorised Bellman-Ford), and prove it optimal on the graph or show it is not.
     Only the best `candidates` partners of each mentor and of each mentee enter the graph (`CANDIDATES`, 24 by
     default; `candidates.best_pairs`), with a bound on every pair left out. Pruning never costs optimality:
     after each solve every left-out pair that could break the prices is found (a row is scored, by one matrix
@@ -317,17 +317,14 @@ class _Bipartite:
         )
 
     def _assign(self, n_slots: int, n_q: int, e_slot: Ints, e_q: Ints, e_w: Ints) -> tuple[Ints, Ints, Ints]:
-        """Maximum-weight matching as the min-cost perfect matching of a square graph: the column each slot got,
-        and each slot's and each column's price.
+        """Maximum-weight matching, some slots and columns left free: the column each slot got (n_q for none), and
+        each slot's and each column's price (`_prices`).
 
-        Rows are the slots then one dummy per column; columns the real columns then one dummy per slot. A slot
-        may stay unmatched (its own dummy column), a column too (its own dummy row); the two dummies of a real
-        edge meet when the edge is used. Costs are C - weight > 0, so the minimum is the maximum-weight matching.
-        SciPy solves the slots against the columns and their own dummies only (a quarter of the work: the
-        square one's dummy rows follow from it), and the prices are those of the square graph.
+        SciPy solves the slots against the columns plus a private "stay unmatched" column per slot, with costs
+        C - weight > 0, so the minimum-cost full matching is the maximum-weight matching.
         """
         top = self.tiers.C
-        slots, qs = np.arange(n_slots), np.arange(n_q)
+        slots = np.arange(n_slots)
         rect = sparse.csr_matrix(
             (
                 np.r_[top - e_w, np.full(n_slots, top)].astype(np.float64),
@@ -336,41 +333,10 @@ class _Bipartite:
             shape=(n_slots, n_q + n_slots),
         )
         got = np.asarray(min_weight_full_bipartite_matching(rect)[1], dtype=np.int64)
-        slot_of = np.full(n_q, -1, dtype=np.int64)
-        real = got < n_q
-        slot_of[got[real]] = slots[real]
-        # A free column sits on its own dummy row; a taken one's dummy row on the dummy column of its slot.
-        col_of = np.r_[got, np.where(slot_of < 0, qs, n_q + slot_of)]
-        r = np.concatenate([e_slot, slots, n_slots + qs, n_slots + e_q])
-        c = np.concatenate([e_q, n_q + slots, qs, n_q + e_slot])
-        cost = np.concatenate([top - e_w, np.full(n_slots + n_q + len(e_w), top, dtype=np.int64)])
-        size = n_slots + n_q
-        # Dual prices: shortest distances in the residual graph (matched edges reversed, every node reachable
-        # from a source at 0), in exact integers. With positive costs a row's price follows from its matched
-        # column, dr = d[col] - cost, so only columns need relaxing (Bellman-Ford, one vector pass per round).
-        matched = col_of[r] == c
-        row_cost = np.zeros(size, dtype=np.int64)
-        row_cost[r[matched]] = cost[matched]
-        free_r, free_c, free_cost = r[~matched], c[~matched], cost[~matched]
-        order = np.argsort(free_c, kind="stable")
-        free_r, free_c, free_cost = free_r[order], free_c[order], free_cost[order]
-        starts = np.flatnonzero(np.r_[True, free_c[1:] != free_c[:-1]]) if len(free_c) else np.zeros(0, dtype=int)
-        heads = free_c[starts]
-        d = np.zeros(size, dtype=np.int64)
-        for _ in range(size + 2):
-            if not len(starts):
-                break
-            reach = (d[col_of] - row_cost)[free_r] + free_cost
-            best = np.minimum(d[heads], np.minimum.reduceat(reach, starts))
-            if np.array_equal(best, d[heads]):
-                break
-            d[heads] = best
-        else:
-            raise _NotExact("the float64 assignment is not optimal in exact arithmetic")
-        # The square graph's prices as the matching's own: u >= 0 (a slot's dummy edge), p >= 0 (a column's),
-        # and a real edge with its mirror gives u + p >= w, with equality on the edges used.
-        dr = d[col_of] - row_cost
-        return col_of[:n_slots], top + dr[:n_slots] - d[n_q:], top + dr[n_slots:] - d[:n_q]
+        match = np.where(got < n_q, got, n_q)
+        del rect
+        u, p = _prices(match, n_q, e_slot, e_q, e_w)
+        return match, u, p
 
     def _scan(self, slots: _Slots, found: _Round, mentor_ok: Bools, mentee_ok: Bools) -> tuple[bool, int]:
         """Check the left-out pairs against the prices: add those that could improve the result (with their
@@ -505,3 +471,46 @@ class _Bipartite:
         at[rows] = np.arange(len(rows))
         left_out[at[self.rows[mine]], self.cols[mine]] = False
         self.row_cut[rows] = np.where(left_out.any(axis=1), np.where(left_out, units, -1).max(axis=1), -1)
+
+
+def _prices(match: Ints, n_q: int, e_slot: Ints, e_q: Ints, e_w: Ints) -> tuple[Ints, Ints]:
+    """The matching's dual prices, in exact integers: u per slot, p per column, u, p >= 0, u + p >= weight on
+    every edge, equality on the edges used, 0 on whatever is free; `_NotExact` when no such prices exist (the
+    float64 solve was not optimal).
+
+    Of all such prices, the lowest for the columns (the highest for the slots): p is the least fixpoint of
+    p[q] >= weight (s, q) for a free slot s and p[q] >= p[match[s]] + weight (s, q) - weight (s, match[s])
+    (s would not rather have q), found by Bellman-Ford, one vector pass per round. A slot's price is then all
+    its edge is worth past its column's, which is what lets the duality check pass over left-out pairs that
+    only tie: when many partners score alike, the other extreme prices some columns high, leaves their slots
+    low and makes every left-out tie look like a break.
+    """
+    n_slots = len(match)
+    has = match < n_q
+    used = has[e_slot] & (match[e_slot] == e_q)
+    own = np.zeros(n_slots, dtype=np.int64)
+    own[e_slot[used]] = e_w[used]
+    p = np.zeros(n_q + 1, dtype=np.int64)  # the last stands for "no column", for free slots
+    free = ~has[e_slot]
+    np.maximum.at(p, e_q[free], e_w[free])
+    envy = has[e_slot] & ~used
+    order = np.argsort(e_q[envy], kind="stable")
+    owner, head, gain = (e_slot[envy][order], e_q[envy][order], e_w[envy][order])
+    gain -= own[owner]
+    starts = np.flatnonzero(np.r_[True, head[1:] != head[:-1]]) if len(head) else np.zeros(0, dtype=np.int64)
+    heads, after = head[starts], match[owner]
+    for _ in range(n_q + 2):
+        if not len(starts):
+            break
+        best = np.maximum(p[heads], np.maximum.reduceat(p[after] + gain, starts))
+        if np.array_equal(best, p[heads]):
+            break
+        p[heads] = best
+    else:
+        raise _NotExact("the float64 assignment is not optimal in exact arithmetic")
+    u = np.where(has, own - p[match], 0)
+    taken = np.zeros(n_q + 1, dtype=np.bool_)
+    taken[match] = True
+    if (u < 0).any() or p[:n_q][~taken[:n_q]].any():
+        raise _NotExact("the float64 assignment is not optimal in exact arithmetic")
+    return u, p[:n_q]

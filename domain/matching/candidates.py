@@ -5,12 +5,16 @@ Seniority alone rules out every pair whose mentor is not less senior, so the men
 against exactly the mentees above that level. A row keeps the pairs at or above a threshold drawn from a
 random sample of its own block (the sample's best, with the sample about `1/k` of the block, leaves about k), a
 column those at or above its own threshold, from a sample of mentors scored once; then each keeps at most its k
-best. What is left out is bounded: every left-out pair of a row scores at most `row_cut`, of a column at most
-`col_cut`. The duality check (`assignment`) relies on those bounds, never on the sample being lucky: a poor
-sample costs time, never optimality.
+best, in the block already (a row's and a column's k best of the block), so that a cohort whose scores tie
+(few skills, no interests, one time zone) never holds more than k pairs a row and k a column per block. Ties
+are broken by a pseudo-random order of the pairs (`_shuffled`), not by position: people who score alike against
+hundreds of partners would otherwise all keep the same few, and the graph would match only some of them. What is
+left out is bounded: every left-out pair of a row scores at most `row_cut`, of a column at most `col_cut`. The
+duality check (`assignment`) relies on those bounds, never on the sample being lucky: a poor sample costs time,
+never optimality.
 
-Only the kept pairs are checked against the management chains and the pairs tried before; pairs chosen by
-either person always enter the graph (their stated-choice points are not in the matrix product).
+Only the pairs at a threshold are checked against the management chains and the pairs tried before; pairs chosen
+by either person always enter the graph (their stated-choice points are not in the matrix product).
 """
 
 from dataclasses import dataclass
@@ -21,6 +25,9 @@ from domain.matching.model import Bools, Ints
 from domain.matching.scoring import _Cohort
 
 BLOCK_CELLS = 1 << 21  # pairs scored at once: 8 MB of float32
+
+
+TIE_BITS = 31  # bits of `_shuffled`'s rank
 
 
 @dataclass
@@ -54,7 +61,9 @@ def best_pairs(cohort: _Cohort, k: int, seed: int = 0) -> Candidates:
     col_seniority = cohort.seniority[cohort.right][senior_first]
     col_floor = _column_thresholds(cohort, senior_first, rng, k)
     kept = _Kept([], [], [])
-    row_floor = np.full(cohort.n_left, np.iinfo(np.int64).max, dtype=np.int64)
+    row_cut = np.full(cohort.n_left, -1, dtype=np.int64)  # a row above no mentee leaves nothing out
+    col_cut = np.full(cohort.n_right, -1, dtype=np.int64)
+    col_cut[senior_first] = np.maximum(col_floor - 1, -1)
     row_seniority = cohort.seniority[cohort.left]
     for level in np.unique(row_seniority):
         above = int(np.searchsorted(-col_seniority, -level, side="left"))  # mentees more senior than the level
@@ -65,10 +74,8 @@ def best_pairs(cohort: _Cohort, k: int, seed: int = 0) -> Candidates:
         step = max(1, BLOCK_CELLS // above)
         for start in range(0, len(rows), step):
             block = rows[start : start + step]
-            row_floor[block] = _scan_block(cohort, block, columns, col_floor[:above], rng, k, kept)
-    by_column = np.empty_like(col_floor)
-    by_column[senior_first] = col_floor
-    return _trim(_feasible(cohort, *_joined(kept)), row_floor, by_column, k)
+            row_cut[block] = _scan_block(cohort, block, columns, col_floor[:above], rng, k, kept, col_cut)
+    return _trim(_feasible(cohort, *_joined(kept)), row_cut, col_cut, k)
 
 
 def _joined(kept: _Kept) -> tuple[Ints, Ints, Ints]:
@@ -97,63 +104,107 @@ def _column_thresholds(cohort: _Cohort, senior_first: Ints, rng: np.random.Gener
 
 
 def _scan_block(
-    cohort: _Cohort, rows: Ints, columns: Ints, col_floor: Ints, rng: np.random.Generator, k: int, kept: _Kept
+    cohort: _Cohort,
+    rows: Ints,
+    columns: Ints,
+    col_floor: Ints,
+    rng: np.random.Generator,
+    k: int,
+    kept: _Kept,
+    col_cut: Ints,
 ) -> Ints:
-    """Score a block of rows against the columns above their level; keep the pairs at or above either the row's
-    or the column's threshold. Returns the rows' thresholds."""
+    """Score a block of rows against the columns above their level; of the feasible pairs at or above either the
+    row's or the column's threshold, keep each row's and each column's k best. Returns the rows' cuts, and
+    raises the columns' cuts (`col_cut`, by column) to the best each left out here."""
     units = cohort.mentor_features[rows] @ cohort.mentee_features[columns].T
     floor = units[:, _sample(rng, len(columns), k)].max(axis=1)
     hit_r, hit_c = np.nonzero((units >= floor[:, None]) | (units >= col_floor[None, :].astype(units.dtype)))
-    kept.rows.append(rows[hit_r])
-    kept.cols.append(columns[hit_c])
-    kept.units.append(units[hit_r, hit_c].astype(np.int64))
-    return np.asarray(floor, dtype=np.int64)
+    pair_units = units[hit_r, hit_c].astype(np.int64)
+    del units
+    ok = _allowed(cohort, rows[hit_r], columns[hit_c])
+    hit_r, hit_c, pair_units = hit_r[ok], hit_c[ok], pair_units[ok]
+    row_top, row_next = _top(hit_r, hit_c, pair_units, k)
+    col_top, col_next = _top(hit_c, hit_r, pair_units, k)
+    keep = row_top | col_top
+    kept.rows.append(rows[hit_r[keep]])
+    kept.cols.append(columns[hit_c[keep]])
+    kept.units.append(pair_units[keep])
+    np.maximum.at(col_cut, columns[hit_c[col_next]], pair_units[col_next])
+    cut = np.asarray(floor, dtype=np.int64) - 1
+    np.maximum.at(cut, hit_r[row_next], pair_units[row_next])
+    return cut
+
+
+def _allowed(cohort: _Cohort, rows: Ints, cols: Ints) -> Bools:
+    """Whether each (row, column) pair keeps every rule, pairs tried before included."""
+    n_cols = max(cohort.n_right, 1)
+    tried = np.isin(rows * n_cols + cols, cohort.forbid_l * n_cols + cohort.forbid_r)
+    return cohort.allowed(cohort.left[rows], cohort.right[cols]) & ~tried
 
 
 def _feasible(cohort: _Cohort, rows: Ints, cols: Ints, units: Ints) -> tuple[Ints, Ints, Ints, Bools]:
-    """The kept pairs that keep every rule, with stated-choice points added; every chosen pair that keeps the
-    rules is in, kept by a threshold or not."""
-    products = cohort.mentor_features[cohort.chosen_l] * cohort.mentee_features[cohort.chosen_r]
-    rows = np.concatenate([rows, cohort.chosen_l])
-    cols = np.concatenate([cols, cohort.chosen_r])
+    """The kept pairs (feasible already) and every chosen pair that keeps the rules, with stated-choice points
+    added, each pair once."""
+    chosen_ok = _allowed(cohort, cohort.chosen_l, cohort.chosen_r)
+    chosen_l, chosen_r = cohort.chosen_l[chosen_ok], cohort.chosen_r[chosen_ok]
+    products = cohort.mentor_features[chosen_l] * cohort.mentee_features[chosen_r]
+    rows = np.concatenate([rows, chosen_l])
+    cols = np.concatenate([cols, chosen_r])
     units = np.concatenate([units, products.sum(axis=1).astype(np.int64)])
     n_cols = max(cohort.n_right, 1)
     key, first = np.unique(rows * n_cols + cols, return_index=True)
     rows, cols, units = rows[first], cols[first], units[first]
-    chosen_key = cohort.chosen_l * n_cols + cohort.chosen_r
-    at = np.searchsorted(key, chosen_key)
-    np.add.at(units, at, cohort.points.chosen * cohort.chosen_n)  # chosen by one (n=1) or both (n=2)
+    at = np.searchsorted(key, chosen_l * n_cols + chosen_r)
+    np.add.at(units, at, cohort.points.chosen * cohort.chosen_n[chosen_ok])  # chosen by one (n=1) or both (n=2)
     chosen = np.zeros(len(key), dtype=np.bool_)
     chosen[at] = True
-    ok = cohort.allowed(cohort.left[rows], cohort.right[cols]) & ~_tried(cohort, key)
-    return rows[ok], cols[ok], units[ok], chosen[ok]
+    return rows, cols, units, chosen
 
 
-def _tried(cohort: _Cohort, key: Ints) -> Bools:
-    n_cols = max(cohort.n_right, 1)
-    return np.isin(key, cohort.forbid_l * n_cols + cohort.forbid_r)
+def _shuffled(owner: Ints, other: Ints) -> Ints:
+    """A pseudo-random rank for each pair, the same for the same pair and different for each owner: ties are
+    broken by it, so people who score alike against many partners spread their choices (a hash, splitmix64)."""
+    x = owner.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + other.astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (x >> np.uint64(64 - TIE_BITS)).astype(np.int64)
 
 
-def _top(owner: Ints, units: Ints, k: int) -> tuple[Bools, Ints]:
-    """Which pairs are among their owner's k best (ties by order), and each owner's best pair left below them."""
-    order = np.lexsort((-units, owner))
+def _order(owner: Ints, units: Ints, tie: Ints) -> Ints:
+    """Positions by owner, then units (best first), then `tie`: one sort of a key packed into 63 bits where owner
+    and units leave at least 8 bits of the tie, else a sort on each (three times slower)."""
+    if not len(owner):
+        return np.zeros(0, dtype=np.int64)
+    low, high = int(units.min()), int(units.max())
+    owner_bits, unit_bits = int(owner.max()).bit_length(), (high - low).bit_length()
+    tie_bits = min(TIE_BITS, 63 - owner_bits - unit_bits)
+    if tie_bits < 8:
+        return np.lexsort((tie, -units, owner))
+    packed = (owner << (unit_bits + tie_bits)) | ((high - units) << tie_bits) | (tie >> (TIE_BITS - tie_bits))
+    return np.argsort(packed)
+
+
+def _top(owner: Ints, other: Ints, units: Ints, k: int) -> tuple[Bools, Ints]:
+    """Which pairs are among their owner's k best (ties in `_shuffled` order), and each owner's best pair left
+    below them."""
+    order = _order(owner, units, _shuffled(owner, other))
     sorted_owner = owner[order]
-    rank = np.arange(len(order)) - np.searchsorted(sorted_owner, sorted_owner, side="left")
+    starts = np.r_[True, sorted_owner[1:] != sorted_owner[:-1]] if len(order) else np.zeros(0, dtype=np.bool_)
+    position = np.arange(len(order))
+    rank = position - np.maximum.accumulate(np.where(starts, position, 0))
     top = np.zeros(len(owner), dtype=np.bool_)
     top[order[rank < k]] = True
     return top, order[rank == k]
 
 
-def _trim(found: tuple[Ints, Ints, Ints, Bools], row_floor: Ints, col_floor: Ints, k: int) -> Candidates:
+def _trim(found: tuple[Ints, Ints, Ints, Bools], row_cut: Ints, col_cut: Ints, k: int) -> Candidates:
     """Keep a pair among its row's or its column's k best, and every chosen pair (the duality check scores
-    left-out pairs without stated choices); each cut is the best of what the row (column) left out: below its
-    threshold, or below its k best."""
+    left-out pairs without stated choices); each cut rises to the best the row (column) leaves out here."""
     rows, cols, units, chosen = found
-    row_top, row_next = _top(rows, units, k)
-    col_top, col_next = _top(cols, units, k)
+    row_top, row_next = _top(rows, cols, units, k)
+    col_top, col_next = _top(cols, rows, units, k)
     keep = row_top | col_top | chosen
-    row_cut = np.where(row_floor == np.iinfo(np.int64).max, -1, row_floor - 1)
+    row_cut, col_cut = row_cut.copy(), col_cut.copy()
     np.maximum.at(row_cut, rows[row_next], units[row_next])
-    col_cut = np.maximum(col_floor - 1, -1)
     np.maximum.at(col_cut, cols[col_next], units[col_next])
-    return Candidates(rows[keep], cols[keep], units[keep], np.maximum(row_cut, -1), col_cut)
+    return Candidates(rows[keep], cols[keep], units[keep], row_cut, col_cut)
