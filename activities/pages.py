@@ -19,9 +19,8 @@ class PageActivities:
     @activity.defn(name="store_page")
     def store_page(self, page: Page) -> None:
         self.shelf.put(page)
-        handover = page.ref.batch.removeprefix("handover-").partition("-")[0]
-        if page.page == 0 and page.ref.batch.startswith("handover-") and handover.isdigit():
-            forgotten = self.shelf.forget_older_handovers(page.ref.workflow_id, int(handover))
+        if page.page == 0 and page.ref.handover is not None:
+            forgotten = self.shelf.forget_older_handovers(page.ref.workflow_id, page.ref.handover)
             log.debug("older handovers forgotten", program_id=page.ref.workflow_id, rows=forgotten)
 
     @activity.defn(name="load_page")

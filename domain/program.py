@@ -138,6 +138,7 @@ class PagesRef(BaseModel):
     batch: str
     count: int  # records in all its pages
     pages: int
+    handover: int | None = None  # the n-th handover's pages: once stored, the handovers before n - 1 can go
 
 
 class PageOf(BaseModel):
@@ -681,5 +682,15 @@ def roster_ref(workflow_id: str, roster: list[Participant]) -> PagesRef:
     return pages_ref(workflow_id, f"roster-{digest[:16]}", len(roster))
 
 
-def pages_ref(workflow_id: str, batch: str, count: int) -> PagesRef:
-    return PagesRef(workflow_id=workflow_id, batch=batch, count=count, pages=max(1, -(-count // PER_PAGE)))
+def pages_ref(workflow_id: str, batch: str, count: int, handover: int | None = None) -> PagesRef:
+    pages = max(1, -(-count // PER_PAGE))
+    return PagesRef(workflow_id=workflow_id, batch=batch, count=count, pages=pages, handover=handover)
+
+
+def handover_batch(handover: int | str, kind: str) -> str:
+    """ "handover-3-members": the n-th handover's pages of one kind of record (SQL wildcards allowed)."""
+    return f"handover-{handover}-{kind}"
+
+
+def handover_ref(workflow_id: str, handover: int, kind: str, count: int) -> PagesRef:
+    return pages_ref(workflow_id, handover_batch(handover, kind), count, handover)

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ProgramPhase,
         ProgramResult,
         ProgramStatus,
+        handover_ref,
         new_program_state,
         pages_ref,
     )
@@ -679,8 +680,8 @@ class ProgramWorkflow(PromptingWorkflow):
         n = self.state.handovers = self.state.handovers + 1
         members = {email: m.model_dump(mode="json") for email, m in self.state.members.items()}
         pairings = {pid: r.model_dump(mode="json") for pid, r in self.state.pairings.items()}
-        members_ref = pages_ref(self.program_id, f"handover-{n}-members", len(members))
-        pairings_ref = pages_ref(self.program_id, f"handover-{n}-pairings", len(pairings))
+        members_ref = handover_ref(self.program_id, n, "members", len(members))
+        pairings_ref = handover_ref(self.program_id, n, "pairings", len(pairings))
         taken = (self.updates_this_run, self.reports_this_run)
         stores = (
             calls.store_pages(members_ref, list(members.values())),

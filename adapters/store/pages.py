@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.codec import Sealer
 from adapters.store import tables as t
-from domain.program import Page, PagesRef, in_pages
+from domain.program import Page, PagesRef, handover_batch, in_pages
 
 
 class MissingPage(LookupError):
@@ -58,8 +58,8 @@ class PageShelf:
         the one before, and pools sent to matching (a run hands over only once its matching has answered). The
         roster it started with stays (a reset in the Temporal UI may start the program's first run again)."""
         c = t.state_pages.c
-        kept = or_(c.batch.like(f"handover-{handover}-%"), c.batch.like(f"handover-{handover - 1}-%"))
-        older = and_(c.batch.like("handover-%"), not_(kept))
+        kept = or_(c.batch.like(handover_batch(handover, "%")), c.batch.like(handover_batch(handover - 1, "%")))
+        older = and_(c.batch.like(handover_batch("%", "%")), not_(kept))
         stale = and_(c.workflow_id == workflow_id, or_(older, c.batch.like("pool-%")))
         with self.engine.begin() as conn:
             return conn.execute(delete(t.state_pages).where(stale)).rowcount or 0

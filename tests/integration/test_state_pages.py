@@ -11,7 +11,7 @@ from adapters.store.pages import MissingPage, PageShelf
 from adapters.store.sql import SqlEventStore
 from bootstrap import sealer
 from domain.people import Participant
-from domain.program import PER_PAGE, Member, Page, pages_ref, roster_ref
+from domain.program import PER_PAGE, Member, Page, handover_ref, pages_ref, roster_ref
 from settings import Settings
 from tests.helpers.people import roster
 
@@ -67,7 +67,7 @@ def test_only_the_latest_two_handovers_and_the_roster_are_kept_past_a_handover(s
     shelf.put_all(pages_ref("program-a", "pool-0-0", 4), items)  # matched before the first handover: gone
     for n in range(1, 12):
         for kind in ("members", "pairings"):
-            shelf.put(Page(ref=pages_ref("program-a", f"handover-{n}-{kind}", len(items)), page=0, items=items))
+            shelf.put(Page(ref=handover_ref("program-a", n, kind, len(items)), page=0, items=items))
         shelf.forget_older_handovers("program-a", n)
     with shelf.engine.connect() as conn:
         kept = {(r.workflow_id, r.batch) for r in conn.execute(t.state_pages.select())}
