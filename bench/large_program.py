@@ -22,25 +22,24 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import data_converter
 from bench.output import RESULTS, save_figures
-from bench.portal import COORDINATOR, _binary, cpu_seconds, process, roster
-from bootstrap import PatientQueries
+from bench.portal import COORDINATOR, cpu_seconds, process, roster
 from domain.answers import CoordinatorAction, OptIn
 from domain.program import ProgramResult, ProgramStatus
 from domain.spec import ProgramSpec
 from flipside_client import Action, act, program_status
 from settings import Settings
 from starter import start_program
-from workflows import search
+from tests.helpers.replaying import child_starts, runs_of
+from tests.helpers.servers import start_per_workflow_skipping
 from workflows.program import ProgramWorkflow
 
 IN_FLIGHT = 10  # answers at once: the most a real server takes per workflow
@@ -108,25 +107,6 @@ async def watch_phases(client: Client, program_id: str, pairs: int, started: flo
         await asyncio.sleep(POLL)
 
 
-async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    runs = []
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        runs.append(history)
-        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-    return runs[::-1]
-
-
-def child_starts(runs: list[WorkflowHistory]) -> Counter[str]:
-    return Counter(
-        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
-        for run in runs
-        for e in run.events
-        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-    )
-
-
 async def play(env: WorkflowEnvironment, settings: Settings, pairs: int, worker_pid: int) -> dict[str, Any]:
     client, spec = env.client, quiet_spec(uuid.uuid4().hex[:6])
     people = roster(2 * pairs)
@@ -160,14 +140,7 @@ async def bench(pairs: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-large-"))
     settings = Settings(task_queue="bench-large", data_dir=data_dir, notify="file", log_format="json")
     converter = data_converter(settings.codec_keyring())  # the worker reads the same keys from the data folder
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=_binary("temporal"),
-        data_converter=converter,
-        search_attributes=search.ALL,
-        dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
-        interceptors=[PatientQueries()],
-    )
+    env = await start_per_workflow_skipping(converter)
     address = env.client.service_client.config.target_host
     settings = settings.model_copy(update={"temporal_address": address})
     environ = {

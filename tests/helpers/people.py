@@ -74,6 +74,17 @@ DEPARTMENTS = ["engineering", "sales", "finance", "people", "operations"]
 JUNIOR_SKILLS = ["social media", "ai tools", "data dashboards", "collaboration apps", "video editing"]
 
 
+# Someone a coordinator adds while recruitment is open.
+NEWCOMER = Participant(
+    email="newcomer@example.com",
+    name="New Comer",
+    role=Role.MENTOR,
+    seniority=1,
+    department="sales",
+    skills_offered=["ai tools"],
+)
+
+
 def roster(pairs: int = 10) -> list[Participant]:
     """`pairs` newer colleagues (mentors) and as many senior ones (mentees), with overlapping skills."""
     people = []

@@ -1,5 +1,6 @@
 """Replaying histories on today's workflow code, as a worker would on restart: what determinism tests share."""
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from temporalio.client import Client, WorkflowHistory
@@ -48,3 +49,22 @@ async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
         runs.append(history)
         run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
     return runs[::-1]
+
+
+def ended_by_continue_as_new(run: WorkflowHistory) -> bool:
+    return run.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+
+
+def numbered(runs: list[WorkflowHistory]) -> list[tuple[str, WorkflowHistory]]:
+    """Each run named by its workflow and its place: run 1 is the first."""
+    return [(f"{run.workflow_id} run {number}", run) for number, run in enumerate(runs, start=1)]
+
+
+def child_starts(runs: list[WorkflowHistory]) -> Counter[str]:
+    """How many times each child workflow id was started across the runs."""
+    return Counter(
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for run in runs
+        for e in run.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    )

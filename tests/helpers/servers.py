@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -81,13 +82,13 @@ async def start_dev_server() -> WorkflowEnvironment:
     )
 
 
-async def start_per_workflow_skipping() -> WorkflowEnvironment:
+async def start_per_workflow_skipping(data_converter: DataConverter = DATA_CONVERTER) -> WorkflowEnvironment:
     """A full dev server with Temporal's per-workflow time skipping (experimental) switched on: workflows a test
     starts fast-forward (`env.fast_forward`), children with them, which the time-skipping test server cannot do
     once a child ends after its parent continued as new (temporalio/sdk-java#1540)."""
     return await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=binary("temporal"),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter,
         search_attributes=search.ALL,
         dev_server_log_level="error",
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],

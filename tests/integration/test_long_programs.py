@@ -35,20 +35,11 @@ from tests.helpers.driving import drive, opt_in_everyone, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, J0, roster, spec
 from tests.helpers.programs import member, result, start_program, status
-from tests.helpers.replaying import replay_failures, runs_of
+from tests.helpers.replaying import child_starts, ended_by_continue_as_new, numbered, replay_failures, runs_of
 from tests.helpers.servers import start_per_workflow_skipping
 from worker import build_worker
 
 RUN_CEILING = 10_000  # events per run: the server warns from 10,240 and refuses past 51,200
-
-
-def ended_by_continue_as_new(run: WorkflowHistory) -> bool:
-    return run.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
-
-
-def numbered(runs: list[WorkflowHistory]) -> list[tuple[str, WorkflowHistory]]:
-    """Each run named by its workflow and its place: run 1 is the first."""
-    return [(f"{run.workflow_id} run {number}", run) for number, run in enumerate(runs, start=1)]
 
 
 @pytest.mark.timeout(420)  # a minute or more of real time
@@ -129,15 +120,6 @@ async def _open_prompt_after(
 
 async def _new_run(workflow: WorkflowHandle, first_run: str) -> bool:  # type: ignore[type-arg]
     return (await workflow.describe()).run_id != first_run
-
-
-def child_starts(runs: list[WorkflowHistory]) -> Counter[str]:
-    return Counter(
-        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
-        for run in runs
-        for e in run.events
-        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-    )
 
 
 def tasks_retried(runs: list[WorkflowHistory]) -> Counter[str]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from temporalio.api.common.v1 import Payloads
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -25,14 +24,14 @@ from bootstrap import sealer
 from domain import replies
 from domain.answers import CoordinatorAction, NewParticipant, OptIn, Withdrawal
 from domain.metrics import PairingOutcome
-from domain.people import Participant, Role
+from domain.people import Participant
 from domain.program import MemberStatus, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
 from domain.spec import ProgramSpec
 from flipside_client import Action, act, program_status
 from tests.helpers.driving import opt_in_everyone
 from tests.helpers.harness import Harness
-from tests.helpers.people import COORDINATOR, roster, spec
-from tests.helpers.replaying import replay_failures, runs_of
+from tests.helpers.people import COORDINATOR, NEWCOMER, roster, spec
+from tests.helpers.replaying import ended_by_continue_as_new, numbered, replay_failures, runs_of
 from tests.helpers.short_runs import ShortRunProgram
 from tests.helpers.waiting import found
 from worker import build_worker
@@ -42,28 +41,13 @@ from workflows.program import ProgramWorkflow
 SHORT_RUNS = (ShortRunProgram, PairingWorkflow)
 AS_COORDINATOR = CoordinatorAction(coordinator=COORDINATOR)
 UNANSWERED = PairingOutcome.UNANSWERED.value
-NEWCOMER = Participant(
-    email="newcomer@example.com",
-    name="New Comer",
-    role=Role.MENTOR,
-    seniority=1,
-    department="Sales",
-    skills_offered=["spreadsheets"],
-    skills_wanted=["strategy"],
-    interests=["music"],
-    timezone="Europe/London",
-)
 
 
 async def input_of(h: Harness, run: WorkflowHistory) -> ProgramInput:
-    payloads = run.events[0].workflow_execution_started_event_attributes.input
-    [inp] = await h.client.data_converter.decode(Payloads(payloads=payloads.payloads).payloads, [ProgramInput])
+    payloads = run.events[0].workflow_execution_started_event_attributes.input.payloads
+    [inp] = await h.client.data_converter.decode(payloads, [ProgramInput])
     assert isinstance(inp, ProgramInput)
     return inp
-
-
-def ended_by_continue_as_new(run: WorkflowHistory) -> bool:
-    return run.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
 
 
 async def opt_in(h: Harness, program_id: str, email: str) -> str:
@@ -152,7 +136,7 @@ async def test_a_program_from_the_record_hands_its_members_over_in_pages_and_los
         played = await play(h, program, people)
         runs = await runs_of(h.client, program.program_id)
         inputs = [await input_of(h, run) for run in runs]
-        failures = await replay_failures([(f"run {n}", run) for n, run in enumerate(runs, 1)], workflows=SHORT_RUNS)
+        failures = await replay_failures(numbered(runs), workflows=SHORT_RUNS)
         batches = batches_kept(h, program.program_id)
     finally:
         h.store.dispose()

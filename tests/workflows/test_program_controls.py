@@ -6,12 +6,12 @@ from typing import Any
 from domain.answers import Approval, CoordinatorAction, NewParticipant, OptIn, PairChoice
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingStage
-from domain.people import Participant, Role
+from domain.people import Role
 from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PromptKind
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
-from tests.helpers.people import COORDINATOR, J0, J1, S0, S1, roster, spec
+from tests.helpers.people import COORDINATOR, J0, J1, NEWCOMER, S0, S1, roster, spec
 from tests.helpers.programs import (
     AS_COORDINATOR,
     Handle,
@@ -23,15 +23,6 @@ from tests.helpers.programs import (
     result,
     start_program,
     status,
-)
-
-NEWCOMER = Participant(
-    email="newcomer@example.com",
-    name="New Comer",
-    role=Role.MENTOR,
-    seniority=1,
-    department="sales",
-    skills_offered=["ai tools"],
 )
 
 
