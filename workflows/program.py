@@ -136,8 +136,8 @@ class ProgramWorkflow(PromptingWorkflow):
         return self.result
 
     async def _load_members(self, inp: ProgramInput) -> None:
-        """Members that wait in pages (`PagesRef`) load before anything else; a new program then begins. Answers
-        that arrive meanwhile wait for them (`_read`)."""
+        """Members (and, after a handover, pairings) that wait in pages (`PagesRef`) load before anything else; a new
+        program then begins. Answers that arrive meanwhile wait for them (`_read`)."""
         if inp.members_ref is None:
             return
         members = await calls.load_pages(inp.members_ref, Member)
