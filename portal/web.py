@@ -219,14 +219,24 @@ class Portal:
 
     async def find_prompt(self, viewer: Viewer, workflow_id: str, prompt_id: str) -> PendingPrompt:
         """The prompt, only if it waits for this person: looked up among their own, never trusted from a URL."""
-        for prompt in await self.pending(viewer):
-            if prompt.workflow_id == workflow_id and prompt.id == prompt_id:
-                return prompt
+        found = self._among(await self.pending(viewer), workflow_id, prompt_id)
+        if found is None and await self.until_shown(viewer, workflow_id, prompt_id):
+            found = self._among(await self.pending(viewer), workflow_id, prompt_id)  # its message outran its event
+        if found is not None:
+            return found
         raise PortalError(
             404,
             "Nothing to answer here",
             "This question is not waiting for an answer from you: it may have been answered already, or closed.",
         )
+
+    async def until_shown(self, viewer: Viewer, workflow_id: str, prompt_id: str) -> bool:
+        shelf = self.shelf
+        return await run_in_threadpool(shelf.until_shown, viewer.program_id, workflow_id, viewer.email, prompt_id)
+
+    @staticmethod
+    def _among(prompts: list[PendingPrompt], workflow_id: str, prompt_id: str) -> PendingPrompt | None:
+        return next((p for p in prompts if p.workflow_id == workflow_id and p.id == prompt_id), None)
 
     async def pair_record(self, pairing_id: str, email: str) -> PairRecord:
         return await pair_record(self.client, pairing_id, email)

@@ -35,13 +35,10 @@ class PromptShelf:
     def for_person(self, program_id: str, person: str) -> list[PendingPrompt] | None:
         """The prompts waiting for `person` in the program and its pairings, soonest due first; None when this
         program does not keep its prompts in the record."""
+        if not self._keeps_prompts(program_id):
+            return None
         c = t.open_prompts.c
         with self.engine.connect() as conn:
-            recorded = conn.execute(
-                select(t.programs.c.prompts_recorded).where(t.programs.c.program_id == program_id)
-            ).scalar()
-            if not recorded:
-                return None
             rows = conn.execute(
                 select(c.sealed)
                 .where(c.program_id == program_id, c.participant == person)
@@ -59,6 +56,39 @@ class PromptShelf:
                 )
             ).scalar()
         return None if found is None else int(found)
+
+    def until_shown(self, program_id: str, workflow_id: str, person: str, prompt_id: str) -> bool:
+        """Wait, bounded, for the record to show a prompt it has never closed; False at once for one it closed,
+        or for a program whose record keeps no prompts.
+
+        A prompt's message and its event leave the workflow side by side, so a link opened the moment its message
+        arrives can be ahead of the record; a link to a prompt answered or closed since has nothing to wait for."""
+        if not self._keeps_prompts(program_id):
+            return False
+        deadline = time.monotonic() + CATCH_UP_LIMIT
+        while not self._closed(workflow_id, person, prompt_id):
+            if self.shown_as(workflow_id, person, prompt_id) is not None:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(CATCH_UP_POLL)
+        return False
+
+    def _keeps_prompts(self, program_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(t.programs.c.prompts_recorded).where(t.programs.c.program_id == program_id)
+                ).scalar()
+            )
+
+    def _closed(self, workflow_id: str, person: str, prompt_id: str) -> bool:
+        c = t.events.c
+        with self.engine.connect() as conn:
+            facts = conn.execute(
+                select(c.fact).where(c.workflow_id == workflow_id, c.participant == person, c.kind == "prompt_closed")
+            ).scalars()
+            return any(fact.get("prompt_id") == prompt_id for fact in facts)
 
     def caught_up(self, workflow_id: str, person: str, prompt_id: str, before: int | None) -> bool:
         """Wait, bounded, until the record no longer shows the prompt as it was before an answer (closed, or
