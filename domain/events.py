@@ -13,8 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from domain.members import MemberView
 from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics
+from domain.pair_record import PairRecord
 from domain.prompts import PendingPrompt, PromptKind
+from domain.spec import ProgramSpec
 
 
 class GoalTarget(BaseModel):
@@ -32,6 +35,7 @@ class ProgramStarted(BaseModel):
     goals: list[GoalTarget]
     checkin_cadence_seconds: int
     program_length_seconds: int
+    spec: ProgramSpec | None = None  # the whole spec, for pages (programs recorded before lack it)
 
 
 class PhaseChanged(BaseModel):
@@ -193,6 +197,23 @@ class PromptShown(BaseModel):
     sealed: str | None = None
 
 
+class MemberShown(BaseModel):
+    """A member's place in the program as they see it now (status, pairings, modules done): recorded whenever it
+    changes, so pages read it from the record rather than asking the program's workflow."""
+
+    kind: Literal["member_shown"] = "member_shown"
+    view: MemberView
+
+
+class PairRecordShown(BaseModel):
+    """A pair's own record (plan and check-ins) as its two people see it now: recorded when it changes. `view` is
+    what the workflow recorded; the record keeps it only sealed (`sealed`, by the append activity)."""
+
+    kind: Literal["pair_record_shown"] = "pair_record_shown"
+    view: PairRecord | None = None
+    sealed: str | None = None
+
+
 class PromptClosed(BaseModel):
     """A prompt answered, expired or closed: it is no longer waiting for its person."""
 
@@ -233,7 +254,9 @@ Fact = Annotated[
     | FlaggedAtRisk
     | PairingClosed
     | PromptShown
-    | PromptClosed,
+    | PromptClosed
+    | MemberShown
+    | PairRecordShown,
     Field(discriminator="kind"),
 ]
 
