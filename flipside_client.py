@@ -33,6 +33,7 @@ from domain.answers import (
     TrainingCompleted,
     Withdrawal,
 )
+from domain.members import MemberView
 from domain.metrics import PairingSummary
 from domain.pair_record import PairRecord
 from domain.pairing import PairingView
@@ -41,7 +42,6 @@ from domain.program import Member, ProgramInput, ProgramResult, ProgramStatus, r
 from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from domain.summaries import program_details, program_summary
-from domain.views import MemberView
 from workflows import search
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow

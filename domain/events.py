@@ -13,12 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.matching import MatchProposal
+from domain.members import MemberView
 from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics
 from domain.pair_record import PairRecord
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
-from domain.views import MemberView, ProgramStatus
 
 
 class GoalTarget(BaseModel):
@@ -206,21 +205,6 @@ class MemberShown(BaseModel):
     view: MemberView
 
 
-class StatusShown(BaseModel):
-    """The coordinator's view of the program (phase, counts, snapshots) when it changed; its proposal travels
-    apart (`ProposalShown`), only when it changes: at 10,000 people it is 0.8 MB."""
-
-    kind: Literal["status_shown"] = "status_shown"
-    status: ProgramStatus
-
-
-class ProposalShown(BaseModel):
-    """The proposed pairs the coordinators approve, as they stand now (None once there is none)."""
-
-    kind: Literal["proposal_shown"] = "proposal_shown"
-    proposal: MatchProposal | None
-
-
 class PairRecordShown(BaseModel):
     """A pair's own record (plan and check-ins) as its two people see it now: recorded when it changes. `view` is
     what the workflow recorded; the record keeps it only sealed (`sealed`, by the append activity)."""
@@ -272,9 +256,7 @@ Fact = Annotated[
     | PromptShown
     | PromptClosed
     | MemberShown
-    | PairRecordShown
-    | StatusShown
-    | ProposalShown,
+    | PairRecordShown,
     Field(discriminator="kind"),
 ]
 

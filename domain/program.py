@@ -7,7 +7,6 @@ import hashlib
 import json
 from datetime import timedelta
 from enum import StrEnum
-from itertools import islice
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -29,19 +28,30 @@ from domain.answers import (
 )
 from domain.core import WorkflowCore
 from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs, why_not
+from domain.members import MemberStatus, MemberView
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
 from domain.people import Participant, handle, is_deliverable, management_chain, named, quoted
 from domain.prompts import Prompt, PromptContext, PromptKind
 from domain.spec import MatchingMode, ProgramSpec
-from domain.views import FINISHED as FINISHED
-from domain.views import MemberStatus, MemberView
-from domain.views import ProgramPhase as ProgramPhase
-from domain.views import ProgramStatus as ProgramStatus
 
 MAX_PREFERENCES = 5
 T = TypeVar("T")
-SHOWN_PER_BATCH = 200  # member views journaled per batch of events (a batch takes up to 200 events)
 PER_PAGE = 500  # records per stored page: 500 members are about 350 KB, far under the 2 MB payload limit
+
+
+class ProgramPhase(StrEnum):
+    RECRUITMENT = "recruitment"
+    TRAINING = "training"
+    MATCHING = "matching"
+    KICKOFF = "kickoff"
+    MENTORING = "mentoring"
+    MIDPOINT_REVIEW = "midpoint_review"
+    CLOSE_OUT = "close_out"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = {ProgramPhase.COMPLETED, ProgramPhase.CANCELLED}
 
 
 class Member(BaseModel):
@@ -156,6 +166,22 @@ class ProgramResult(BaseModel):
     metrics: ProgramMetrics
 
 
+class ProgramStatus(BaseModel):
+    """The coordinator's view: phase, counts and proposals; never what a pair wrote."""
+
+    program_id: str
+    name: str
+    phase: ProgramPhase
+    paused: bool
+    funnel: FunnelCounts
+    members_by_status: dict[str, int]
+    pairings_running: int
+    pairings_by_outcome: dict[str, int]
+    proposal: MatchProposal | None
+    awaiting_approval: bool
+    snapshots: dict[str, ProgramMetrics]
+
+
 class Program:
     """The rules, over one program's spec and state."""
 
@@ -181,12 +207,9 @@ class Program:
         if self.state.members_tracking:
             self.state.members_touched.update(dict.fromkeys(emails))
 
-    def take_touched_members(self, limit: int = SHOWN_PER_BATCH) -> list[MemberView]:
-        """The views of up to `limit` members touched since last time, in the order they were touched: a few at
-        a time, so showing 10,000 members is spread over many workflow steps rather than one."""
-        touched = list(islice(self.state.members_touched, limit))
-        for email in touched:
-            del self.state.members_touched[email]
+    def take_touched_members(self) -> list[MemberView]:
+        """The views of the members touched since last time, in the order they were touched."""
+        touched, self.state.members_touched = self.state.members_touched, {}
         return [self.member_view(email) for email in touched if email in self.state.members]
 
     def require_coordinator(self, email: str) -> None:

@@ -25,16 +25,15 @@ from adapters.store import tables as t
 from adapters.store.prompts import Freshness, PromptShelf
 from adapters.store.views import ProgramEntry, ViewShelf
 from bootstrap import UI, link_signer, record_engine, sealer
+from domain.members import MemberStatus, MemberView
 from domain.pair_record import PairRecord
 from domain.prompts import PendingPrompt
 from domain.spec import ProgramSpec
-from domain.views import MemberStatus, MemberView, ProgramStatus
 from flipside_client import (
     member_view,
     new_answer_id,
     pair_record,
     program_spec,
-    program_status,
     prompts_of,
 )
 from portal.forms import (
@@ -249,14 +248,6 @@ class Portal:
     async def until_shown(self, viewer: Viewer, workflow_id: str, prompt_id: str) -> bool:
         shelf = self.shelf
         return await run_in_threadpool(shelf.until_shown, viewer.program_id, workflow_id, viewer.email, prompt_id)
-
-    async def status(self, viewer: "Viewer") -> ProgramStatus:
-        """The coordinator's view of the program: from the record (waiting, bounded, for a program so new it has
-        not shown it yet); a program started before the record kept it is asked."""
-        status = await run_in_threadpool(self.views.status, viewer.program_id)
-        if status is None and viewer.shown_in_the_record:
-            status = await run_in_threadpool(self.views.until_status, viewer.program_id)
-        return status or await program_status(self.client, viewer.program_id)
 
     @staticmethod
     def _among(prompts: list[PendingPrompt], workflow_id: str, prompt_id: str) -> PendingPrompt | None:

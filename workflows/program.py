@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         read_answer,
     )
     from domain.matching import MatchContext, MatchProposal
+    from domain.members import MemberStatus, MemberView
     from domain.metrics import (
         PairingOutcome,
         PairingSummary,
@@ -62,7 +63,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.spec import MatchingMode, ProgramSpec
     from domain.summaries import pairing_details, pairing_summary, phase_words
-    from domain.views import MemberStatus, MemberView
     from workflows import calls, search
     from workflows.base import PromptingWorkflow, refusals
     from workflows.pairing import PairingWorkflow
@@ -93,10 +93,6 @@ REPORTS_LIMIT = timedelta(minutes=5)  # a cancel waits this long for its pairing
 
 @workflow.defn
 class ProgramWorkflow(PromptingWorkflow):
-    # What the record was last shown of the coordinator's view (show_views); each run shows it afresh.
-    _status_stale = False
-    _status_shown: ProgramStatus | None = None
-    _proposal_shown: tuple[int, int, bool] | str | None = "not yet"
     events_per_run = EVENTS_PER_RUN  # a test's subclass hands over sooner (tests/helpers/short_runs.py)
 
     @workflow.init
@@ -669,38 +665,12 @@ class ProgramWorkflow(PromptingWorkflow):
         return not self._handing_over
 
     def show_views(self) -> None:
-        """The members touched since last time; then, when something happened (an event, a pause or resume), the
-        coordinator's status and the proposal if they changed. Runs before MEMBERS_SHOWN show nothing."""
-        if not self.state.members_tracking:
-            return
         for view in self.rules.take_touched_members():
             self.record(events.MemberShown(view=view), view.email)
-        if self.core.journal.unsent or self._status_stale:
-            self._show_status()
-
-    def _show_status(self) -> None:
-        self._status_stale = False
-        status = self.rules.status().model_copy(update={"proposal": None})
-        if status != self._status_shown:
-            self._status_shown = status
-            self.record(events.StatusShown(status=status))
-        proposal = self.state.proposal  # compared by its counts: a proposal changes by whole pairs
-        shape = None if proposal is None else (len(proposal.pairs), len(proposal.unmatched), self.state.approved)
-        if shape != self._proposal_shown:
-            self._proposal_shown = shape
-            self.record(events.ProposalShown(proposal=proposal))
 
     @property
     def views_touched(self) -> bool:
-        return self.state.members_tracking and (bool(self.state.members_touched) or self._status_stale)
-
-    def pause_clock(self) -> None:
-        super().pause_clock()
-        self._status_stale = True  # the coordinator's page shows the pause
-
-    def resume_clock(self) -> None:
-        super().resume_clock()
-        self._status_stale = True
+        return bool(self.state.members_touched)
 
     async def _continue_as_new_if_due(self) -> None:
         if not self._run_is_full or self.state.phase in FINISHED:

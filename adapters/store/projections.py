@@ -16,7 +16,7 @@ from adapters.store.projector import Projector
 from domain import events as ev
 
 # The tables whose rows later events change; the projector keeps their rows by primary key.
-CHANGING = (t.programs, t.participants, t.pairings, t.open_prompts, t.member_views, t.pair_records, t.program_status)
+CHANGING = (t.programs, t.participants, t.pairings, t.open_prompts, t.member_views, t.pair_records)
 
 
 def projector(conn: Connection, known: Known | None = None) -> Projector:
@@ -346,23 +346,6 @@ def member_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     p.update(t.programs, (event.program_id,), members_recorded=True)
 
 
-def status_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
-    fact = event.fact
-    assert isinstance(fact, ev.StatusShown)
-    status = fact.status.model_dump(mode="json")
-    if p.row(t.program_status, (event.program_id,)) is None:
-        p.insert(t.program_status, program_id=event.program_id, status=status, proposal=None, shown_event_id=event_id)
-    else:
-        p.update(t.program_status, (event.program_id,), status=status, shown_event_id=event_id)
-
-
-def proposal_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
-    fact = event.fact
-    assert isinstance(fact, ev.ProposalShown)
-    proposal = None if fact.proposal is None else fact.proposal.model_dump(mode="json")
-    p.update(t.program_status, (event.program_id,), proposal=proposal, shown_event_id=event_id)
-
-
 def pair_record_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     fact = event.fact
     assert isinstance(fact, ev.PairRecordShown)
@@ -411,8 +394,6 @@ HANDLERS: dict[str, Handler] = {
     "prompt_closed": prompt_closed,
     "member_shown": member_shown,
     "pair_record_shown": pair_record_shown,
-    "status_shown": status_shown,
-    "proposal_shown": proposal_shown,
 }
 
 

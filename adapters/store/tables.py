@@ -277,23 +277,13 @@ open_prompts = Table(
     Index("ix_open_prompts_person", "program_id", "participant"),
 )
 
-# Each member's place in the program as they see it (domain.views.MemberView), as the program last showed it.
+# Each member's place in the program as they see it (domain.members.MemberView), as the program last showed it.
 member_views = Table(
     "member_views",
     metadata,
     Column("program_id", WorkflowId, primary_key=True),
     Column("email", Email, primary_key=True),
     Column("view", Json, nullable=False),
-    Column("shown_event_id", Id, nullable=False),
-)
-
-# The coordinator's view of each program (domain.views.ProgramStatus) and its proposal, as the program last showed them.
-program_status = Table(
-    "program_status",
-    metadata,
-    Column("program_id", WorkflowId, primary_key=True),
-    Column("status", Json, nullable=False),
-    Column("proposal", Json),
     Column("shown_event_id", Id, nullable=False),
 )
 
@@ -309,7 +299,6 @@ pair_records = Table(
 
 # The projections, in the order rebuild empties them; the event log is never among them.
 PROJECTIONS = [
-    program_status,
     pair_records,
     member_views,
     open_prompts,

@@ -1,5 +1,5 @@
 """Who is looking and what is theirs, from the read model: a program's spec, each member's view of their place in
-it, each pair's own record (sealed, opened only for the pair's pages) and the coordinator's status.
+it, and each pair's own record (sealed, opened only for the pair's pages).
 
 The program records its spec as it starts (`ProgramStarted.spec`) and each member's view whenever it changes
 (`MemberShown`), so a page learns who its reader is with one query of the record and none of a workflow. A
@@ -8,7 +8,6 @@ workflow as before.
 """
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
@@ -16,9 +15,9 @@ from sqlalchemy import Engine, select
 from adapters.codec import Sealer
 from adapters.store import tables as t
 from adapters.store.prompts import CATCH_UP_LIMIT, CATCH_UP_POLL
+from domain.members import MemberView
 from domain.pair_record import PairRecord
 from domain.spec import ProgramSpec
-from domain.views import MemberView, ProgramStatus
 
 
 @dataclass(frozen=True)
@@ -84,25 +83,3 @@ class ViewShelf:
         while (record := self.pair_record(pairing_id)) is None and time.monotonic() < deadline:
             time.sleep(CATCH_UP_POLL)
         return record
-
-    def status(self, program_id: str) -> ProgramStatus | None:
-        """The coordinator's view, its proposal included, as the program last showed it; None before it has."""
-        c = t.program_status.c
-        with self.engine.connect() as conn:
-            row = conn.execute(select(c.status, c.proposal).where(c.program_id == program_id)).first()
-        return None if row is None else ProgramStatus.model_validate({**row.status, "proposal": row.proposal})
-
-    def until_status(self, program_id: str) -> ProgramStatus | None:
-        deadline = time.monotonic() + CATCH_UP_LIMIT
-        while (status := self.status(program_id)) is None and time.monotonic() < deadline:
-            time.sleep(CATCH_UP_POLL)
-        return status
-
-    def status_shows(self, program_id: str, holds: Callable[[ProgramStatus], bool]) -> bool:
-        """Wait, bounded, until the recorded status shows what an action just did; False if it has not in time."""
-        deadline = time.monotonic() + CATCH_UP_LIMIT
-        while (status := self.status(program_id)) is None or not holds(status):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(CATCH_UP_POLL)
-        return True

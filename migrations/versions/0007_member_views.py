@@ -1,4 +1,4 @@
-"""What pages read, in the read model: each member's view, each pair's record, the coordinator's status, the spec.
+"""Each member's view, each pair's record and the program's spec in the read model: pages ask no workflow.
 
 Revision ID: 0007
 Revises: 0006
@@ -32,14 +32,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("program_id", "email"),
     )
     op.create_table(
-        "program_status",
-        sa.Column("program_id", sa.String(length=255), nullable=False),
-        sa.Column("status", JSON, nullable=False),
-        sa.Column("proposal", JSON, nullable=True),
-        sa.Column("shown_event_id", ID, nullable=False),
-        sa.PrimaryKeyConstraint("program_id"),
-    )
-    op.create_table(
         "pair_records",
         sa.Column("pairing_id", sa.String(length=255), nullable=False),
         sa.Column("program_id", sa.String(length=255), nullable=False),
@@ -51,7 +43,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("pair_records")
-    op.drop_table("program_status")
     op.drop_table("member_views")
     op.drop_column("programs", "members_recorded")
     op.drop_column("programs", "spec")

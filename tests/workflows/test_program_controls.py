@@ -4,12 +4,12 @@ from datetime import timedelta
 from typing import Any
 
 from domain.answers import Approval, CoordinatorAction, NewParticipant, OptIn, PairChoice
+from domain.members import MemberStatus
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingStage
 from domain.people import Role
 from domain.program import ProgramPhase
 from domain.prompts import PromptKind
-from domain.views import MemberStatus
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, J0, J1, NEWCOMER, S0, S1, roster, spec
