@@ -33,12 +33,10 @@ from domain.answers import (
     TrainingCompleted,
     Withdrawal,
 )
-from domain.members import MemberView
 from domain.metrics import PairingSummary
-from domain.pair_record import PairRecord
-from domain.pairing import PairingView
+from domain.pairing import PairingView, PairRecord
 from domain.people import Participant
-from domain.program import Member, ProgramInput, ProgramResult, ProgramStatus, roster_ref
+from domain.program import Member, MemberView, ProgramInput, ProgramResult, ProgramStatus, roster_ref
 from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from domain.summaries import program_details, program_summary

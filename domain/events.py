@@ -13,11 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.members import MemberView
 from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics
-from domain.pair_record import PairRecord
 from domain.prompts import PendingPrompt, PromptKind
-from domain.spec import ProgramSpec
 
 
 class GoalTarget(BaseModel):
@@ -35,7 +32,6 @@ class ProgramStarted(BaseModel):
     goals: list[GoalTarget]
     checkin_cadence_seconds: int
     program_length_seconds: int
-    spec: ProgramSpec | None = None  # the whole spec, for pages (programs recorded before lack it)
 
 
 class PhaseChanged(BaseModel):
@@ -197,23 +193,6 @@ class PromptShown(BaseModel):
     sealed: str | None = None
 
 
-class MemberShown(BaseModel):
-    """A member's place in the program as they see it now (status, pairings, modules done): recorded whenever it
-    changes, so pages read it from the record rather than asking the program's workflow."""
-
-    kind: Literal["member_shown"] = "member_shown"
-    view: MemberView
-
-
-class PairRecordShown(BaseModel):
-    """A pair's own record (plan and check-ins) as its two people see it now: recorded when it changes. `view` is
-    what the workflow recorded; the record keeps it only sealed (`sealed`, by the append activity)."""
-
-    kind: Literal["pair_record_shown"] = "pair_record_shown"
-    view: PairRecord | None = None
-    sealed: str | None = None
-
-
 class PromptClosed(BaseModel):
     """A prompt answered, expired or closed: it is no longer waiting for its person."""
 
@@ -254,9 +233,7 @@ Fact = Annotated[
     | FlaggedAtRisk
     | PairingClosed
     | PromptShown
-    | PromptClosed
-    | MemberShown
-    | PairRecordShown,
+    | PromptClosed,
     Field(discriminator="kind"),
 ]
 

@@ -28,7 +28,6 @@ from domain.answers import (
 )
 from domain.core import WorkflowCore
 from domain.matching import MatchContext, MatchProposal, ProposedPair, UnmatchedPerson, check_edited_pairs, why_not
-from domain.members import MemberStatus, MemberView
 from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSummary, ProgramMetrics
 from domain.people import Participant, handle, is_deliverable, management_chain, named, quoted
 from domain.prompts import Prompt, PromptContext, PromptKind
@@ -52,6 +51,19 @@ class ProgramPhase(StrEnum):
 
 
 FINISHED = {ProgramPhase.COMPLETED, ProgramPhase.CANCELLED}
+
+
+class MemberStatus(StrEnum):
+    INVITED = "invited"
+    OPTED_IN = "opted_in"
+    TRAINED = "trained"
+    NOT_JOINED = "not_joined"  # did not opt in before recruitment closed
+    EXCLUDED = "excluded"  # training not finished in time: left out of matching, not deleted
+    UNMATCHED = "unmatched"
+    PAIRED = "paired"
+    INACTIVE = "inactive"  # did not answer a match in time
+    WITHDRAWN = "withdrawn"
+    COMPLETED = "completed"
 
 
 class Member(BaseModel):
@@ -111,10 +123,6 @@ class ProgramState(WorkflowCore):
     snapshots: dict[str, ProgramMetrics] = {}
     cancel_reason: str | None = None
     handovers: int = 0  # runs that handed their members over in pages: names the next handover's batch
-    # While tracking, the members whose view (MemberView) changed since the workflow last told the record (an
-    # ordered set): pages then read each person's place in the program from the record, never the workflow.
-    members_tracking: bool = False
-    members_touched: dict[str, None] = {}
 
 
 class PagesRef(BaseModel):
@@ -182,6 +190,18 @@ class ProgramStatus(BaseModel):
     snapshots: dict[str, ProgramMetrics]
 
 
+class MemberView(BaseModel):
+    """What one participant may see of their place in the program."""
+
+    email: str
+    name: str
+    status: MemberStatus
+    pairing_id: str | None
+    pairing_ids: list[str] = []  # every pairing running now: a group mentor has several
+    modules_done: list[str]
+    unmatched_reason: str | None
+
+
 class Program:
     """The rules, over one program's spec and state."""
 
@@ -194,23 +214,6 @@ class Program:
         require(found is not None, f"{named(email)} is not a participant of {self.spec.name}")
         assert found is not None
         return found
-
-    # Members shown in the record
-    def track_members(self) -> None:
-        """From now on note each member whose view changes; the first time, every member, so the record has all."""
-        if not self.state.members_tracking:
-            self.state.members_tracking = True
-            self.state.members_touched = dict.fromkeys(self.state.members)
-
-    def touch(self, *emails: str) -> None:
-        """Note members whose view changed (status, pairings, modules, reason), while tracking."""
-        if self.state.members_tracking:
-            self.state.members_touched.update(dict.fromkeys(emails))
-
-    def take_touched_members(self) -> list[MemberView]:
-        """The views of the members touched since last time, in the order they were touched."""
-        touched, self.state.members_touched = self.state.members_touched, {}
-        return [self.member_view(email) for email in touched if email in self.state.members]
 
     def require_coordinator(self, email: str) -> None:
         require(
@@ -243,7 +246,6 @@ class Program:
         member = self.member(answer.participant)
         member.status, member.opted_in = MemberStatus.OPTED_IN, True
         self.state.prompts.close(member.person.email, "opt-in")
-        self.touch(member.person.email)
 
     def apply_recruitment_closed(self) -> list[Member]:
         """Recruitment's end: whoever was invited and did not opt in has not joined; returns them, to thank."""
@@ -252,13 +254,11 @@ class Program:
         for member in late:
             member.status = MemberStatus.NOT_JOINED
             self.state.prompts.close(member.person.email, "opt-in")
-            self.touch(member.person.email)
         return late
 
     def apply_new_participant(self, action: NewParticipant) -> Member:
         member = Member(person=action.participant)
         self.state.members[member.person.email] = member
-        self.touch(member.person.email)
         return member
 
     def check_new_participant(self, action: NewParticipant) -> None:
@@ -322,7 +322,6 @@ class Program:
         unfinished = self.with_status(MemberStatus.OPTED_IN)
         for member in unfinished:
             member.status = MemberStatus.EXCLUDED
-            self.touch(member.person.email)
         self.state.prompts.close_all()
         return unfinished
 
@@ -330,7 +329,6 @@ class Program:
         """Record modules; True once the participant has finished them all."""
         member = self.member(done.participant)
         member.modules_done = sorted(set(member.modules_done) | set(done.modules))
-        self.touch(member.person.email)
         if set(member.modules_done) >= set(self.spec.training_modules):
             member.status, member.trained = MemberStatus.TRAINED, True
             self.state.prompts.close(member.person.email, "training")
@@ -443,7 +441,6 @@ class Program:
             member.status = MemberStatus.UNMATCHED
             member.unmatched_reason = self._unmatched_reason(member.person.email)
             self.state.rematch_pool.append(member.person.email)
-            self.touch(member.person.email)
         return left
 
     def _unmatched_reason(self, email: str) -> str:
@@ -475,7 +472,6 @@ class Program:
             member.unmatched_reason = None
             if email in self.state.rematch_pool:
                 self.state.rematch_pool.remove(email)
-            self.touch(email)
         return record
 
     def pairings_of(self, email: str) -> list[PairingRecord]:
@@ -502,7 +498,6 @@ class Program:
         member = self.member(withdrawal.participant)
         member.status = MemberStatus.WITHDRAWN
         self.state.prompts.close_all(member.person.email)
-        self.touch(member.person.email)
         self.leave_pool(member.person.email)
         return member
 
@@ -566,7 +561,6 @@ class Program:
         if record is None or record.summary is not None:  # unknown, or reported already
             return False
         record.summary = summary
-        self.touch(record.mentor, record.mentee)  # no longer among their running pairings
         if summary.outcome == PairingOutcome.COMPLETED:
             return False
         return summary.outcome != PairingOutcome.CANCELLED or record.rematch_requested
@@ -574,7 +568,6 @@ class Program:
     def after_pairing(self, email: str, summary: PairingSummary, rematch_possible: bool) -> AfterPairing:
         """What the end of `summary`'s pairing means for `email`, applied to their membership."""
         member, outcome = self.member(email), summary.outcome
-        self.touch(email)
         ended_it = email in summary.ended_by
         still_in = self.other_running_pairing(email, besides=summary.pairing_id)
         if still_in and not (outcome == PairingOutcome.WITHDRAWN and ended_it):
@@ -601,7 +594,6 @@ class Program:
         thanked = []
         for email, partner in ((summary.mentor, summary.mentee), (summary.mentee, summary.mentor)):
             self.state.members[email].status = MemberStatus.COMPLETED
-            self.touch(email)
             thanked.append((email, self.state.members[partner].person.name))
         return thanked
 
@@ -621,7 +613,6 @@ class Program:
         if member.status in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED):
             return
         member.status, member.pairing_id, member.unmatched_reason = MemberStatus.UNMATCHED, None, reason
-        self.touch(email)
         if email not in self.state.rematch_pool:
             self.state.rematch_pool.append(email)
         self.state.rematch_pending = True

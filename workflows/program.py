@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         read_answer,
     )
     from domain.matching import MatchContext, MatchProposal
-    from domain.members import MemberStatus, MemberView
     from domain.metrics import (
         PairingOutcome,
         PairingSummary,
@@ -49,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
         PER_PAGE,
         AfterPairing,
         Member,
+        MemberStatus,
+        MemberView,
         PagesRef,
         PairingRecord,
         Program,
@@ -80,7 +81,6 @@ SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
 MEMBERS_IN_PAGES = "members-and-pairings-handed-over-in-pages"
 LARGE_POOLS_IN_PAGES = "large-pools-go-to-matching-in-pages"
 CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
-MEMBERS_SHOWN = "members-shown-in-the-record"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -122,8 +122,6 @@ class ProgramWorkflow(PromptingWorkflow):
         await self._load_members(inp)
         await self._start_run(inp)
         self.record_as_it_happens()
-        if workflow.patched(MEMBERS_SHOWN):
-            self.rules.track_members()
         try:
             await self._run_phases()
         except asyncio.CancelledError:
@@ -203,7 +201,6 @@ class ProgramWorkflow(PromptingWorkflow):
                 goals=[events.GoalTarget(goal=g.goal, kpi=g.kpi.value, target=g.target) for g in goals],
                 checkin_cadence_seconds=int(d.checkin_cadence.total_seconds()),
                 program_length_seconds=int(d.program_length.total_seconds()),
-                spec=self.spec,
             )
         )
         self.record(events.PhaseChanged(phase=self.state.phase.value))
@@ -279,7 +276,6 @@ class ProgramWorkflow(PromptingWorkflow):
                 self.ask("training", PromptKind.TRAINING, email, questions.training(modules), "complete_training", due)
             else:
                 member.status, member.trained = MemberStatus.TRAINED, True
-                self.rules.touch(email)
                 self.record(events.TrainingCompleted(modules=[]), email)
             if self_select:
                 question = questions.preferences(MAX_PREFERENCES)
@@ -457,7 +453,6 @@ class ProgramWorkflow(PromptingWorkflow):
         finally:
             self.starting.discard(record.pairing_id)
         record.started = True
-        self.rules.touch(record.mentor, record.mentee)  # among their running pairings now
         self.children_this_run += 1
         if self.state.clock.paused:
             async with self._clock_change():
@@ -663,14 +658,6 @@ class ProgramWorkflow(PromptingWorkflow):
 
     def may_record(self) -> bool:
         return not self._handing_over
-
-    def show_views(self) -> None:
-        for view in self.rules.take_touched_members():
-            self.record(events.MemberShown(view=view), view.email)
-
-    @property
-    def views_touched(self) -> bool:
-        return bool(self.state.members_touched)
 
     async def _continue_as_new_if_due(self) -> None:
         if not self._run_is_full or self.state.phase in FINISHED:

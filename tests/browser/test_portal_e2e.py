@@ -37,9 +37,8 @@ from adapters.store import tables as t
 from bootstrap import link_signer, make_channel, make_dispatcher
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
-from domain.members import MemberStatus
-from domain.pair_record import PairRecord
-from domain.pairing import PairingStage, PairingView
+from domain.pairing import PairingStage, PairingView, PairRecord
+from domain.program import MemberStatus
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from flipside_client import build_answer, prompts_for, send_answer

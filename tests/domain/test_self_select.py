@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 
 from domain.answers import Preferences, Refusal
 from domain.matching import MatchContext, why_not
-from domain.members import MemberStatus
 from domain.people import Participant, Role
-from domain.program import MAX_PREFERENCES, Program, ProgramInput, ProgramPhase, new_program_state
+from domain.program import MAX_PREFERENCES, MemberStatus, Program, ProgramInput, ProgramPhase, new_program_state
 from domain.prompts import PromptKind
 from domain.self_select import LeftOverWhy, Orientation, SelfSelection, ordinal, self_select
 from tests.helpers.matching import (

@@ -17,10 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from bootstrap import connect
 from domain.answers import CoordinatorAction
-from domain.members import MemberView
 from domain.pairing import PairingInput, PairingView
 from domain.people import Participant
-from domain.program import ProgramInput, ProgramResult, ProgramStatus
+from domain.program import MemberView, ProgramInput, ProgramResult, ProgramStatus
 from domain.prompts import PendingPrompt
 from domain.spec import ProgramSpec
 from domain.summaries import program_details, program_summary

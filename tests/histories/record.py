@@ -185,9 +185,6 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     # (workflow.patched): with a withdrawal, and with a pause and a resume.
     "timers-left-to-ring": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
     "timers-left-to-ring-paused": ({}, pause_then_resume),
-    # Recorded after the program began to show each member's view, and each pairing its pair's record, in the
-    # record (workflow.patched): with a withdrawal.
-    "views-in-the-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
 }
 FROM_THE_RECORD = {
     "members-from-the-record",
@@ -195,7 +192,6 @@ FROM_THE_RECORD = {
     "one-timer-paused",
     "timers-left-to-ring",
     "timers-left-to-ring-paused",
-    "views-in-the-record",
 }
 
 

@@ -13,10 +13,9 @@ import pytest
 from activities import matching
 from activities.messages import MatchRequest
 from domain.clock import ActiveClock
-from domain.members import MemberStatus
 from domain.pairing import PairingInput
 from domain.people import Role
-from domain.program import ProgramInput, ProgramPhase, new_program_state
+from domain.program import MemberStatus, ProgramInput, ProgramPhase, new_program_state
 from tests.helpers.harness import Harness
 from tests.helpers.people import pairing_terms, roster, spec
 from tests.helpers.programs import Handle, awaiting_approval, status

@@ -48,10 +48,9 @@ from activities.messages import MatchRequest, SnapshotRequest
 from activities.snapshots import SnapshotActivities
 from domain.answers import Approval, CoordinatorAction, PairChoice, RematchRequest, Withdrawal
 from domain.matching import MatchContext, ProposedPair
-from domain.members import MemberStatus
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingInput, PairingStage, PairingView
-from domain.program import ProgramPhase
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import MatchingMode, MatchWeights
 from tests.helpers.driving import drive, opt_in_everyone, personas_for

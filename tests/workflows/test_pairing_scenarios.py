@@ -7,11 +7,9 @@ from typing import Any
 
 from demo.personas import Persona
 from domain.answers import Pulse, TrainingCompleted, Withdrawal
-from domain.members import MemberStatus
 from domain.metrics import PairingOutcome, PairingSummary
-from domain.pair_record import PairRecord
-from domain.pairing import PairingStage
-from domain.program import ProgramPhase
+from domain.pairing import PairingStage, PairRecord
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from tests.helpers.driving import Condition, drive, personas_for

@@ -14,10 +14,8 @@ import httpx
 import pytest
 
 from demo.personas import Persona
-from domain.members import MemberStatus
-from domain.pair_record import PairRecord
-from domain.pairing import PairingStage
-from domain.program import ProgramPhase
+from domain.pairing import PairingStage, PairRecord
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PromptKind
 from flipside_client import prompts_for
 from settings import Settings

@@ -19,9 +19,8 @@ from temporalio.api.enums.v1 import EventType
 
 from adapters.links import SALT, SignIn
 from adapters.store import tables as t
-from domain.members import MemberStatus
 from domain.pairing import PairingView
-from domain.program import ProgramPhase
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from flipside_client import prompts_for
 from portal.record import REPORT_FILES

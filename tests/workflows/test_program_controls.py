@@ -4,11 +4,10 @@ from datetime import timedelta
 from typing import Any
 
 from domain.answers import Approval, CoordinatorAction, NewParticipant, OptIn, PairChoice
-from domain.members import MemberStatus
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingStage
 from domain.people import Role
-from domain.program import ProgramPhase
+from domain.program import MemberStatus, ProgramPhase
 from domain.prompts import PromptKind
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
