@@ -21,19 +21,13 @@ with workflow.unsafe.imports_passed_through():
 
 EVENTS_AS_THEY_HAPPEN = "events-go-to-the-record-as-they-happen"
 ONE_TIMER_PER_DEADLINE = "one-timer-per-deadline"
-TIMERS_LEFT_TO_RING = "timers-left-to-ring"
 MIN_TIMER = timedelta(seconds=1)
 
 
 class Alarm:
-    """One timer for one deadline on the active clock, kept across wakes while the deadline holds.
+    """One timer for one deadline on the active clock, kept across wakes while the deadline holds."""
 
-    A timer no longer needed is left to ring into nothing rather than cancelled: a cancel that meets the timer's
-    firing strands the time-skipping test server (sdk-java#3088), and one such ring costs the history as little as
-    a cancel does. Runs recorded before TIMERS_LEFT_TO_RING cancel (`cancels`)."""
-
-    def __init__(self, cancels: bool) -> None:
-        self.cancels = cancels
+    def __init__(self) -> None:
         self.at: timedelta | None = None
         self.timer: asyncio.Task[None] | None = None
 
@@ -56,9 +50,7 @@ class Alarm:
         return at
 
     def stop(self) -> None:
-        """Forget the deadline: its timer is cancelled (runs recorded so) or left to ring unheard; the workflow's
-        own table of timers holds a timer left so until it rings."""
-        if self.cancels and self.timer is not None and not self.timer.done():
+        if self.timer is not None and not self.timer.done():
             self.timer.cancel()
         self.at, self.timer = None, None
 
@@ -293,14 +285,12 @@ class PromptingWorkflow:
         events go to the record. One timer stands for each deadline while it holds: an answer that wakes the loop
         leaves it running, where a timer per wake was cancelled by every answer (two events in the history each,
         and a cancel racing the timer's firing is what strands the time-skipping test server: sdk-java#3088).
-        A timer the wait no longer needs is left to ring (Alarm). Runs recorded before keep a timer per wake, or
-        cancel the timers they no longer need.
+        Runs recorded before keep a timer per wake.
         """
-        left_to_ring = workflow.patched(TIMERS_LEFT_TO_RING)
-        if not left_to_ring and not workflow.patched(ONE_TIMER_PER_DEADLINE):
+        if not workflow.patched(ONE_TIMER_PER_DEADLINE):
             await self._wait_with_a_timer_per_wake(offset, until)
             return
-        alarm = Alarm(cancels=not left_to_ring)
+        alarm = Alarm()
         try:
             while not await self._caught_up(offset, until):
                 if self.core.clock.paused:

@@ -181,18 +181,8 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
         run_to_the_end,
     ),
     "one-timer-paused": ({}, pause_then_resume),
-    # Recorded after a wait began to leave the timers it no longer needs to ring rather than cancel them
-    # (workflow.patched): with a withdrawal, and with a pause and a resume.
-    "timers-left-to-ring": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
-    "timers-left-to-ring-paused": ({}, pause_then_resume),
 }
-FROM_THE_RECORD = {
-    "members-from-the-record",
-    "one-timer-per-deadline",
-    "one-timer-paused",
-    "timers-left-to-ring",
-    "timers-left-to-ring-paused",
-}
+FROM_THE_RECORD = {"members-from-the-record", "one-timer-per-deadline", "one-timer-paused"}
 
 
 async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona], steer: Steer) -> int:
