@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import islice
 
 from pydantic import BaseModel
 
@@ -112,9 +113,12 @@ class PromptBook(BaseModel):
         for key in self.prompts:
             self._touch(key)
 
-    def take_touched(self) -> list[tuple[str, str]]:
-        """The (participant, prompt id) of each prompt touched since the last call, in the order touched."""
-        keys, self.touched = list(self.touched), {}
+    def take_touched(self, limit: int | None = None) -> list[tuple[str, str]]:
+        """The (participant, prompt id) of each prompt touched since the last call, in the order touched: all of
+        them, or the first `limit` (the rest wait for the next call)."""
+        keys = list(islice(self.touched, limit))
+        for key in keys:
+            del self.touched[key]
         return [(participant, prompt_id) for participant, _, prompt_id in (k.partition("|") for k in keys)]
 
     def open(self, prompt: Prompt) -> None:

@@ -5,6 +5,7 @@ show the question as it is, so no one outside the domain and the workflows build
 """
 
 from datetime import datetime
+from functools import lru_cache
 
 from domain.notices import Words
 from domain.prompts import Partner
@@ -65,9 +66,15 @@ def closeout_survey(skills: list[str]) -> str:
 
 
 def _by_when(question: str, note: str, prompt_id: str, due_at: datetime | None) -> str:
-    when = due_at.strftime(DATE_FORMAT) if due_at else "when the program resumes"
+    when = _date_words(due_at) if due_at else "when the program resumes"
     lines = [question, *([note] if note else []), f"Please answer by {when}. Prompt: {prompt_id}."]
     return "\n".join(lines)
+
+
+@lru_cache(maxsize=64)
+def _date_words(due_at: datetime) -> str:
+    """A due date in words; a phase asks thousands of people by the same date, so each date is written once."""
+    return due_at.strftime(DATE_FORMAT)
 
 
 def prompt_notice(question: str, note: str, prompt_id: str, due_at: datetime | None) -> Words:

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -75,10 +76,19 @@ class PromptingWorkflow:
     nudge_before: timedelta
     coordinators: list[str]
     _record_live: bool = False  # whether events go to the record as they happen (record_as_it_happens)
+    # How many prompts one batch of events shows at most (None: all touched); a program sets it, since pausing
+    # one touches every open prompt of its thousands of people, and showing 4,000 took half a second in one step.
+    shown_per_batch: int | None = None
 
-    @property
+    # Read once a run: a large program records thousands of facts in a step, each naming both.
+    @cached_property
     def workflow_id(self) -> str:
         return workflow.info().workflow_id
+
+    @cached_property
+    def origin(self) -> str:
+        """The first run of this workflow's chain of runs: the record tells one chain from another by it."""
+        return workflow.info().first_execution_run_id
 
     @property
     def elapsed(self) -> timedelta:
@@ -139,7 +149,7 @@ class PromptingWorkflow:
             pairing_id=pairing_id or self.pairing_id,
             at=workflow.now(),
             participant=participant,
-            origin=workflow.info().first_execution_run_id,
+            origin=self.origin,
         )
 
     async def send_outbox(self) -> None:
@@ -169,7 +179,7 @@ class PromptingWorkflow:
 
     def show_prompts(self) -> None:
         """Record how each prompt touched since last time stands now: shown as its person sees it, or closed."""
-        for participant, prompt_id in self.core.prompts.take_touched():
+        for participant, prompt_id in self.core.prompts.take_touched(self.shown_per_batch):
             prompt = self.core.prompts.get(participant, prompt_id)
             if prompt is None:
                 self.record(PromptClosed(prompt_id=prompt_id), participant)
@@ -220,7 +230,7 @@ class PromptingWorkflow:
         """
         self.core.outbox = []
         words = conflicting_run_alert(self.workflow_id)
-        run = workflow.info().first_execution_run_id
+        run = self.origin
         self.notify_coordinators(NoticeKind.ALERT, f"conflicting-run/{run}", words)
         await self.send_outbox()
         raise ApplicationError(f"{words.subject}: {reason}", type=Failure.CONFLICTING_RUN, non_retryable=True)

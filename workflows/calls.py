@@ -88,11 +88,26 @@ async def snapshot_metrics(request: SnapshotRequest) -> ProgramMetrics:
     return metrics
 
 
+async def store_pages_in_steps(ref: PagesRef, records: dict[str, R]) -> dict[str, dict[str, Any]]:
+    """Each page of records dumped (`model_dump(mode="json")`) and stored in a workflow step of its own, one after
+    another: dumping a 4,000-person program's members and pairings at once took a third of a second in one step.
+    Returns each record's dump under its key, to compare with the records as they stand at the end."""
+    dumped: dict[str, dict[str, Any]] = {}
+    for n, page in enumerate(in_pages(list(records.items()))):
+        items = {key: record.model_dump(mode="json") for key, record in page}
+        dumped.update(items)
+        await _store_page(Page.model_construct(ref=ref, page=n, items=list(items.values())))
+    return dumped
+
+
 async def store_pages(ref: PagesRef, records: list[dict[str, Any]]) -> None:
     """Every page of a batch of records (each as `model_dump(mode="json")` gives it, so the pages hold them as
     they were then), stored at once; a page is written once: a retry is harmless."""
     pages = in_pages(records)
-    await asyncio.gather(*(_store_page(Page(ref=ref, page=n, items=page)) for n, page in enumerate(pages)))
+    # Built without validation: the records are dumps of models just validated, and validating them again cost a
+    # 4,000-person handover a third of a second in one workflow step.
+    built = (Page.model_construct(ref=ref, page=n, items=page) for n, page in enumerate(pages))
+    await asyncio.gather(*(_store_page(page) for page in built))
 
 
 async def _store_page(page: Page) -> None:

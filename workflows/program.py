@@ -81,6 +81,13 @@ SUMMARY_ON_THE_LIST = "pairing-summary-in-a-search-attribute"
 MEMBERS_IN_PAGES = "members-and-pairings-handed-over-in-pages"
 LARGE_POOLS_IN_PAGES = "large-pools-go-to-matching-in-pages"
 CANCEL_AWAITS_REPORTS = "cancel-awaits-the-pairings-reports"
+# No step of a large program holds the worker's thread for long: invitations go out a batch a step, and a batch
+# of events shows at most SHOWN_PER_BATCH prompts. With everyone invited in the first step, a 4,000-person
+# program's first step took 0.6 s of CPU, and on a loaded machine past the SDK's 2 s deadlock limit.
+SMALL_STEPS = "large-programs-work-in-small-steps"
+PEOPLE_PER_STEP = 250
+SHOWN_PER_BATCH = 250
+KICKOFF_STEP = 20  # children started in one step, with small steps
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -114,6 +121,9 @@ class ProgramWorkflow(PromptingWorkflow):
         self.result: ProgramResult | None = None
         self.members_loaded = inp.members_ref is None  # else they load in pages as the run starts
         self.reports_this_run = 0
+        self.small_steps = workflow.patched(SMALL_STEPS)
+        self.shown_per_batch = SHOWN_PER_BATCH if self.small_steps else None
+        self.to_invite: list[str] = []  # a new program's members, invited as recruitment opens
         if inp.state is None and self.members_loaded:
             self._begin()
 
@@ -180,16 +190,21 @@ class ProgramWorkflow(PromptingWorkflow):
             await self._continue_as_new_if_due()
 
     def _begin(self) -> None:
-        """A new program starts its clock, records its start and invites everyone in its very first step, before
-        any update is handled: an opt-in sent the moment the program starts finds its invitation open.
+        """A new program starts its clock and records its start in its very first step, before any update is
+        handled: everyone is invited (status INVITED), so an opt-in sent the moment the program starts is taken
+        even before its invitation's email has gone out. The first PEOPLE_PER_STEP invitations are made here, the
+        rest as recruitment opens, a batch a step (`_in_steps`); runs recorded before made them all here.
 
         Only state changes here, no command, so histories recorded when `run` did this replay unchanged.
         """
         self.resume_clock()
         self._record_start()
         self._open_phase(self.spec.durations.recruitment)
-        for member in self.state.members.values():
-            self._invite(member)
+        everyone = list(self.state.members)
+        first = everyone[:PEOPLE_PER_STEP] if self.small_steps else everyone
+        for email in first:
+            self._invite(self.state.members[email])
+        self.to_invite = everyone[len(first) :]
 
     def _record_start(self) -> None:
         d, goals = self.spec.durations, self.spec.business_goals
@@ -232,7 +247,7 @@ class ProgramWorkflow(PromptingWorkflow):
 
     # Phases
     async def _recruitment(self) -> None:
-        # Everyone was invited as the program began (`_begin`).
+        await self._in_steps(self.to_invite, self._invite_if_still_invited)
         await self.wait_until(
             self.state.phase_due, lambda: self.state.recruitment_closed or self.cancelling or self._handing_over
         )
@@ -242,6 +257,21 @@ class ProgramWorkflow(PromptingWorkflow):
         for member in self.rules.apply_recruitment_closed():
             self.notify(member.person.email, NoticeKind.INFO, "recruitment-closed", words)
         self._enter(ProgramPhase.TRAINING)
+
+    async def _in_steps(self, emails: list[str], act: Callable[[Member], None]) -> None:
+        """Act for each of many members, a batch a workflow step: a batch's notices and events go out (activities)
+        before the next batch is built, so no step of a large program holds the worker's thread for long. What
+        people do meanwhile counts: `act` looks at each member as they stand when their batch comes."""
+        for start in range(0, len(emails), PEOPLE_PER_STEP):
+            for email in emails[start : start + PEOPLE_PER_STEP]:
+                act(self.state.members[email])
+            await self.send_outbox()
+            await self.flush_while_room()
+
+    def _invite_if_still_invited(self, member: Member) -> None:
+        """Whoever answered, left or was closed out before their invitation went out gets none."""
+        if member.status == MemberStatus.INVITED and not (self.state.recruitment_closed or self.cancelling):
+            self._invite(member)
 
     def _invite(self, member: Member) -> None:
         question = questions.opt_in(self.spec.name, self.spec.purpose, self.spec.ground_rules)
@@ -257,7 +287,7 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _training(self) -> None:
         self_select = self.spec.matching.mode != MatchingMode.ALGORITHM
         if self._open_phase(self.spec.durations.training):
-            self._open_training(self_select)
+            await self._open_training(self_select)
         await self.wait_until(
             self.state.phase_due, lambda: self.cancelling or not self.state.prompts.prompts or self._handing_over
         )
@@ -268,18 +298,28 @@ class ProgramWorkflow(PromptingWorkflow):
             self.notify(member.person.email, NoticeKind.INFO, "excluded", notices.TRAINING_NOT_FINISHED)
         self._enter(ProgramPhase.MATCHING)
 
-    def _open_training(self, self_select: bool) -> None:
-        modules, due = self.spec.training_modules, self.state.phase_due
-        for member in self.rules.with_status(MemberStatus.OPTED_IN):
-            email = member.person.email
-            if modules:
-                self.ask("training", PromptKind.TRAINING, email, questions.training(modules), "complete_training", due)
-            else:
-                member.status, member.trained = MemberStatus.TRAINED, True
-                self.record(events.TrainingCompleted(modules=[]), email)
-            if self_select:
-                question = questions.preferences(MAX_PREFERENCES)
-                self.ask("preferences", PromptKind.PREFERENCES, email, question, "submit_preferences", due)
+    async def _open_training(self, self_select: bool) -> None:
+        """Everyone who opted in is asked to train (or, with no modules, is trained) and, when people choose their
+        partners, for their preferences; a batch a step, with small steps."""
+        opted_in = [m.person.email for m in self.rules.with_status(MemberStatus.OPTED_IN)]
+        if not self.small_steps:
+            for email in opted_in:
+                self._start_training(self.state.members[email], self_select)
+            return
+        await self._in_steps(opted_in, lambda member: self._start_training(member, self_select, only_opted_in=True))
+
+    def _start_training(self, member: Member, self_select: bool, only_opted_in: bool = False) -> None:
+        if only_opted_in and member.status != MemberStatus.OPTED_IN:  # left before their batch came
+            return
+        modules, due, email = self.spec.training_modules, self.state.phase_due, member.person.email
+        if modules:
+            self.ask("training", PromptKind.TRAINING, email, questions.training(modules), "complete_training", due)
+        else:
+            member.status, member.trained = MemberStatus.TRAINED, True
+            self.record(events.TrainingCompleted(modules=[]), email)
+        if self_select:
+            question = questions.preferences(MAX_PREFERENCES)
+            self.ask("preferences", PromptKind.PREFERENCES, email, question, "submit_preferences", due)
 
     async def _matching(self) -> None:
         if self._open_phase(self.spec.durations.answer_window):
@@ -333,7 +373,10 @@ class ProgramWorkflow(PromptingWorkflow):
     async def _store_pool(self, pool: list[Member]) -> PagesRef:
         """A pool too large for an activity's input (10,000 people are 3 MB; the limit is 2) goes in pages."""
         ref = pages_ref(self.program_id, f"pool-{self.state.handovers}-{len(self.state.pairings)}", len(pool))
-        await calls.store_pages(ref, [m.model_dump(mode="json") for m in pool])
+        if self.small_steps:
+            await calls.store_pages_in_steps(ref, {m.person.email: m for m in pool})
+        else:
+            await calls.store_pages(ref, [m.model_dump(mode="json") for m in pool])
         return ref
 
     def _ask_for_approval(self) -> None:
@@ -381,8 +424,9 @@ class ProgramWorkflow(PromptingWorkflow):
         if self._open_phase(timedelta(0)):
             self.state.kickoff_at = self.elapsed
         waiting = [r for r in self.state.pairings.values() if not r.started]
-        for start in range(0, len(waiting), KICKOFF_BATCH):
-            await asyncio.gather(*(self._start_pairing(r) for r in waiting[start : start + KICKOFF_BATCH]))
+        step = KICKOFF_STEP if self.small_steps else KICKOFF_BATCH
+        for start in range(0, len(waiting), step):
+            await asyncio.gather(*(self._start_pairing(r) for r in waiting[start : start + step]))
             await self._continue_as_new_if_due()
         self._enter(ProgramPhase.MENTORING)
 
@@ -678,16 +722,15 @@ class ProgramWorkflow(PromptingWorkflow):
         itself, over its page (storing again until nothing changed never ended while a thousand people opted in).
         """
         n = self.state.handovers = self.state.handovers + 1
-        members = {email: m.model_dump(mode="json") for email, m in self.state.members.items()}
-        pairings = {pid: r.model_dump(mode="json") for pid, r in self.state.pairings.items()}
-        members_ref = handover_ref(self.program_id, n, "members", len(members))
-        pairings_ref = handover_ref(self.program_id, n, "pairings", len(pairings))
         taken = (self.updates_this_run, self.reports_this_run)
-        stores = (
-            calls.store_pages(members_ref, list(members.values())),
-            calls.store_pages(pairings_ref, list(pairings.values())),
-        )
-        await asyncio.gather(*stores)
+        members_ref = handover_ref(self.program_id, n, "members", len(self.state.members))
+        if self.small_steps:  # each counted as its pages are cut: a pairing may start while members are stored
+            members = await calls.store_pages_in_steps(members_ref, self.state.members)
+            pairings_ref = handover_ref(self.program_id, n, "pairings", len(self.state.pairings))
+            pairings = await calls.store_pages_in_steps(pairings_ref, self.state.pairings)
+        else:
+            pairings_ref = handover_ref(self.program_id, n, "pairings", len(self.state.pairings))
+            members, pairings = await self._store_at_once(members_ref, pairings_ref)
         await workflow.wait_condition(workflow.all_handlers_finished)
         quiet = taken == (self.updates_this_run, self.reports_this_run)
         return ProgramInput(
@@ -699,6 +742,19 @@ class ProgramWorkflow(PromptingWorkflow):
             pairings_ref=pairings_ref,
             pairings_changed=[] if quiet else _changed(self.state.pairings, pairings),
         )
+
+    async def _store_at_once(
+        self, members_ref: PagesRef, pairings_ref: PagesRef
+    ) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
+        """How runs recorded before small steps stored a handover: every page dumped in one step, stored at once."""
+        members = {email: m.model_dump(mode="json") for email, m in self.state.members.items()}
+        pairings = {pid: r.model_dump(mode="json") for pid, r in self.state.pairings.items()}
+        stores = (
+            calls.store_pages(members_ref, list(members.values())),
+            calls.store_pages(pairings_ref, list(pairings.values())),
+        )
+        await asyncio.gather(*stores)
+        return members, pairings
 
     @property
     def _proposal_to_keep(self) -> MatchProposal | None:

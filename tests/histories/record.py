@@ -181,8 +181,11 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
         run_to_the_end,
     ),
     "one-timer-paused": ({}, pause_then_resume),
+    # Recorded after invitations began to go out a batch a step and a batch of events to show a bounded number of
+    # prompts (workflow.patched): a pause and a resume touch every open prompt.
+    "small-steps": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, pause_then_resume),
 }
-FROM_THE_RECORD = {"members-from-the-record", "one-timer-per-deadline", "one-timer-paused"}
+FROM_THE_RECORD = {"members-from-the-record", "one-timer-per-deadline", "one-timer-paused", "small-steps"}
 
 
 async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona], steer: Steer) -> int:

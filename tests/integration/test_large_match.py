@@ -12,10 +12,13 @@ import pytest
 
 from activities import matching
 from activities.messages import MatchRequest
+from adapters.store.pages import PageShelf
+from bootstrap import sealer
 from domain.clock import ActiveClock
 from domain.pairing import PairingInput
 from domain.people import Role
-from domain.program import MemberStatus, ProgramInput, ProgramPhase, new_program_state
+from domain.program import MemberStatus, ProgramInput, ProgramPhase, handover_ref, new_program_state
+from domain.spec import ProgramSpec
 from tests.helpers.harness import Harness
 from tests.helpers.people import pairing_terms, roster, spec
 from tests.helpers.programs import Handle, awaiting_approval, status
@@ -48,12 +51,8 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
                 search_attributes=search.initial("program-busy", "introduction", "pairing"),
             )
         )
-    people = [p.model_copy(update={"role": Role.EITHER}) if n % 5 == 0 else p for n, p in enumerate(roster(2000))]
     program = spec(slug=f"large-match-{tag}", training_modules=[], durations={"program_length": "3w"})
-    state = new_program_state(ProgramInput(spec=program, roster=people))
-    for m in state.members.values():
-        m.status, m.opted_in, m.trained = MemberStatus.TRAINED, True, True
-    state.phase, state.clock = ProgramPhase.MATCHING, ActiveClock.started(datetime.now(UTC))
+    matching_input = await _ready_to_match(h, program, 2000)
 
     # Signals from a process of their own: a match that stalls this process would stall a signaller here too.
     address = h.client.service_client.config.target_host
@@ -63,7 +62,7 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
     try:
         handle = await h.client.start_workflow(
             ProgramWorkflow.run,
-            ProgramInput(spec=program, roster=[], state=state),
+            matching_input,
             id=program.program_id,
             task_queue=h.settings.task_queue,
             search_attributes=search.initial(program.program_id, "matching", "program"),
@@ -85,7 +84,24 @@ async def test_a_large_match_beside_running_pairings_fails_no_activation(dev_har
     # The solve went to the worker's spawned solver process (this harness runs the worker in the test's process).
     assert matching._pool is not None
     request = await _match_request(h, handle)  # 4,000 people are 1.2 MB: they went to matching in pages
-    assert request.people == [] and request.people_ref is not None and request.size == len(people)
+    assert request.people == [] and request.people_ref is not None and request.size == 4000
+
+
+async def _ready_to_match(h: Harness, program: ProgramSpec, pairs: int) -> ProgramInput:
+    """A program whose people have all opted in and trained, one in five open to either side, about to match.
+
+    Its members wait in pages, as a run gets them from the run before: 4,000 people inline (2.7 MB) are decoded
+    in one workflow step, which on a loaded machine took the program itself past the deadlock limit.
+    """
+    people = [p.model_copy(update={"role": Role.EITHER}) if n % 5 == 0 else p for n, p in enumerate(roster(pairs))]
+    state = new_program_state(ProgramInput(spec=program, roster=people))
+    for m in state.members.values():
+        m.status, m.opted_in, m.trained = MemberStatus.TRAINED, True, True
+    state.phase, state.clock = ProgramPhase.MATCHING, ActiveClock.started(datetime.now(UTC))
+    ref = handover_ref(program.program_id, 1, "members", len(state.members))
+    members = [m.model_dump(mode="json") for m in state.members.values()]
+    await asyncio.to_thread(PageShelf(h.store.engine, sealer(h.settings)).put_all, ref, members)
+    return ProgramInput(spec=program, roster=[], state=state.model_copy(update={"members": {}}), members_ref=ref)
 
 
 async def _match_request(h: Harness, program: Handle) -> MatchRequest:
