@@ -177,6 +177,15 @@ class WorkerProcess(Process):
     def start(self) -> None:
         self._spawn([sys.executable, "worker.py"], env=self.env, cwd=self.code)
 
+    async def until_running(self, limit: float = STARTUP_LIMIT) -> None:
+        """Until this start of the worker logs that it polls for tasks (start-up takes seconds on a busy machine)."""
+        marker = f"===== {self.name} start {self.starts} at".encode()
+        deadline = time.monotonic() + limit
+        while b'"worker running"' not in self.log.read_bytes().rpartition(marker)[2]:
+            if not self.running or time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} start {self.starts} is not running after {limit} s: see {self.log}")
+            await asyncio.sleep(0.1)
+
 
 @asynccontextmanager
 async def deployed(

@@ -213,9 +213,12 @@ async def busy_moment(worker: WorkerProcess, rng: random.Random, limit: float = 
 
 
 async def kill_at_random(worker: WorkerProcess, rng: random.Random, done: asyncio.Event, kills: list[str]) -> None:
-    """Kill every 6-14 s (half the kills at the next busy moment), then start a new worker within 1.5 s."""
+    """Kill 6-14 s after the worker is up (half the kills at the next busy moment), then start a new worker within
+    1.5 s. Counted from the worker's readiness, not its start: on a loaded machine start-up takes seconds, and
+    kills counted from the start left each worker too little time to move the program on."""
     started = time.monotonic()
     while True:
+        await worker.until_running()
         try:
             await asyncio.wait_for(done.wait(), rng.uniform(6, 14))
             return
