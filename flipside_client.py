@@ -34,12 +34,14 @@ from domain.answers import (
     Withdrawal,
 )
 from domain.metrics import PairingSummary
-from domain.pairing import PairingView, PairRecord
+from domain.pair_record import PairRecord
+from domain.pairing import PairingView
 from domain.people import Participant
-from domain.program import Member, MemberView, ProgramInput, ProgramResult, ProgramStatus, roster_ref
+from domain.program import Member, ProgramInput, ProgramResult, ProgramStatus, roster_ref
 from domain.prompts import CLOSED_PROMPT, PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
 from domain.summaries import program_details, program_summary
+from domain.views import MemberView
 from workflows import search
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from activities.messages import EventBatch, Failure
 from adapters.codec import Sealer
 from adapters.store.sql import ConflictingRun
-from domain.events import DomainEvent, PromptShown
+from domain.events import DomainEvent, PairRecordShown, PromptShown
 
 log = structlog.get_logger()
 
@@ -43,9 +43,10 @@ class RecordActivities:
         return added
 
     def _sealed(self, event: DomainEvent) -> DomainEvent:
-        """A prompt's view goes to the record sealed: it may hold a partner's name or a plan a partner wrote."""
+        """A prompt's view and a pair's record go to the record sealed: they may hold a partner's name, a plan a
+        partner wrote or a recap."""
         fact = event.fact
-        if not isinstance(fact, PromptShown) or fact.view is None:
+        if not isinstance(fact, PromptShown | PairRecordShown) or fact.view is None:
             return event
         sealed = fact.model_copy(update={"view": None, "sealed": self.sealer.seal(fact.view)})
         return event.model_copy(update={"fact": sealed})

@@ -13,8 +13,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from domain.matching import MatchProposal
 from domain.metrics import KpiResult, PairingOutcome, ProgramMetrics
+from domain.pair_record import PairRecord
 from domain.prompts import PendingPrompt, PromptKind
+from domain.spec import ProgramSpec
+from domain.views import MemberView, ProgramStatus
 
 
 class GoalTarget(BaseModel):
@@ -32,6 +36,7 @@ class ProgramStarted(BaseModel):
     goals: list[GoalTarget]
     checkin_cadence_seconds: int
     program_length_seconds: int
+    spec: ProgramSpec | None = None  # the whole spec, for pages (programs recorded before lack it)
 
 
 class PhaseChanged(BaseModel):
@@ -193,6 +198,38 @@ class PromptShown(BaseModel):
     sealed: str | None = None
 
 
+class MemberShown(BaseModel):
+    """A member's place in the program as they see it now (status, pairings, modules done): recorded whenever it
+    changes, so pages read it from the record rather than asking the program's workflow."""
+
+    kind: Literal["member_shown"] = "member_shown"
+    view: MemberView
+
+
+class StatusShown(BaseModel):
+    """The coordinator's view of the program (phase, counts, snapshots) when it changed; its proposal travels
+    apart (`ProposalShown`), only when it changes: at 10,000 people it is 0.8 MB."""
+
+    kind: Literal["status_shown"] = "status_shown"
+    status: ProgramStatus
+
+
+class ProposalShown(BaseModel):
+    """The proposed pairs the coordinators approve, as they stand now (None once there is none)."""
+
+    kind: Literal["proposal_shown"] = "proposal_shown"
+    proposal: MatchProposal | None
+
+
+class PairRecordShown(BaseModel):
+    """A pair's own record (plan and check-ins) as its two people see it now: recorded when it changes. `view` is
+    what the workflow recorded; the record keeps it only sealed (`sealed`, by the append activity)."""
+
+    kind: Literal["pair_record_shown"] = "pair_record_shown"
+    view: PairRecord | None = None
+    sealed: str | None = None
+
+
 class PromptClosed(BaseModel):
     """A prompt answered, expired or closed: it is no longer waiting for its person."""
 
@@ -233,7 +270,11 @@ Fact = Annotated[
     | FlaggedAtRisk
     | PairingClosed
     | PromptShown
-    | PromptClosed,
+    | PromptClosed
+    | MemberShown
+    | PairRecordShown
+    | StatusShown
+    | ProposalShown,
     Field(discriminator="kind"),
 ]
 

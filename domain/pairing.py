@@ -32,6 +32,7 @@ from domain.core import WorkflowCore
 from domain.durations import Duration, cadence_choices, format_duration
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.notices import Meeting, cancellation
+from domain.pair_record import CheckInEntry, PairRecord
 from domain.people import Participant, named, quoted
 from domain.prompts import Partner, Prompt, PromptContext, PromptKind
 
@@ -65,14 +66,6 @@ class PairingTerms(BaseModel):
     match_score: float = 0.0
     match_reasons: list[str] = []
     keep_survey_comments: bool = False
-
-
-class CheckInEntry(BaseModel):
-    cycle: int
-    participant: str
-    met: bool
-    progress: int
-    recap: str
 
 
 class PairingState(WorkflowCore):
@@ -122,13 +115,6 @@ class PairingView(BaseModel):
     plan_agreed: bool
     at_risk: bool
     outcome: PairingOutcome | None
-
-
-class PairRecord(BaseModel):
-    """What the two people of a pair see of their own pairing: the plan and both sides' check-ins."""
-
-    plan: Plan | None
-    checkins: list[CheckInEntry]
 
 
 class Pairing:
@@ -458,6 +444,9 @@ class Pairing:
 
     def record_for(self, email: str) -> PairRecord:
         self.require_member(email)
+        return self.pair_record()
+
+    def pair_record(self) -> PairRecord:
         return PairRecord(plan=self.state.plan, checkins=list(self.state.checkins))
 
 

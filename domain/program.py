@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import timedelta
 from enum import StrEnum
+from itertools import islice
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -32,38 +33,15 @@ from domain.metrics import FunnelCounts, KpiResult, PairingOutcome, PairingSumma
 from domain.people import Participant, handle, is_deliverable, management_chain, named, quoted
 from domain.prompts import Prompt, PromptContext, PromptKind
 from domain.spec import MatchingMode, ProgramSpec
+from domain.views import FINISHED as FINISHED
+from domain.views import MemberStatus, MemberView
+from domain.views import ProgramPhase as ProgramPhase
+from domain.views import ProgramStatus as ProgramStatus
 
 MAX_PREFERENCES = 5
 T = TypeVar("T")
+SHOWN_PER_BATCH = 200  # member views journaled per batch of events (a batch takes up to 200 events)
 PER_PAGE = 500  # records per stored page: 500 members are about 350 KB, far under the 2 MB payload limit
-
-
-class ProgramPhase(StrEnum):
-    RECRUITMENT = "recruitment"
-    TRAINING = "training"
-    MATCHING = "matching"
-    KICKOFF = "kickoff"
-    MENTORING = "mentoring"
-    MIDPOINT_REVIEW = "midpoint_review"
-    CLOSE_OUT = "close_out"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-FINISHED = {ProgramPhase.COMPLETED, ProgramPhase.CANCELLED}
-
-
-class MemberStatus(StrEnum):
-    INVITED = "invited"
-    OPTED_IN = "opted_in"
-    TRAINED = "trained"
-    NOT_JOINED = "not_joined"  # did not opt in before recruitment closed
-    EXCLUDED = "excluded"  # training not finished in time: left out of matching, not deleted
-    UNMATCHED = "unmatched"
-    PAIRED = "paired"
-    INACTIVE = "inactive"  # did not answer a match in time
-    WITHDRAWN = "withdrawn"
-    COMPLETED = "completed"
 
 
 class Member(BaseModel):
@@ -123,6 +101,10 @@ class ProgramState(WorkflowCore):
     snapshots: dict[str, ProgramMetrics] = {}
     cancel_reason: str | None = None
     handovers: int = 0  # runs that handed their members over in pages: names the next handover's batch
+    # While tracking, the members whose view (MemberView) changed since the workflow last told the record (an
+    # ordered set): pages then read each person's place in the program from the record, never the workflow.
+    members_tracking: bool = False
+    members_touched: dict[str, None] = {}
 
 
 class PagesRef(BaseModel):
@@ -174,34 +156,6 @@ class ProgramResult(BaseModel):
     metrics: ProgramMetrics
 
 
-class ProgramStatus(BaseModel):
-    """The coordinator's view: phase, counts and proposals; never what a pair wrote."""
-
-    program_id: str
-    name: str
-    phase: ProgramPhase
-    paused: bool
-    funnel: FunnelCounts
-    members_by_status: dict[str, int]
-    pairings_running: int
-    pairings_by_outcome: dict[str, int]
-    proposal: MatchProposal | None
-    awaiting_approval: bool
-    snapshots: dict[str, ProgramMetrics]
-
-
-class MemberView(BaseModel):
-    """What one participant may see of their place in the program."""
-
-    email: str
-    name: str
-    status: MemberStatus
-    pairing_id: str | None
-    pairing_ids: list[str] = []  # every pairing running now: a group mentor has several
-    modules_done: list[str]
-    unmatched_reason: str | None
-
-
 class Program:
     """The rules, over one program's spec and state."""
 
@@ -214,6 +168,26 @@ class Program:
         require(found is not None, f"{named(email)} is not a participant of {self.spec.name}")
         assert found is not None
         return found
+
+    # Members shown in the record
+    def track_members(self) -> None:
+        """From now on note each member whose view changes; the first time, every member, so the record has all."""
+        if not self.state.members_tracking:
+            self.state.members_tracking = True
+            self.state.members_touched = dict.fromkeys(self.state.members)
+
+    def touch(self, *emails: str) -> None:
+        """Note members whose view changed (status, pairings, modules, reason), while tracking."""
+        if self.state.members_tracking:
+            self.state.members_touched.update(dict.fromkeys(emails))
+
+    def take_touched_members(self, limit: int = SHOWN_PER_BATCH) -> list[MemberView]:
+        """The views of up to `limit` members touched since last time, in the order they were touched: a few at
+        a time, so showing 10,000 members is spread over many workflow steps rather than one."""
+        touched = list(islice(self.state.members_touched, limit))
+        for email in touched:
+            del self.state.members_touched[email]
+        return [self.member_view(email) for email in touched if email in self.state.members]
 
     def require_coordinator(self, email: str) -> None:
         require(
@@ -246,6 +220,7 @@ class Program:
         member = self.member(answer.participant)
         member.status, member.opted_in = MemberStatus.OPTED_IN, True
         self.state.prompts.close(member.person.email, "opt-in")
+        self.touch(member.person.email)
 
     def apply_recruitment_closed(self) -> list[Member]:
         """Recruitment's end: whoever was invited and did not opt in has not joined; returns them, to thank."""
@@ -254,11 +229,13 @@ class Program:
         for member in late:
             member.status = MemberStatus.NOT_JOINED
             self.state.prompts.close(member.person.email, "opt-in")
+            self.touch(member.person.email)
         return late
 
     def apply_new_participant(self, action: NewParticipant) -> Member:
         member = Member(person=action.participant)
         self.state.members[member.person.email] = member
+        self.touch(member.person.email)
         return member
 
     def check_new_participant(self, action: NewParticipant) -> None:
@@ -322,6 +299,7 @@ class Program:
         unfinished = self.with_status(MemberStatus.OPTED_IN)
         for member in unfinished:
             member.status = MemberStatus.EXCLUDED
+            self.touch(member.person.email)
         self.state.prompts.close_all()
         return unfinished
 
@@ -329,6 +307,7 @@ class Program:
         """Record modules; True once the participant has finished them all."""
         member = self.member(done.participant)
         member.modules_done = sorted(set(member.modules_done) | set(done.modules))
+        self.touch(member.person.email)
         if set(member.modules_done) >= set(self.spec.training_modules):
             member.status, member.trained = MemberStatus.TRAINED, True
             self.state.prompts.close(member.person.email, "training")
@@ -441,6 +420,7 @@ class Program:
             member.status = MemberStatus.UNMATCHED
             member.unmatched_reason = self._unmatched_reason(member.person.email)
             self.state.rematch_pool.append(member.person.email)
+            self.touch(member.person.email)
         return left
 
     def _unmatched_reason(self, email: str) -> str:
@@ -472,6 +452,7 @@ class Program:
             member.unmatched_reason = None
             if email in self.state.rematch_pool:
                 self.state.rematch_pool.remove(email)
+            self.touch(email)
         return record
 
     def pairings_of(self, email: str) -> list[PairingRecord]:
@@ -498,6 +479,7 @@ class Program:
         member = self.member(withdrawal.participant)
         member.status = MemberStatus.WITHDRAWN
         self.state.prompts.close_all(member.person.email)
+        self.touch(member.person.email)
         self.leave_pool(member.person.email)
         return member
 
@@ -561,6 +543,7 @@ class Program:
         if record is None or record.summary is not None:  # unknown, or reported already
             return False
         record.summary = summary
+        self.touch(record.mentor, record.mentee)  # no longer among their running pairings
         if summary.outcome == PairingOutcome.COMPLETED:
             return False
         return summary.outcome != PairingOutcome.CANCELLED or record.rematch_requested
@@ -568,6 +551,7 @@ class Program:
     def after_pairing(self, email: str, summary: PairingSummary, rematch_possible: bool) -> AfterPairing:
         """What the end of `summary`'s pairing means for `email`, applied to their membership."""
         member, outcome = self.member(email), summary.outcome
+        self.touch(email)
         ended_it = email in summary.ended_by
         still_in = self.other_running_pairing(email, besides=summary.pairing_id)
         if still_in and not (outcome == PairingOutcome.WITHDRAWN and ended_it):
@@ -594,6 +578,7 @@ class Program:
         thanked = []
         for email, partner in ((summary.mentor, summary.mentee), (summary.mentee, summary.mentor)):
             self.state.members[email].status = MemberStatus.COMPLETED
+            self.touch(email)
             thanked.append((email, self.state.members[partner].person.name))
         return thanked
 
@@ -613,6 +598,7 @@ class Program:
         if member.status in (MemberStatus.WITHDRAWN, MemberStatus.COMPLETED):
             return
         member.status, member.pairing_id, member.unmatched_reason = MemberStatus.UNMATCHED, None, reason
+        self.touch(email)
         if email not in self.state.rematch_pool:
             self.state.rematch_pool.append(email)
         self.state.rematch_pending = True

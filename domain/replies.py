@@ -1,7 +1,7 @@
 """What a person reads right after an answer or action is taken (the sentence each update returns), and where
 they stand in a program."""
 
-from domain.program import MemberStatus
+from domain.views import MemberStatus
 
 # Program: participants
 WELCOME_TRAINING_NEXT = "Welcome aboard. Your training opens when recruitment closes."

@@ -7,7 +7,8 @@ from starlette.concurrency import run_in_threadpool
 from bootstrap import ui_link
 from domain.answers import Approval
 from domain.program import FINISHED, ProgramPhase
-from flipside_client import Action, Refused, act, program_status
+from domain.views import ProgramStatus
+from flipside_client import Action, Refused, act
 from portal.forms import form_values, sent_as
 from portal.record import REPORT_FILES, ProgramNotFound, read_program_record, render_csv, render_report, timeline
 from portal.web import CoordinatorDep, Portal, PortalDep, PortalError, Viewer, log, workflow_link
@@ -31,6 +32,7 @@ async def approve(request: Request, portal: PortalDep, viewer: CoordinatorDep) -
     except Refused as refusal:
         return await _program_page(portal, request, viewer, approve_error=refusal.sentence, status=422)
     log.info("portal.approved", program=viewer.program_id)
+    await run_in_threadpool(portal.views.status_shows, viewer.program_id, _approved)  # the page after shows it
     context = {"title": "Pairs approved", "viewer": viewer, "reply": reply, "back": "/program"}
     return portal.page(request, "done.html", context)
 
@@ -56,6 +58,10 @@ async def report_csv(portal: PortalDep, viewer: CoordinatorDep, name: str) -> Re
     return Response(text, media_type="text/csv; charset=utf-8", headers={"content-disposition": disposition})
 
 
+def _approved(status: ProgramStatus) -> bool:
+    return not status.awaiting_approval
+
+
 def _no_report_yet() -> PortalError:
     return PortalError(
         404,
@@ -67,7 +73,7 @@ def _no_report_yet() -> PortalError:
 async def _program_page(
     portal: Portal, request: Request, viewer: Viewer, approve_error: str | None = None, status: int = 200
 ) -> Response:
-    current = await program_status(portal.client, viewer.program_id)
+    current = await portal.status(viewer)
     record = await run_in_threadpool(read_program_record, portal.engine, viewer.program_id)
     namespace = portal.settings.namespace
     context = {

@@ -63,7 +63,7 @@ async def answer(request: Request, portal: PortalDep, viewer: ViewerDep, workflo
 async def pairing_page(request: Request, portal: PortalDep, viewer: ViewerDep, pairing_id: str) -> Response:
     if pairing_id not in viewer.pairing_ids:
         raise PortalError(403, "Not your pairing", "You can only see the pairings you are part of.")
-    record = await portal.pair_record(pairing_id, viewer.email)
+    record = await portal.pair_record(viewer, pairing_id)
     return portal.page(request, "pairing.html", {"title": "Your pairing", "viewer": viewer, "record": record})
 
 

@@ -72,13 +72,23 @@ async def _landing(portal: Portal, session: Session, grant: SignIn) -> str:
     """Where a fresh sign-in goes: the prompt its link was about, while it is still open; else My prompts."""
     if grant.prompt_id is None or session.email is None:
         return "/"
+    await run_in_threadpool(portal.views.until_program, grant.program_id)  # a program just started: its record
     prompts = await portal.recorded_prompts(grant.program_id, session.email)
     try:
         if prompts is None:  # a program started before the record kept prompts
             prompts = await prompts_for(portal.client, grant.program_id, session.email)
     except RPCError:
         return "/"
+    if all(p.id != grant.prompt_id for p in prompts) and await _arriving(portal, grant, session.email):
+        prompts = await portal.recorded_prompts(grant.program_id, session.email) or []
     for prompt in prompts:
         if prompt.id == grant.prompt_id:
             return "/program" if prompt.kind == PromptKind.APPROVE_MATCHES else prompt_url(prompt)
     return "/"
+
+
+async def _arriving(portal: Portal, grant: SignIn, email: str) -> bool:
+    """Whether the link's prompt reached the record after a short wait: its message can outrun its event."""
+    assert grant.prompt_id is not None
+    shelf = portal.shelf
+    return await run_in_threadpool(shelf.until_shown, grant.program_id, None, email, grant.prompt_id)

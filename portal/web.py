@@ -23,16 +23,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters.links import LinkBook, LinkRefused, SignIn
 from adapters.store import tables as t
 from adapters.store.prompts import Freshness, PromptShelf
+from adapters.store.views import ProgramEntry, ViewShelf
 from bootstrap import UI, link_signer, record_engine, sealer
-from domain.pairing import PairRecord
-from domain.program import MemberStatus, MemberView
+from domain.pair_record import PairRecord
 from domain.prompts import PendingPrompt
 from domain.spec import ProgramSpec
+from domain.views import MemberStatus, MemberView, ProgramStatus
 from flipside_client import (
     member_view,
     new_answer_id,
     pair_record,
     program_spec,
+    program_status,
     prompts_of,
 )
 from portal.forms import (
@@ -71,6 +73,7 @@ class Viewer:
     spec: ProgramSpec
     member: MemberView | None
     coordinator: bool
+    shown_in_the_record: bool = False  # its program started keeping member views and pair records from its start
 
     @property
     def pairing_ids(self) -> list[str]:
@@ -131,6 +134,7 @@ class Portal:
         self.signer = link_signer(settings)
         self.engine = engine or record_engine(settings)
         self.shelf = PromptShelf(self.engine, sealer(settings))
+        self.views = ViewShelf(self.engine, sealer(settings))
         self.book = LinkBook(self.engine)
         self.signed_in = SessionBook(self.engine)
         self.sessions = Sessions(key, secure=settings.portal_url.lower().startswith("https://"))
@@ -159,19 +163,29 @@ class Portal:
     def message(self, request: Request, status: int, title: str, message: str, **extra: Any) -> HTMLResponse:
         return self.page(request, "message.html", {"title": title, "message": message, **extra}, status)
 
-    # Who is looking
-    async def spec(self, program_id: str) -> ProgramSpec:
+    # Who is looking: from the record, or for a program started before it kept specs and members, the workflow
+    async def spec(self, program_id: str, entry: ProgramEntry | None) -> ProgramSpec:
         if program_id not in self.specs:
-            try:
-                self.specs[program_id] = await program_spec(self.client, program_id)
-            except RPCError as error:
-                if error.status == RPCStatusCode.NOT_FOUND:
-                    raise PortalError(404, "Program not found", "This program is no longer available.") from error
-                raise
+            self.specs[program_id] = entry.spec if entry and entry.spec else await self._asked_spec(program_id)
         return self.specs[program_id]
 
-    async def member(self, program_id: str, email: str) -> MemberView | None:
-        return await member_view(self.client, program_id, email)
+    async def _asked_spec(self, program_id: str) -> ProgramSpec:
+        try:
+            return await program_spec(self.client, program_id)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise PortalError(404, "Program not found", "This program is no longer available.") from error
+            raise
+
+    async def member(
+        self, program_id: str, entry: ProgramEntry | None, email: str, coordinator: bool
+    ) -> MemberView | None:
+        """The person's view as a member; None for someone who is not one (a coordinator need not be)."""
+        if entry is None or not entry.shows_members:
+            return await member_view(self.client, program_id, email)
+        if coordinator:  # most coordinators are not members: never wait for a view that will not come
+            return await run_in_threadpool(self.views.member, program_id, email)
+        return await run_in_threadpool(self.views.until_member, program_id, email)
 
     async def viewer(self, request: Request) -> Viewer:
         session = self.sessions.read(request)
@@ -181,12 +195,14 @@ class Portal:
             raise PortalError(
                 401, "Please sign in", "Sign in with the link in your most recent message from the program."
             )
-        spec = await self.spec(session.program_id)
-        member = await self.member(session.program_id, session.email)
+        entry = await run_in_threadpool(self.views.until_program, session.program_id)
+        spec = await self.spec(session.program_id, entry)
         coordinator = session.email in spec.coordinators
+        member = await self.member(session.program_id, entry, session.email, coordinator)
         if member is None and not coordinator:
             raise PortalError(403, "Not part of this program", f"{session.email} is not part of {spec.name}.")
-        return Viewer(session, session.email, session.program_id, spec, member, coordinator)
+        from_start = entry is not None and entry.spec is not None
+        return Viewer(session, session.email, session.program_id, spec, member, coordinator, from_start)
 
     async def coordinator(self, request: Request) -> Viewer:
         viewer = await self.viewer(request)
@@ -234,12 +250,25 @@ class Portal:
         shelf = self.shelf
         return await run_in_threadpool(shelf.until_shown, viewer.program_id, workflow_id, viewer.email, prompt_id)
 
+    async def status(self, viewer: "Viewer") -> ProgramStatus:
+        """The coordinator's view of the program: from the record (waiting, bounded, for a program so new it has
+        not shown it yet); a program started before the record kept it is asked."""
+        status = await run_in_threadpool(self.views.status, viewer.program_id)
+        if status is None and viewer.shown_in_the_record:
+            status = await run_in_threadpool(self.views.until_status, viewer.program_id)
+        return status or await program_status(self.client, viewer.program_id)
+
     @staticmethod
     def _among(prompts: list[PendingPrompt], workflow_id: str, prompt_id: str) -> PendingPrompt | None:
         return next((p for p in prompts if p.workflow_id == workflow_id and p.id == prompt_id), None)
 
-    async def pair_record(self, pairing_id: str, email: str) -> PairRecord:
-        return await pair_record(self.client, pairing_id, email)
+    async def pair_record(self, viewer: "Viewer", pairing_id: str) -> PairRecord:
+        """The pair's own record, for one of its two people (the caller checked): from the record, waiting
+        (bounded) for a new pairing's first showing; a pairing of a program started before is asked."""
+        record = await run_in_threadpool(self.views.pair_record, pairing_id)
+        if record is None and viewer.shown_in_the_record:
+            record = await run_in_threadpool(self.views.until_pair_record, pairing_id)
+        return record or await pair_record(self.client, pairing_id, viewer.email)
 
     def link_used(self, grant: SignIn) -> bool:
         with self.engine.connect() as conn:

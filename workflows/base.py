@@ -175,6 +175,7 @@ class PromptingWorkflow:
         groups an update and an activity's result into activations, live or in replay: showing once before a
         loop of takes let a replay put a prompt's close into a batch the live run had sent without it."""
         self.show_prompts()
+        self.show_views()
         return self.core.journal.take()
 
     def show_prompts(self) -> None:
@@ -189,6 +190,9 @@ class PromptingWorkflow:
                 PromptShown(prompt_id=prompt_id, prompt_kind=prompt.kind, due_at=seen.due_at, view=seen), participant
             )
 
+    def show_views(self) -> None:
+        """Record what else pages read that changed since last time: a program's members, a pair's record."""
+
     def record_as_it_happens(self) -> None:
         """From now on, hand events to the record as they happen rather than at the next phase or cycle: the
         waiting loop (`wait_until`) wakes for unrecorded events as it does for unsent notices, so pages read from
@@ -202,7 +206,13 @@ class PromptingWorkflow:
     @property
     def unrecorded(self) -> bool:
         """Events or prompt changes the record has not been given yet (only while recording as it happens)."""
-        return self._record_live and self.may_record() and bool(self.core.journal.unsent or self.core.prompts.touched)
+        changed = self.core.journal.unsent or self.core.prompts.touched or self.views_touched
+        return self._record_live and self.may_record() and bool(changed)
+
+    @property
+    def views_touched(self) -> bool:
+        """Views changed with no event of their own (a program's members) that the record has not been told."""
+        return False
 
     def may_record(self) -> bool:
         """Whether the record may be given events now; a program handing over to its next run keeps them."""

@@ -30,13 +30,15 @@ with workflow.unsafe.imports_passed_through():
         Declined,
         FlaggedAtRisk,
         PairingClosed,
+        PairRecordShown,
         PlanAgreed,
         SkillChange,
         SurveyAnswered,
     )
     from domain.metrics import PairingOutcome, PairingSummary
     from domain.notices import Meeting, NoticeKind, Words, meetings_cancelled
-    from domain.pairing import Pairing, PairingInput, PairingStage, PairingView, PairRecord, new_pairing_state
+    from domain.pair_record import PairRecord
+    from domain.pairing import Pairing, PairingInput, PairingStage, PairingView, new_pairing_state
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.scheduling import meeting_start
     from domain.summaries import stage_words
@@ -51,6 +53,7 @@ HISTORY_BOUND = "continue-as-new-past-history-bound"
 EARLY_PAUSE_HOLDS = "pause-before-the-clock-starts-holds"
 PULSE_ALERT_PER_STREAK = "low-pulse-alerts-once-per-streak"
 LOW_PROGRESS_ALERTS = "low-progress-streak-flags-at-risk"
+RECORD_SHOWN = "pair-record-shown-in-the-record"
 CANCEL_SERIES_AT_EARLY_END = "early-end-cancels-the-meeting-series"
 # A run hands over to a fresh one at the first cycle boundary past this many events (a cycle adds about 40):
 # below the 4,096 at which a server suggests it, so the same rule holds on servers that never suggest (the
@@ -71,10 +74,13 @@ class PairingWorkflow(PromptingWorkflow):
         self.nudge_before = inp.terms.nudge_before
         self.coordinators = inp.terms.coordinators
         self.terms = inp.terms
+        self._shows_record = False  # whether this run shows the pair's record to the record (RECORD_SHOWN)
+        self._record_shown: PairRecord | None = None
 
     @workflow.run
     async def run(self, inp: PairingInput) -> PairingSummary:
         self.record_as_it_happens()
+        self._shows_record = workflow.patched(RECORD_SHOWN)
         if self._clock_unstarted:
             self.resume_clock()
             if self.state.start_paused and workflow.patched(EARLY_PAUSE_HOLDS):
@@ -90,6 +96,17 @@ class PairingWorkflow(PromptingWorkflow):
             await stages[self.state.stage]()
         await self._finish()
         return self.state.summary
+
+    def show_views(self) -> None:
+        """The pair's own record when it changed (each run shows it once, then its changes), sealed on its way:
+        the pair's page reads it there. It changes only with an event of its own (a plan, a check-in), so the
+        waiting loop wakes for it."""
+        if not self._shows_record:
+            return
+        now = self.rules.pair_record()
+        if now != self._record_shown:
+            self._record_shown = now
+            self.record(PairRecordShown(view=now))
 
     # Stages
     @property

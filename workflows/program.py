@@ -48,8 +48,6 @@ with workflow.unsafe.imports_passed_through():
         PER_PAGE,
         AfterPairing,
         Member,
-        MemberStatus,
-        MemberView,
         PagesRef,
         PairingRecord,
         Program,
@@ -64,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.prompts import PendingPrompt, Prompt, PromptContext, PromptKind
     from domain.spec import MatchingMode, ProgramSpec
     from domain.summaries import pairing_details, pairing_summary, phase_words
+    from domain.views import MemberStatus, MemberView
     from workflows import calls, search
     from workflows.base import PromptingWorkflow, refusals
     from workflows.pairing import PairingWorkflow
@@ -88,6 +87,7 @@ SMALL_STEPS = "large-programs-work-in-small-steps"
 PEOPLE_PER_STEP = 250
 SHOWN_PER_BATCH = 250
 KICKOFF_STEP = 20  # children started in one step, with small steps
+MEMBERS_SHOWN = "members-shown-in-the-record"
 # A run hands over to a fresh one past this many events: below the 4,096 at which a server suggests it, so the
 # same rule holds where none is suggested (the time-skipping test server), with room under the 10,240 warning
 # for what arrives while the run hands over (a burst of pairings reporting back, updates in flight).
@@ -100,6 +100,10 @@ REPORTS_LIMIT = timedelta(minutes=5)  # a cancel waits this long for its pairing
 
 @workflow.defn
 class ProgramWorkflow(PromptingWorkflow):
+    # What the record was last shown of the coordinator's view (show_views); each run shows it afresh.
+    _status_stale = False
+    _status_shown: ProgramStatus | None = None
+    _proposal_shown: tuple[int, int, bool] | str | None = "not yet"
     events_per_run = EVENTS_PER_RUN  # a test's subclass hands over sooner (tests/helpers/short_runs.py)
 
     @workflow.init
@@ -132,6 +136,8 @@ class ProgramWorkflow(PromptingWorkflow):
         await self._load_members(inp)
         await self._start_run(inp)
         self.record_as_it_happens()
+        if workflow.patched(MEMBERS_SHOWN):
+            self.rules.track_members()
         try:
             await self._run_phases()
         except asyncio.CancelledError:
@@ -216,6 +222,7 @@ class ProgramWorkflow(PromptingWorkflow):
                 goals=[events.GoalTarget(goal=g.goal, kpi=g.kpi.value, target=g.target) for g in goals],
                 checkin_cadence_seconds=int(d.checkin_cadence.total_seconds()),
                 program_length_seconds=int(d.program_length.total_seconds()),
+                spec=self.spec,
             )
         )
         self.record(events.PhaseChanged(phase=self.state.phase.value))
@@ -316,6 +323,7 @@ class ProgramWorkflow(PromptingWorkflow):
             self.ask("training", PromptKind.TRAINING, email, questions.training(modules), "complete_training", due)
         else:
             member.status, member.trained = MemberStatus.TRAINED, True
+            self.rules.touch(email)
             self.record(events.TrainingCompleted(modules=[]), email)
         if self_select:
             question = questions.preferences(MAX_PREFERENCES)
@@ -497,6 +505,7 @@ class ProgramWorkflow(PromptingWorkflow):
         finally:
             self.starting.discard(record.pairing_id)
         record.started = True
+        self.rules.touch(record.mentor, record.mentee)  # among their running pairings now
         self.children_this_run += 1
         if self.state.clock.paused:
             async with self._clock_change():
@@ -702,6 +711,40 @@ class ProgramWorkflow(PromptingWorkflow):
 
     def may_record(self) -> bool:
         return not self._handing_over
+
+    def show_views(self) -> None:
+        """The members touched since last time; then, when something happened (an event, a pause or resume), the
+        coordinator's status and the proposal if they changed. Runs before MEMBERS_SHOWN show nothing."""
+        if not self.state.members_tracking:
+            return
+        for view in self.rules.take_touched_members():
+            self.record(events.MemberShown(view=view), view.email)
+        if self.core.journal.unsent or self._status_stale:
+            self._show_status()
+
+    def _show_status(self) -> None:
+        self._status_stale = False
+        status = self.rules.status().model_copy(update={"proposal": None})
+        if status != self._status_shown:
+            self._status_shown = status
+            self.record(events.StatusShown(status=status))
+        proposal = self.state.proposal  # compared by its counts: a proposal changes by whole pairs
+        shape = None if proposal is None else (len(proposal.pairs), len(proposal.unmatched), self.state.approved)
+        if shape != self._proposal_shown:
+            self._proposal_shown = shape
+            self.record(events.ProposalShown(proposal=proposal))
+
+    @property
+    def views_touched(self) -> bool:
+        return self.state.members_tracking and (bool(self.state.members_touched) or self._status_stale)
+
+    def pause_clock(self) -> None:
+        super().pause_clock()
+        self._status_stale = True  # the coordinator's page shows the pause
+
+    def resume_clock(self) -> None:
+        super().resume_clock()
+        self._status_stale = True
 
     async def _continue_as_new_if_due(self) -> None:
         if not self._run_is_full or self.state.phase in FINISHED:

@@ -16,7 +16,7 @@ from adapters.store.projector import Projector
 from domain import events as ev
 
 # The tables whose rows later events change; the projector keeps their rows by primary key.
-CHANGING = (t.programs, t.participants, t.pairings, t.open_prompts)
+CHANGING = (t.programs, t.participants, t.pairings, t.open_prompts, t.member_views, t.pair_records, t.program_status)
 
 
 def projector(conn: Connection, known: Known | None = None) -> Projector:
@@ -61,6 +61,7 @@ def program_started(p: Projector, _: int, event: ev.DomainEvent) -> None:
         checkin_cadence_seconds=fact.checkin_cadence_seconds,
         phase="recruitment",
         started_at=event.at,
+        spec=None if fact.spec is None else fact.spec.model_dump(mode="json"),
     )
 
 
@@ -329,6 +330,54 @@ def prompt_closed(p: Projector, _: int, event: ev.DomainEvent) -> None:
     p.delete(t.open_prompts, _open_prompt(event, event.fact.prompt_id))
 
 
+# Members
+def member_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
+    fact = event.fact
+    assert isinstance(fact, ev.MemberShown)
+    key = (event.program_id, fact.view.email)
+    p.delete(t.member_views, key)  # shown again: the new view replaces it
+    p.insert(
+        t.member_views,
+        program_id=event.program_id,
+        email=fact.view.email,
+        view=fact.view.model_dump(mode="json"),
+        shown_event_id=event_id,
+    )
+    p.update(t.programs, (event.program_id,), members_recorded=True)
+
+
+def status_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
+    fact = event.fact
+    assert isinstance(fact, ev.StatusShown)
+    status = fact.status.model_dump(mode="json")
+    if p.row(t.program_status, (event.program_id,)) is None:
+        p.insert(t.program_status, program_id=event.program_id, status=status, proposal=None, shown_event_id=event_id)
+    else:
+        p.update(t.program_status, (event.program_id,), status=status, shown_event_id=event_id)
+
+
+def proposal_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
+    fact = event.fact
+    assert isinstance(fact, ev.ProposalShown)
+    proposal = None if fact.proposal is None else fact.proposal.model_dump(mode="json")
+    p.update(t.program_status, (event.program_id,), proposal=proposal, shown_event_id=event_id)
+
+
+def pair_record_shown(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
+    fact = event.fact
+    assert isinstance(fact, ev.PairRecordShown)
+    if fact.sealed is None:  # never a pair's words in the clear: the append activity seals them
+        raise ValueError(f"{event.key}: a pair's record reached the record unsealed")
+    p.delete(t.pair_records, (event.workflow_id,))
+    p.insert(
+        t.pair_records,
+        pairing_id=event.workflow_id,
+        program_id=event.program_id,
+        sealed=fact.sealed,
+        shown_event_id=event_id,
+    )
+
+
 def _ignore(p: Projector, event_id: int, event: ev.DomainEvent) -> None:
     """Facts kept in the log that no projection needs (the program's `cancelled` shows as its phase)."""
 
@@ -360,6 +409,10 @@ HANDLERS: dict[str, Handler] = {
     "pairing_closed": pairing_closed,
     "prompt_shown": prompt_shown,
     "prompt_closed": prompt_closed,
+    "member_shown": member_shown,
+    "pair_record_shown": pair_record_shown,
+    "status_shown": status_shown,
+    "proposal_shown": proposal_shown,
 }
 
 

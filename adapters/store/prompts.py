@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, Table, func, select
 
 from adapters.codec import Sealer
 from adapters.store import tables as t
@@ -25,6 +25,26 @@ class Freshness:
     """How far the record has got with a program: its newest event's time (None before any)."""
 
     latest: datetime | None
+
+
+@dataclass(frozen=True)
+class Where:
+    """One person's prompt by id, in one workflow or any of a program's: the same filter on open prompts and
+    on the event log."""
+
+    program_id: str
+    workflow_id: str | None
+    person: str
+    prompt_id: str
+
+    def __call__(self, table: Table) -> list[ColumnElement[bool]]:
+        c = table.c
+        found = [c.program_id == self.program_id, c.participant == self.person]
+        if self.workflow_id is not None:
+            found.append(c.workflow_id == self.workflow_id)
+        if table is t.open_prompts:
+            found.append(c.prompt_id == self.prompt_id)
+        return found
 
 
 class PromptShelf:
@@ -57,38 +77,39 @@ class PromptShelf:
             ).scalar()
         return None if found is None else int(found)
 
-    def until_shown(self, program_id: str, workflow_id: str, person: str, prompt_id: str) -> bool:
-        """Wait, bounded, for the record to show a prompt it has never closed; False at once for one it closed,
-        or for a program whose record keeps no prompts.
+    def until_shown(self, program_id: str, workflow_id: str | None, person: str, prompt_id: str) -> bool:
+        """Wait, bounded, for the record to show a prompt it has never closed (in one workflow, or in any of the
+        program's when `workflow_id` is None); False at once for one it closed, or for a program whose record
+        keeps no prompts.
 
         A prompt's message and its event leave the workflow side by side, so a link opened the moment its message
         arrives can be ahead of the record; a link to a prompt answered or closed since has nothing to wait for."""
         if not self._keeps_prompts(program_id):
             return False
+        where = Where(program_id, workflow_id, person, prompt_id)
         deadline = time.monotonic() + CATCH_UP_LIMIT
-        while not self._closed(workflow_id, person, prompt_id):
-            if self.shown_as(workflow_id, person, prompt_id) is not None:
-                return True
+        while not self._closed(where):
+            with self.engine.connect() as conn:
+                if conn.execute(select(t.open_prompts.c.prompt_id).where(*where(t.open_prompts))).first():
+                    return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(CATCH_UP_POLL)
         return False
 
     def _keeps_prompts(self, program_id: str) -> bool:
+        """Whether the record keeps the program's prompts: it shows one already, or the program began with the
+        code that shows them all (its spec is in the record) and its first is on its way."""
+        c = t.programs.c
         with self.engine.connect() as conn:
-            return bool(
-                conn.execute(
-                    select(t.programs.c.prompts_recorded).where(t.programs.c.program_id == program_id)
-                ).scalar()
-            )
+            row = conn.execute(select(c.prompts_recorded, c.spec).where(c.program_id == program_id)).first()
+        return row is not None and (bool(row.prompts_recorded) or row.spec is not None)
 
-    def _closed(self, workflow_id: str, person: str, prompt_id: str) -> bool:
-        c = t.events.c
+    def _closed(self, where: Where) -> bool:
         with self.engine.connect() as conn:
-            facts = conn.execute(
-                select(c.fact).where(c.workflow_id == workflow_id, c.participant == person, c.kind == "prompt_closed")
-            ).scalars()
-            return any(fact.get("prompt_id") == prompt_id for fact in facts)
+            facts = conn.execute(select(t.events.c.fact).where(*where(t.events), t.events.c.kind == "prompt_closed"))
+            prompt_id = where.prompt_id
+            return any(fact.get("prompt_id") == prompt_id for fact in facts.scalars())
 
     def caught_up(self, workflow_id: str, person: str, prompt_id: str, before: int | None) -> bool:
         """Wait, bounded, until the record no longer shows the prompt as it was before an answer (closed, or

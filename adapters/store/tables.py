@@ -63,6 +63,10 @@ programs = Table(
     # Whether the program's own workflow tells the record its prompts (runs from 0005 on): only then can pages
     # read a person's prompts here; for a program started before, they still ask the workflows.
     Column("prompts_recorded", Boolean, nullable=False, server_default=false()),
+    # The program's whole spec, as its start recorded it (from 0007; None for a program started before), and
+    # whether its workflow tells the record each member's view (member_views): pages then ask no workflow.
+    Column("spec", Json),
+    Column("members_recorded", Boolean, nullable=False, server_default=false()),
 )
 
 participants = Table(
@@ -273,8 +277,41 @@ open_prompts = Table(
     Index("ix_open_prompts_person", "program_id", "participant"),
 )
 
+# Each member's place in the program as they see it (domain.views.MemberView), as the program last showed it.
+member_views = Table(
+    "member_views",
+    metadata,
+    Column("program_id", WorkflowId, primary_key=True),
+    Column("email", Email, primary_key=True),
+    Column("view", Json, nullable=False),
+    Column("shown_event_id", Id, nullable=False),
+)
+
+# The coordinator's view of each program (domain.views.ProgramStatus) and its proposal, as the program last showed them.
+program_status = Table(
+    "program_status",
+    metadata,
+    Column("program_id", WorkflowId, primary_key=True),
+    Column("status", Json, nullable=False),
+    Column("proposal", Json),
+    Column("shown_event_id", Id, nullable=False),
+)
+
+# Each pair's own record (plan and check-ins) as the pairing last showed it, sealed: only the pair's pages open it.
+pair_records = Table(
+    "pair_records",
+    metadata,
+    Column("pairing_id", WorkflowId, primary_key=True),
+    Column("program_id", WorkflowId, nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("shown_event_id", Id, nullable=False),
+)
+
 # The projections, in the order rebuild empties them; the event log is never among them.
 PROJECTIONS = [
+    program_status,
+    pair_records,
+    member_views,
     open_prompts,
     kpi_results,
     metric_snapshots,

@@ -37,10 +37,11 @@ from adapters.store import tables as t
 from bootstrap import link_signer, make_channel, make_dispatcher
 from demo.personas import Persona
 from domain.answers import CoordinatorAction
-from domain.pairing import PairingStage, PairingView, PairRecord
-from domain.program import MemberStatus
+from domain.pair_record import PairRecord
+from domain.pairing import PairingStage, PairingView
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
+from domain.views import MemberStatus
 from flipside_client import build_answer, prompts_for, send_answer
 from portal.app import create_app
 from settings import Settings

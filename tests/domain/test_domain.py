@@ -20,7 +20,8 @@ from domain.metrics import (
     evaluate_goals,
     overall_outcome,
 )
-from domain.pairing import CheckInEntry, Pairing, PairingInput, new_pairing_state
+from domain.pair_record import CheckInEntry
+from domain.pairing import Pairing, PairingInput, new_pairing_state
 from domain.people import Participant, Role, RosterError, parse_roster
 from domain.program import Program, ProgramInput, ProgramState, new_program_state
 from domain.prompts import PromptBook, PromptKind

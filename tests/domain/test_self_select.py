@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from domain.answers import Preferences, Refusal
 from domain.matching import MatchContext, why_not
 from domain.people import Participant, Role
-from domain.program import MAX_PREFERENCES, MemberStatus, Program, ProgramInput, ProgramPhase, new_program_state
+from domain.program import MAX_PREFERENCES, Program, ProgramInput, ProgramPhase, new_program_state
 from domain.prompts import PromptKind
 from domain.self_select import LeftOverWhy, Orientation, SelfSelection, ordinal, self_select
+from domain.views import MemberStatus
 from tests.helpers.matching import (
     acceptable_lists,
     blocking_pairs,

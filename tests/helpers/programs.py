@@ -19,10 +19,11 @@ from bootstrap import connect
 from domain.answers import CoordinatorAction
 from domain.pairing import PairingInput, PairingView
 from domain.people import Participant
-from domain.program import MemberView, ProgramInput, ProgramResult, ProgramStatus
+from domain.program import ProgramInput, ProgramResult, ProgramStatus
 from domain.prompts import PendingPrompt
 from domain.spec import ProgramSpec
 from domain.summaries import program_details, program_summary
+from domain.views import MemberView
 from flipside_client import Refused
 from settings import Settings
 from tests.helpers import ROOT

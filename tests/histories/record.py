@@ -184,8 +184,17 @@ SCENARIOS: dict[str, tuple[dict[str, Persona], Steer]] = {
     # Recorded after invitations began to go out a batch a step and a batch of events to show a bounded number of
     # prompts (workflow.patched): a pause and a resume touch every open prompt.
     "small-steps": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, pause_then_resume),
+    # Recorded after the program began to show each member's view, and each pairing its pair's record, in the
+    # record (workflow.patched): with a withdrawal.
+    "views-in-the-record": ({"junior01": Persona("junior01@example.com", withdraw_at_cycle=2)}, run_to_the_end),
 }
-FROM_THE_RECORD = {"members-from-the-record", "one-timer-per-deadline", "one-timer-paused", "small-steps"}
+FROM_THE_RECORD = {
+    "members-from-the-record",
+    "one-timer-per-deadline",
+    "one-timer-paused",
+    "small-steps",
+    "views-in-the-record",
+}
 
 
 async def record(env: WorkflowEnvironment, name: str, special: dict[str, Persona], steer: Steer) -> int:

@@ -17,8 +17,9 @@ from bootstrap import sealer
 from domain.clock import ActiveClock
 from domain.pairing import PairingInput
 from domain.people import Role
-from domain.program import MemberStatus, ProgramInput, ProgramPhase, handover_ref, new_program_state
+from domain.program import ProgramInput, ProgramPhase, handover_ref, new_program_state
 from domain.spec import ProgramSpec
+from domain.views import MemberStatus
 from tests.helpers.harness import Harness
 from tests.helpers.people import pairing_terms, roster, spec
 from tests.helpers.programs import Handle, awaiting_approval, status

@@ -25,8 +25,9 @@ from domain import replies
 from domain.answers import CoordinatorAction, NewParticipant, OptIn, Withdrawal
 from domain.metrics import PairingOutcome
 from domain.people import Participant
-from domain.program import MemberStatus, ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
+from domain.program import ProgramInput, ProgramPhase, ProgramResult, ProgramStatus
 from domain.spec import ProgramSpec
+from domain.views import MemberStatus
 from flipside_client import Action, act, program_status
 from tests.helpers.driving import opt_in_everyone
 from tests.helpers.harness import Harness

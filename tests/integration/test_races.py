@@ -6,7 +6,7 @@ import uuid
 from temporalio.api.enums.v1 import EventType
 
 from domain.answers import OptIn
-from domain.program import MemberStatus
+from domain.views import MemberStatus
 from tests.helpers.harness import Harness
 from tests.helpers.people import J0, roster, spec
 from tests.helpers.programs import member, start_program

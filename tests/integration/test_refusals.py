@@ -13,9 +13,11 @@ import pytest
 from demo.personas import Persona
 from domain.answers import Approval, CheckIn, OptIn
 from domain.metrics import PairingSummary
-from domain.pairing import PairingStage, PairRecord
-from domain.program import MemberStatus, ProgramPhase
+from domain.pair_record import PairRecord
+from domain.pairing import PairingStage
+from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
+from domain.views import MemberStatus
 from flipside_client import Refused, build_answer, new_answer_id, prompts_for, send_answer
 from tests.helpers.driving import answer_until, personas_for
 from tests.helpers.harness import Harness

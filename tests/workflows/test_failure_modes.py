@@ -50,9 +50,10 @@ from domain.answers import Approval, CoordinatorAction, PairChoice, RematchReque
 from domain.matching import MatchContext, ProposedPair
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingInput, PairingStage, PairingView
-from domain.program import MemberStatus, ProgramPhase
+from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import MatchingMode, MatchWeights
+from domain.views import MemberStatus
 from tests.helpers.driving import drive, opt_in_everyone, personas_for
 from tests.helpers.failures import MatchingFails
 from tests.helpers.harness import DRAIN_LIMIT, Harness, settled

@@ -4,7 +4,7 @@ from collections import Counter
 
 from demo.personas import Persona
 from domain.metrics import PairingOutcome
-from domain.program import MemberStatus
+from domain.views import MemberStatus
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import J0, roster, spec

@@ -8,10 +8,12 @@ from typing import Any
 from demo.personas import Persona
 from domain.answers import Pulse, TrainingCompleted, Withdrawal
 from domain.metrics import PairingOutcome, PairingSummary
-from domain.pairing import PairingStage, PairRecord
-from domain.program import MemberStatus, ProgramPhase
+from domain.pair_record import PairRecord
+from domain.pairing import PairingStage
+from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
 from domain.spec import ProgramSpec
+from domain.views import MemberStatus
 from tests.helpers.driving import Condition, drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, J0, J1, S0, S1, roster, spec

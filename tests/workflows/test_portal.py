@@ -14,9 +14,11 @@ import httpx
 import pytest
 
 from demo.personas import Persona
-from domain.pairing import PairingStage, PairRecord
-from domain.program import MemberStatus, ProgramPhase
+from domain.pair_record import PairRecord
+from domain.pairing import PairingStage
+from domain.program import ProgramPhase
 from domain.prompts import PromptKind
+from domain.views import MemberStatus
 from flipside_client import prompts_for
 from settings import Settings
 from tests.helpers.driving import drive, personas_for

@@ -20,8 +20,9 @@ from temporalio.api.enums.v1 import EventType
 from adapters.links import SALT, SignIn
 from adapters.store import tables as t
 from domain.pairing import PairingView
-from domain.program import MemberStatus, ProgramPhase
+from domain.program import ProgramPhase
 from domain.prompts import PendingPrompt, PromptKind
+from domain.views import MemberStatus
 from flipside_client import prompts_for
 from portal.record import REPORT_FILES
 from portal.sessions import SESSION_COOKIE, SESSION_SALT

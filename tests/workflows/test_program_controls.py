@@ -7,8 +7,9 @@ from domain.answers import Approval, CoordinatorAction, NewParticipant, OptIn, P
 from domain.metrics import PairingOutcome, PairingSummary
 from domain.pairing import PairingStage
 from domain.people import Role
-from domain.program import MemberStatus, ProgramPhase
+from domain.program import ProgramPhase
 from domain.prompts import PromptKind
+from domain.views import MemberStatus
 from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, J0, J1, NEWCOMER, S0, S1, roster, spec
