@@ -7,12 +7,15 @@ tests cover ranked preferences, withdrawal and signing in and out. Security is i
 import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from adapters.store import prompts as prompts_store
 from demo.personas import Persona
 from domain.pair_record import PairRecord
 from domain.pairing import PairingStage
@@ -54,9 +57,14 @@ async def harness(harness: Harness) -> AsyncIterator[Harness]:
 
 
 # The whole program, through the portal
-async def test_a_pair_answers_every_kind_of_prompt_through_the_portal(harness: Harness) -> None:
+async def test_a_pair_answers_every_kind_of_prompt_through_the_portal(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read your writes: after each answer the page waits until the record shows it. With the wait unbounded here,
+    # a page that never caught up would hang the test, and one that stopped waiting too soon fails an assertion.
+    monkeypatch.setattr(prompts_store, "CATCH_UP_LIMIT", 600.0)
     handle = await start_program(harness, short_spec(), roster(1))
-    async with portal_app(harness) as app, browser(app) as junior, browser(app) as senior, browser(app) as coach:
+    async with portal_app(harness) as app, checked(app) as junior, checked(app) as senior, browser(app) as coach:
         w = Walk(harness, handle, handle.id, harness.settings, junior, senior, coach)
         for step in (
             _opt_in,
@@ -71,6 +79,32 @@ async def test_a_pair_answers_every_kind_of_prompt_through_the_portal(harness: H
             _the_end,
         ):
             await step(w)
+    answers = [*junior.answered, *senior.answered]
+    assert len(answers) >= 14, answers  # every kind: opt-in, training, match, plan, check-in, pulse, surveys
+
+
+class AnswersChecked(Browser):
+    """A browser that checks read-your-writes after every answer it sends: the thanks page says nothing of a lag,
+    and My prompts that follows no longer offers the prompt answered (a training half done stays, as it now is)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        super().__init__(http)
+        self.answered: list[str] = []
+
+    async def post(self, url: str, data: Form, csrf: str | None = None) -> httpx.Response:
+        response = await super().post(url, data, csrf)
+        if url.startswith("/prompts/") and response.status_code == 200:
+            assert "may take a moment" not in response.text, url
+            still_open = "Still to do" in response.text
+            assert still_open or f'href="{url}"' not in (await self.get("/")).text, url
+            self.answered.append(url)
+        return response
+
+
+@asynccontextmanager
+async def checked(app: FastAPI) -> AsyncIterator[AnswersChecked]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+        yield AnswersChecked(http)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 
+from adapters.store import prompts as prompts_store
 from domain.prompts import PromptKind
 from portal.app import create_app
 from tests.helpers.harness import Harness
@@ -31,7 +32,11 @@ def watched_portal(h: Harness, seen: QueriesSeen) -> FastAPI:
     return create_app(h.settings, client_with(h.client, seen))
 
 
-async def test_my_prompts_come_from_the_record_and_follow_each_answer(harness: Harness) -> None:
+async def test_my_prompts_come_from_the_record_and_follow_each_answer(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page after an answer waits for the record; unbounded here, so a busy machine cannot make it give up.
+    monkeypatch.setattr(prompts_store, "CATCH_UP_LIMIT", 600.0)
     handle = await start_program(harness, short_spec(matching={"auto_approve": True}), roster(1))
     seen = QueriesSeen()
     app = watched_portal(harness, seen)
