@@ -313,10 +313,10 @@ class ProgramWorkflow(PromptingWorkflow):
             for email in opted_in:
                 self._start_training(self.state.members[email], self_select)
             return
-        await self._in_steps(opted_in, lambda member: self._start_training(member, self_select, only_opted_in=True))
+        await self._in_steps(opted_in, lambda member: self._start_training(member, self_select))
 
-    def _start_training(self, member: Member, self_select: bool, only_opted_in: bool = False) -> None:
-        if only_opted_in and member.status != MemberStatus.OPTED_IN:  # left before their batch came
+    def _start_training(self, member: Member, self_select: bool) -> None:
+        if member.status != MemberStatus.OPTED_IN:  # left before their batch came (in small steps)
             return
         modules, due, email = self.spec.training_modules, self.state.phase_due, member.person.email
         if modules:
