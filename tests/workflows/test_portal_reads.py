@@ -57,8 +57,13 @@ async def test_my_prompts_come_from_the_record_and_follow_each_answer(
             training = await until_prompt(harness, handle.id, email, PromptKind.TRAINING, timedelta(hours=12))
             await who.post(prompt_path(training), {"modules": training.context.modules})
         accept = await until_prompt(harness, handle.id, J0, PromptKind.ACCEPT_MATCH)
-        home = (await junior.get("/")).text
-        assert prompt_path(accept) in home  # a pairing's prompt, from the record too
+
+        # A pairing's prompt, from the record too: the query above saw it in the workflow, and the record follows
+        # within an append's round trip (on a loaded machine, a while).
+        async def listed() -> bool:
+            return prompt_path(accept) in (await junior.get("/")).text
+
+        await eventually(listed, "the record shows the pairing's prompt on My prompts", attempts=2400)
         answered = await junior.post(prompt_path(accept), {"accept": "yes"})
         assert answered.status_code == 200
         assert prompt_path(accept) not in (await junior.get("/")).text  # read your writes, in a pairing
