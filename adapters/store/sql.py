@@ -4,8 +4,10 @@ SQLite (a file, zero set-up) by default, PostgreSQL in production; `DATABASE_URL
 projecting happen in one transaction, so the read model never shows an event the log lacks, or the reverse.
 """
 
+import fcntl
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,13 +55,30 @@ def migrate(url: str) -> None:
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # workers starting together take turns; SQLite locks the file
+        with _sqlite_file_lock(url), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # processes starting together take turns
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[None]:
+    """Processes migrating one SQLite file take turns. SQLite's own lock does not serialise them: each reads the
+    schema version before its first write, and Python's sqlite3 runs DDL outside a transaction, so a portal and
+    a worker started together both created the tables ("table alerts already exists")."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrating", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def program_lock(program_id: str) -> int:
