@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
-from temporalio.worker import Interceptor, Worker
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 
 from activities.matching import MatchingActivities
 from activities.notify import NotificationActivities
@@ -26,6 +26,7 @@ from workflows.details import CurrentDetails
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
 from workflows.receipts import AnswerReceipts
+from workflows.task_time import GuardedRunner
 
 log = structlog.get_logger()
 SYNC_ACTIVITY_THREADS = 8  # SQL appends; more would only queue on the database's write lock
@@ -85,6 +86,9 @@ def build_worker(
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         max_cached_workflows=max_cached_workflows,
         interceptors=[*WORKFLOW_INTERCEPTORS, *interceptors],
+        # A live task the SDK hands an earlier task's time is failed and taken again from the history.
+        workflow_runner=GuardedRunner(),
+        unsandboxed_workflow_runner=GuardedRunner(UnsandboxedWorkflowRunner()),
     )
 
 

@@ -1,0 +1,83 @@
+"""A guard on the time of workflow tasks: a live activation that carries an earlier task's time is failed.
+
+Seen here, every time in the sequence below (docs/incidents/2026-12-06-replay-diverges-after-worker-kill,
+`live_repro_targeted.py`, tests/integration/test_task_time.py): a worker that first meets a run through a query
+loads it from a history that already holds an activity's result but not the start of the task that follows. The
+SDK then runs the workflow past that result, live, at the time of the last task in that history, seconds old, and
+sends what it decided with the next task. A replay runs the same code at that task's own start time, so a
+decision on the clock (is a reminder due?) came out otherwise on replay, and the run could not be replayed.
+
+A live activation is the start of a new workflow task, whose start is later than any task before it; the only
+activations without new time are queries (read-only). So `GuardedRunner` fails a live activation whose time is
+not later than the activation before it, before the workflow sees it: the SDK drops the run from its cache and
+takes the task again from the whole history, as a replay would, with the true time.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.converter import SerializationContext
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.workflow import Info, _Definition
+
+log = structlog.get_logger()
+
+
+def _live_without_new_time(act: WorkflowActivation, before: int | None) -> bool:
+    if act.is_replaying or before is None or not act.HasField("timestamp"):
+        return False
+    if all(job.HasField("query_workflow") or job.HasField("remove_from_cache") for job in act.jobs):
+        return False
+    return act.timestamp.ToNanoseconds() <= before
+
+
+class _Guarded(WorkflowInstance):
+    def __init__(self, inner: WorkflowInstance) -> None:
+        self.inner = inner
+        self.last_time: int | None = None
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        if _live_without_new_time(act, self.last_time):
+            log.warning("stale task time refused", run_id=act.run_id, history_length=act.history_length)
+            completion = WorkflowActivationCompletion(run_id=act.run_id)
+            completion.failed.failure.message = (
+                "this live task carries the time of the task before it (a run loaded by a query); "
+                "failed so that it is taken again from the whole history, with its own time"
+            )
+            return completion
+        if act.HasField("timestamp"):
+            self.last_time = act.timestamp.ToNanoseconds()
+        return self.inner.activate(act)
+
+    # The rest of the instance's interface, unchanged.
+    def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
+        return self.inner.get_serialization_context(command_info)
+
+    def get_external_store_context(self, command_info: Any) -> Any:
+        return self.inner.get_external_store_context(command_info)
+
+    def get_info(self) -> Info:
+        return self.inner.get_info()
+
+    def get_thread_id(self) -> int | None:
+        return self.inner.get_thread_id()
+
+
+class GuardedRunner(WorkflowRunner):
+    """The sandboxed runner, with every workflow instance behind the guard above."""
+
+    def __init__(self, inner: WorkflowRunner | None = None) -> None:
+        self.inner = inner or SandboxedWorkflowRunner()
+
+    def prepare_workflow(self, defn: _Definition) -> None:
+        self.inner.prepare_workflow(defn)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return _Guarded(self.inner.create_instance(det))
+
+    def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
+        self.inner.set_worker_level_failure_exception_types(types)
