@@ -28,7 +28,8 @@ QUERY_PATIENCE = 60.0  # seconds a query may go on asking for a worker the serve
 
 
 class PatientQueries(Interceptor):
-    """Asks again when a query is turned away for a moment (MOMENTARY), or a program is loading its members.
+    """Asks again when a query is turned away for a moment (MOMENTARY), a program is loading its members, or the
+    worker refused the step it loaded the run with (workflows/task_time.py).
 
     The server answers a query only through a worker. When none has polled the queue in the last 20 seconds (a
     worker busy, restarting or starved of CPU), it holds the query to its deadline and then refuses it with
@@ -82,7 +83,7 @@ def _momentary(error: RPCError | WorkflowQueryFailedError) -> bool:
     """A query turned away for a moment: see MOMENTARY, or a program loading its members as a run starts."""
     if isinstance(error, RPCError):
         return error.status in MOMENTARY
-    return error.message == replies.MEMBERS_LOADING
+    return error.message in (replies.MEMBERS_LOADING, replies.STALE_STEP_REFUSED)
 
 
 async def connect(settings: Settings) -> Client:

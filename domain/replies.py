@@ -69,3 +69,11 @@ MEMBER_STATUS_WORDS = {
     MemberStatus.WITHDRAWN: "You have withdrawn. Nothing you wrote is lost, and you are welcome back in a later run.",
     MemberStatus.COMPLETED: "You completed the program. Thank you for learning in both directions.",
 }
+
+
+# A query the worker refused because the step it loaded the run with carried an earlier task's time
+# (workflows/task_time.py): asked again, it is answered from the whole history.
+STALE_STEP_REFUSED = (
+    "this live task carries the time of the task before it (a run loaded by a query); "
+    "failed so that it is taken again from the whole history, with its own time"
+)

@@ -10,7 +10,8 @@ decision on the clock (is a reminder due?) came out otherwise on replay, and the
 A live activation is the start of a new workflow task, whose start is later than any task before it; the only
 activations without new time are queries (read-only). So `GuardedRunner` fails a live activation whose time is
 not later than the activation before it, before the workflow sees it: the SDK drops the run from its cache and
-takes the task again from the whole history, as a replay would, with the true time.
+takes the task again from the whole history, as a replay would, with the true time. The query the step was
+loaded for is refused (`STALE_STEP_REFUSED`); asked again, it is answered.
 """
 
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from temporalio.converter import SerializationContext
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import Info, _Definition
+
+from domain.replies import STALE_STEP_REFUSED
 
 log = structlog.get_logger()
 
@@ -44,10 +47,7 @@ class _Guarded(WorkflowInstance):
         if _live_without_new_time(act, self.last_time):
             log.warning("stale task time refused", run_id=act.run_id, history_length=act.history_length)
             completion = WorkflowActivationCompletion(run_id=act.run_id)
-            completion.failed.failure.message = (
-                "this live task carries the time of the task before it (a run loaded by a query); "
-                "failed so that it is taken again from the whole history, with its own time"
-            )
+            completion.failed.failure.message = STALE_STEP_REFUSED
             return completion
         if act.HasField("timestamp"):
             self.last_time = act.timestamp.ToNanoseconds()
