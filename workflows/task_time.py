@@ -7,9 +7,9 @@ SDK then runs the workflow past that result, live, at the time of the last task 
 sends what it decided with the next task. A replay runs the same code at that task's own start time, so a
 decision on the clock (is a reminder due?) came out otherwise on replay, and the run could not be replayed.
 
-A live activation is the start of a new workflow task, whose start is later than any task before it; the only
-activations without new time are queries (read-only). So `GuardedRunner` fails a live activation whose time is
-not later than the activation before it, before the workflow sees it: the SDK drops the run from its cache and
+A live activation on new history is the start of a new workflow task, whose start is later than any task before
+it. So `GuardedRunner` fails a live activation that brings more history than the one before it but no later
+time, before the workflow sees it (queries, which decide nothing, pass): the SDK drops the run from its cache and
 takes the task again from the whole history, as a replay would, with the true time. The query the step was
 loaded for is refused (`STALE_STEP_REFUSED`); asked again, it is answered.
 """
@@ -30,27 +30,30 @@ from domain.replies import STALE_STEP_REFUSED
 log = structlog.get_logger()
 
 
-def _live_without_new_time(act: WorkflowActivation, before: int | None) -> bool:
+def _live_without_new_time(act: WorkflowActivation, before: tuple[int, int] | None) -> bool:
+    """A live step on new history (more events than the activation before) at no later a time: a query's load.
+    A second activation of one task (the same history) may share its time; a query decides nothing."""
     if act.is_replaying or before is None or not act.HasField("timestamp"):
         return False
     if all(job.HasField("query_workflow") or job.HasField("remove_from_cache") for job in act.jobs):
         return False
-    return act.timestamp.ToNanoseconds() <= before
+    time_before, length_before = before
+    return act.timestamp.ToNanoseconds() <= time_before and act.history_length > length_before
 
 
 class _Guarded(WorkflowInstance):
     def __init__(self, inner: WorkflowInstance) -> None:
         self.inner = inner
-        self.last_time: int | None = None
+        self.last: tuple[int, int] | None = None  # time (ns) and history length of the activation before
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
-        if _live_without_new_time(act, self.last_time):
+        if _live_without_new_time(act, self.last):
             log.warning("stale task time refused", run_id=act.run_id, history_length=act.history_length)
             completion = WorkflowActivationCompletion(run_id=act.run_id)
             completion.failed.failure.message = STALE_STEP_REFUSED
             return completion
         if act.HasField("timestamp"):
-            self.last_time = act.timestamp.ToNanoseconds()
+            self.last = (act.timestamp.ToNanoseconds(), act.history_length)
         return self.inner.activate(act)
 
     # The rest of the instance's interface, unchanged.
