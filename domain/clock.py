@@ -14,8 +14,9 @@ class ActiveClock(BaseModel):
     running_since: datetime | None = None
     # The latest offset a timer on this clock fired for: active time never reads below it. A workflow task has
     # been seen to carry the time of the task before it (after a worker or server restart, with queries coming
-    # in), and a decision taken on that time was not the one a replay takes. A timer's firing is in the history,
-    # so what follows from it replays the same.
+    # in), and a decision taken on that time was not the one a replay takes (the cause, and the worker's guard
+    # against it: workflows/task_time.py). A timer's firing is in the history, so what follows from it replays the
+    # same.
     reached: timedelta = timedelta(0)
 
     @classmethod
