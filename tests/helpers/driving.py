@@ -15,6 +15,7 @@ from domain.prompts import PendingPrompt, PromptKind
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR
 from tests.helpers.programs import Handle, status
+from tests.helpers.waiting import skip
 
 
 def personas_for(roster: list[Participant], **special: Persona) -> dict[str, Persona]:
@@ -75,7 +76,7 @@ async def drive(
         asked |= newly_asked(h, read)
         log += await answer_everything(h.client, handle.id, {e: p for e, p in personas.items() if e in asked}, holding)
         asked = set()
-        await h.env.sleep(step)
+        await skip(h.env, step)
     raise AssertionError(f"program still in {(await status(handle)).phase} after {max_steps} steps")
 
 

@@ -27,6 +27,7 @@ from portal.sessions import SESSION_SALT
 from settings import Settings
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, spec
+from tests.helpers.waiting import skip
 
 BASE = "http://testserver"
 Form = Mapping[str, str | list[str]]
@@ -152,7 +153,7 @@ async def until_prompt(
         for prompt in prompts:
             if prompt.kind == kind:
                 return prompt
-        await h.env.sleep(step)
+        await skip(h.env, step)
     raise AssertionError(f"{email} never got a {kind.value} prompt")
 
 
