@@ -1,7 +1,7 @@
 """A guard on the time of workflow tasks: a live activation that carries an earlier task's time is failed.
 
-Seen here, every time in the sequence below (docs/incidents/2026-12-06-replay-diverges-after-worker-kill,
-`live_repro_targeted.py`, tests/integration/test_task_time.py): a worker that first meets a run through a query
+Seen here in most runs of the sequence below (docs/incidents/2026-12-06-replay-diverges-after-worker-kill,
+tests/integration/test_task_time.py): a worker that first meets a run through a query
 loads it from a history that already holds an activity's result but not the start of the task that follows. The
 SDK then runs the workflow past that result, live, at the time of the last task in that history, seconds old, and
 sends what it decided with the next task. A replay runs the same code at that task's own start time, so a
