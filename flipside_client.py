@@ -7,9 +7,11 @@ a retry after a timeout) is taken once (workflows/receipts.py); and a refusal co
 
 import asyncio
 import uuid
+import weakref
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
@@ -33,6 +35,15 @@ from domain.answers import (
     TrainingCompleted,
     Withdrawal,
 )
+from domain.batches import (
+    BATCH_LIMIT,
+    BATCH_REFUSED,
+    BATCHED_KINDS,
+    AnswerBatch,
+    BatchedAnswer,
+    BatchReply,
+    RefusedAnswer,
+)
 from domain.metrics import PairingSummary
 from domain.pair_record import PairRecord
 from domain.pairing import PairingView
@@ -45,6 +56,8 @@ from domain.views import MemberView
 from workflows import search
 from workflows.pairing import PairingWorkflow
 from workflows.program import ProgramWorkflow
+
+T = TypeVar("T")
 
 # An update handler as the SDK takes it: a workflow method that replies with a sentence.
 Update = UpdateMethodMultiParam[..., str]
@@ -138,15 +151,56 @@ def _refusal(error: WorkflowUpdateFailedError) -> Refused | None:
     return Refused(cause.message, field if isinstance(field, str) else None)
 
 
+# The server takes ten updates in flight per workflow. An eleventh is refused, and the refusal clears the
+# workflow's state on the server: every update in flight is aborted with it, and the task the worker holds is
+# lost (docs/incidents/2026-12-06-opt-in-burst-update-aborts/). One process keeps below that; two stay for others.
+IN_FLIGHT_PER_WORKFLOW = 8
+_gates: "weakref.WeakValueDictionary[tuple[asyncio.AbstractEventLoop, str], asyncio.Semaphore]" = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _in_flight(workflow_id: str) -> asyncio.Semaphore:
+    """The gate of one workflow's updates from this process (kept while anyone holds or waits at it)."""
+    key = (asyncio.get_running_loop(), workflow_id)
+    gate = _gates.get(key)
+    if gate is None:
+        gate = _gates[key] = asyncio.Semaphore(IN_FLIGHT_PER_WORKFLOW)
+    return gate
+
+
+class RefusedAnswers(Exception):
+    """A batch of answers refused before it reached the program, for the answers named here (domain/batches.py)."""
+
+    def __init__(self, answers: dict[str, RefusedAnswer]) -> None:
+        super().__init__(f"{len(answers)} answers refused")
+        self.answers = answers
+
+
+def _refused_answers(error: WorkflowUpdateFailedError) -> RefusedAnswers | None:
+    cause = error.cause
+    if not (isinstance(cause, ApplicationError) and cause.type == BATCH_REFUSED and cause.details):
+        return None
+    return RefusedAnswers({rid: RefusedAnswer.model_validate(why) for rid, why in dict(cause.details[0]).items()})
+
+
 async def _update(
-    client: Client, workflow_id: str, update: Update, payload: BaseModel, request_id: str | None, gone: str
-) -> str:
+    client: Client,
+    workflow_id: str,
+    update: UpdateMethodMultiParam[..., T],
+    payload: BaseModel,
+    request_id: str | None,
+    gone: str,
+) -> T:
     """Run an update; a refusal, or no open run to take it (`gone` says so), comes back as Refused."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        reply: str = await handle.execute_update(update, args=[payload], id=request_id or new_request_id())
-        return reply
+        async with _in_flight(workflow_id):
+            return await handle.execute_update(update, args=[payload], id=request_id or new_request_id())
     except WorkflowUpdateFailedError as error:
+        batch_refused = _refused_answers(error)
+        if batch_refused is not None:
+            raise batch_refused from error
         refused = _refusal(error)
         if refused is None:
             raise
@@ -169,8 +223,92 @@ def build_answer(prompt: PendingPrompt, person: str, fields: dict[str, Any]) -> 
 
 
 async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel, answer_id: str | None = None) -> str:
+    """Send a participant's answer to the workflow that asked; the reply to show, or Refused.
+
+    Recruitment answers go to the program in batches, with whatever else arrives at the same moment (see
+    domain/batches.py); the caller sees no difference.
+    """
+    if prompt.kind in BATCHED_KINDS:
+        item = BatchedAnswer(
+            request_id=answer_id or new_request_id(), kind=prompt.kind, answer=answer.model_dump(mode="json")
+        )
+        return await _desk(client, prompt.workflow_id).send(item)
     _, update = ANSWERS[prompt.kind]
     return await _update(client, prompt.workflow_id, update, answer, answer_id, CLOSED_PROMPT)
+
+
+class _Desk:
+    """The recruitment answers on their way from this process to one program: one batch in flight at a time,
+    and every answer that arrives meanwhile waits for the next (a group commit). A burst of a thousand opt-ins
+    becomes a dozen updates rather than a thousand competing for the server's ten in flight per workflow."""
+
+    def __init__(self, client: Client, program_id: str) -> None:
+        self.client, self.program_id = client, program_id
+        self.waiting: dict[str, tuple[BatchedAnswer, list[asyncio.Future[str]]]] = {}
+        self.sending: asyncio.Task[None] | None = None
+
+    async def send(self, item: BatchedAnswer) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(item.request_id, (item, []))[1].append(future)  # a double click: answered once
+        if self.sending is None or self.sending.done():
+            self.sending = asyncio.create_task(self._send_all())
+        return await future
+
+    async def _send_all(self) -> None:
+        while self.waiting:
+            batch = dict(islice(self.waiting.items(), BATCH_LIMIT))
+            for request_id in batch:
+                del self.waiting[request_id]
+            try:
+                await self._send_batch(batch)
+            except Exception as error:  # every answer of the batch fails as the update did; later batches go on
+                for _, futures in batch.values():
+                    _settle(futures, error=error)
+
+    async def _send_batch(self, batch: dict[str, tuple[BatchedAnswer, list[asyncio.Future[str]]]]) -> None:
+        """Send the batch; answers refused before it reached the program are settled, and the rest sent again."""
+        while batch:
+            payload = AnswerBatch(answers=[item for item, _ in batch.values()])
+            try:
+                reply: BatchReply = await _update(
+                    self.client, self.program_id, ProgramWorkflow.answer_batch, payload, None, CLOSED_PROMPT
+                )
+            except RefusedAnswers as refused:
+                for request_id, why in refused.answers.items():
+                    _settle(batch.pop(request_id)[1], error=Refused(why.sentence, why.field))
+                continue
+            for request_id, text in reply.replies.items():
+                _settle(batch[request_id][1], result=text)
+            for request_id, why in reply.refused.items():
+                _settle(batch[request_id][1], error=Refused(why.sentence, why.field))
+            return
+
+
+def _settle(futures: list[asyncio.Future[str]], result: str = "", error: BaseException | None = None) -> None:
+    for future in futures:
+        if future.done():  # its caller gave up waiting (a closed page); the answer went all the same
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+
+# One desk per client, event loop and program; weakly by client, so a client's desks go with it. By loop too: a
+# desk's sender is a task of one loop, and a client may outlive a loop (a test's, a CLI command's).
+_desks: "weakref.WeakKeyDictionary[Client, dict[tuple[asyncio.AbstractEventLoop, str], _Desk]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _desk(client: Client, program_id: str) -> _Desk:
+    desks = _desks.setdefault(client, {})
+    for closed in [key for key in desks if key[0].is_closed()]:
+        del desks[closed]
+    key = (asyncio.get_running_loop(), program_id)
+    if key not in desks:
+        desks[key] = _Desk(client, program_id)
+    return desks[key]
 
 
 async def act(

@@ -77,3 +77,8 @@ STALE_STEP_REFUSED = (
     "this live task carries the time of the task before it (a run loaded by a query); "
     "failed so that it is taken again from the whole history, with its own time"
 )
+
+
+def some_answers_refused(count: int) -> str:
+    """A batch of answers refused as a whole because of some of them: the sender sends the others again."""
+    return f"{count} of these answers cannot be taken; each says why, and the rest may be sent again"

@@ -26,11 +26,13 @@ with workflow.unsafe.imports_passed_through():
         NewParticipant,
         OptIn,
         Preferences,
+        Refusal,
         RematchRequest,
         TrainingCompleted,
         Withdrawal,
         read_answer,
     )
+    from domain.batches import BATCH_REFUSED, AnswerBatch, BatchedAnswer, BatchReply, RefusedAnswer, check_batch
     from domain.matching import MatchContext, MatchProposal
     from domain.metrics import (
         PairingOutcome,
@@ -825,10 +827,7 @@ class ProgramWorkflow(PromptingWorkflow):
     # Participant updates
     @workflow.update
     async def opt_in(self, *sent: object) -> str:
-        answer = await self._read(OptIn, sent, self.rules.check_opt_in)
-        self.rules.apply_opt_in(answer)
-        self.record(events.OptedIn(), answer.participant.strip().lower())
-        return replies.WELCOME_TRAINING_NEXT if self.spec.training_modules else replies.WELCOME_MATCHING_NEXT
+        return self._take_opt_in(await self._read(OptIn, sent, self.rules.check_opt_in))
 
     @opt_in.validator
     def _check_opt_in(self, *sent: object) -> None:
@@ -836,11 +835,7 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @workflow.update
     async def complete_training(self, *sent: object) -> str:
-        done = await self._read(TrainingCompleted, sent, self.rules.check_training)
-        if self.rules.apply_training(done):
-            self.record(events.TrainingCompleted(modules=done.modules), done.participant.strip().lower())
-            return replies.TRAINING_COMPLETE
-        return replies.training_recorded(self.rules.modules_left(done.participant))
+        return self._take_training(await self._read(TrainingCompleted, sent, self.rules.check_training))
 
     @complete_training.validator
     def _check_training(self, *sent: object) -> None:
@@ -848,13 +843,78 @@ class ProgramWorkflow(PromptingWorkflow):
 
     @workflow.update
     async def submit_preferences(self, *sent: object) -> str:
-        choice = await self._read(Preferences, sent, self.rules.check_preferences)
-        self.rules.apply_preferences(choice)
-        return replies.PREFERENCES_TAKEN
+        return self._take_preferences(await self._read(Preferences, sent, self.rules.check_preferences))
 
     @submit_preferences.validator
     def _check_preferences(self, *sent: object) -> None:
         self._validate(Preferences, sent, self.rules.check_preferences)
+
+    def _take_opt_in(self, answer: OptIn) -> str:
+        self.rules.apply_opt_in(answer)
+        self.record(events.OptedIn(), answer.participant.strip().lower())
+        return replies.WELCOME_TRAINING_NEXT if self.spec.training_modules else replies.WELCOME_MATCHING_NEXT
+
+    def _take_training(self, done: TrainingCompleted) -> str:
+        if self.rules.apply_training(done):
+            self.record(events.TrainingCompleted(modules=done.modules), done.participant.strip().lower())
+            return replies.TRAINING_COMPLETE
+        return replies.training_recorded(self.rules.modules_left(done.participant))
+
+    def _take_preferences(self, choice: Preferences) -> str:
+        self.rules.apply_preferences(choice)
+        return replies.PREFERENCES_TAKEN
+
+    # Recruitment answers in batches (domain/batches.py): each answer is checked and taken as if sent alone, and
+    # keeps its own receipt, so a re-sent answer is taken once whether it came alone or in a batch.
+    @workflow.update
+    async def answer_batch(self, *sent: object) -> BatchReply:
+        batch = await self._read(AnswerBatch, sent, check_batch)
+        reply = BatchReply()
+        for item in batch.answers:
+            earlier = self.core.receipt(item.request_id)
+            if earlier is not None:
+                reply.replies[item.request_id] = earlier
+                continue
+            try:  # the validator checked each answer; one before it in the batch may have changed the state since
+                taken = self._checked(item)()
+            except Refusal as refusal:
+                reply.refused[item.request_id] = RefusedAnswer(sentence=str(refusal), field=refusal.field)
+                continue
+            self.core.keep_receipt(item.request_id, taken)
+            reply.replies[item.request_id] = taken
+        return reply
+
+    @answer_batch.validator
+    def _check_answer_batch(self, *sent: object) -> None:
+        """Refuse the batch, naming every answer the rules refuse, so the sender can send the rest again."""
+        with refusals():
+            batch = read_answer(AnswerBatch, sent)
+            check_batch(batch)
+        if not self.members_loaded:
+            return  # the handler checks each answer once they are in
+        refused: dict[str, dict[str, str | None]] = {}
+        for item in batch.answers:
+            if self.core.receipt(item.request_id) is None:
+                try:
+                    self._checked(item)
+                except Refusal as refusal:
+                    refused[item.request_id] = {"sentence": str(refusal), "field": refusal.field}
+        if refused:
+            raise ApplicationError(replies.some_answers_refused(len(refused)), refused, type=BATCH_REFUSED)
+
+    def _checked(self, item: BatchedAnswer) -> Callable[[], str]:
+        """Read and check one answer of a batch (a Refusal if it cannot be taken); what taking it does."""
+        if item.kind == PromptKind.OPT_IN:
+            opt_in = read_answer(OptIn, (item.answer,))
+            self.rules.check_opt_in(opt_in)
+            return lambda: self._take_opt_in(opt_in)
+        if item.kind == PromptKind.TRAINING:
+            done = read_answer(TrainingCompleted, (item.answer,))
+            self.rules.check_training(done)
+            return lambda: self._take_training(done)
+        choice = read_answer(Preferences, (item.answer,))
+        self.rules.check_preferences(choice)
+        return lambda: self._take_preferences(choice)
 
     @workflow.update
     async def withdraw(self, *sent: object) -> str:
