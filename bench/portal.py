@@ -43,13 +43,17 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.store import tables
+from adapters.store.prompts import CATCH_UP_LIMIT, CATCH_UP_POLL, PromptShelf
 from adapters.store.sql import make_engine
 from bench.output import RESULTS, latency_ms, save_figures
-from bootstrap import connect
+from bootstrap import connect, sealer
 from domain.answers import CoordinatorAction
 from domain.people import Participant, Role
 from domain.program import ProgramResult
+from domain.prompts import PendingPrompt
 from domain.spec import ProgramSpec
+from flipside_client import Refused, build_answer, send_answer
+from portal.forms import PromptCard, answer_fields, form_values
 from settings import Settings
 from starter import start_program
 from workflows import search
@@ -61,6 +65,7 @@ SKILLS = ["ai tools", "data dashboards", "social media", "collaboration apps", "
 FORM = re.compile(r'<form method="post" action="(/prompts/[^/"]+/([^"]+))"[^>]*>(.*?)</form>', re.DOTALL)
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 ASKING = {"prompt", "reminder"}  # the messages a person answers; information needs no visit
+BARE_EVERY = 10  # one participant in ten answers through the gateway without the portal: the bare update
 RETRIES, RETRY_PAUSE_S = 20, 3.0  # a person meeting a server error tries again a few seconds later
 
 
@@ -75,6 +80,7 @@ class Timings:
     finished_at: list[float] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
+    bare_answers: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     async def timed(self, what: str, call: Awaitable[httpx.Response]) -> httpx.Response | None:
         """The response, timed; None when the connection failed (counted, and tried again like a server error)."""
@@ -90,7 +96,7 @@ class Timings:
         return response
 
     def report(self) -> dict[str, Any]:
-        every = [v for values in self.seconds.values() for v in values]
+        every = [v for what, values in self.seconds.items() if what != "bare_answer" for v in values]
         wall = max(self.finished_at) - min(self.finished_at) if len(self.finished_at) > 1 else 0.0
         per_second = Counter(int(t) for t in self.finished_at)
         answers = self.seconds.get("answer", [])
@@ -106,6 +112,9 @@ class Timings:
             "signin_page_ms": latency_ms(self.seconds.get("signin_page", [])),
             "signin_ms": latency_ms(self.seconds.get("signin", [])),
             "answer_by_kind": {kind: {"n": len(v), **latency_ms(v)} for kind, v in sorted(self.answers.items())},
+            "bare_answer_ms": latency_ms(self.seconds.get("bare_answer", [])),
+            "bare_answers": len(self.seconds.get("bare_answer", [])),
+            "bare_by_kind": {kind: {"n": len(v), **latency_ms(v)} for kind, v in sorted(self.bare_answers.items())},
             "statuses": dict(sorted(self.statuses.items())),
             "forms_left_to_the_partner": dict(self.skipped),
             "refusals": dict(self.refusals.most_common()),
@@ -242,6 +251,63 @@ class Person:
             return False
         if response.status_code != status and response.status_code not in also:
             raise RuntimeError(f"{self.email}: {what} answered {response.status_code}: {response.text[:300]}")
+        return True
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """What a participant answering without the portal uses: the bench's client, and the record's prompts."""
+
+    client: Client
+    shelf: PromptShelf
+    program_id: str
+
+
+class GatewayPerson(Person):
+    """One participant in ten answers without the portal: the same answers, read from the record as the portal
+    reads them, sent straight through the gateway (`flipside_client.send_answer`) from the bench's process. Their
+    round trip is the bare update under the same load, so the portal's cost is a ratio."""
+
+    def __init__(self, email: str, portal_url: str, timings: Timings, gateway: "Gateway") -> None:
+        super().__init__(email, portal_url, timings)
+        self.gateway = gateway
+
+    async def sign_in(self, link: str) -> None:
+        """No browser, no session: the gateway is the bench's own client."""
+
+    async def answer_what_waits(self) -> bool:
+        prompts = await self.waiting_prompts()
+        answered = [await self.answer_directly(prompt) for prompt in prompts]
+        return all(answered)
+
+    async def waiting_prompts(self) -> list[PendingPrompt]:
+        """What the record shows waiting; a message can be ahead of the record by a moment, as a page can."""
+        deadline = time.monotonic() + CATCH_UP_LIMIT
+        while True:
+            found = await asyncio.to_thread(self.gateway.shelf.for_person, self.gateway.program_id, self.email)
+            if found or time.monotonic() > deadline:
+                return found or []
+            await asyncio.sleep(CATCH_UP_POLL)
+
+    async def answer_directly(self, prompt: PendingPrompt) -> bool:
+        kind = kind_of(prompt.id)
+        card = PromptCard(prompt=prompt)
+        fields = answer_form(kind, "".join(f'name="before_{i}"' for i in range(len(card.skills))), self.mentor)
+        if fields is None:
+            self.timings.skipped[kind] += 1
+            return True
+        answer = build_answer(prompt, self.email, answer_fields(card, form_values(list(fields.items()))))
+        start = time.perf_counter()
+        try:
+            await send_answer(self.gateway.client, prompt, answer)
+        except Refused as refused:  # the prompt closed between reading it and answering, as on a page
+            self.timings.refusals[f"bare: {refused.sentence}"] += 1
+        except Exception as error:  # what the portal would answer with a 500: counted, and tried again
+            self.timings.statuses[f"bare answer {type(error).__name__}"] += 1
+            return False
+        took = time.perf_counter() - start
+        self.timings.seconds["bare_answer"].append(took)
+        self.timings.bare_answers[kind].append(took)
         return True
 
 
@@ -416,7 +482,13 @@ async def drive(client: Client, settings: Settings, spec: ProgramSpec, n: int, b
     """Start the program, let everyone take part through the portal, and wait for the program to finish."""
     timings = Timings()
     everyone = roster(n)
-    people = {p.email: Person(p.email, settings.portal_url, timings) for p in everyone}
+    gateway = Gateway(client, PromptShelf(make_engine(settings.database), sealer(settings)), spec.program_id)
+    people = {
+        p.email: GatewayPerson(p.email, settings.portal_url, timings, gateway)
+        if i % BARE_EVERY == BARE_EVERY - 1
+        else Person(p.email, settings.portal_url, timings)
+        for i, p in enumerate(everyone)
+    }
     postman = Postman(settings.outbox_path, people)
     started = time.perf_counter()
     program_id = await start_program(client, settings, spec, everyone)
@@ -557,6 +629,24 @@ async def run_processes(
     }
 
 
+def ratios(figures: dict[str, Any]) -> dict[str, float]:
+    """The portal's answer round trip over the bare update's, at p50 and p99 (0 when either is missing)."""
+    a, bare = figures["answer_ms"], figures["bare_answer_ms"]
+    return {q: round(a[q] / bare[q], 2) if a[q] and bare[q] else 0.0 for q in ("p50", "p99")}
+
+
+def bare_line(figures: dict[str, Any]) -> str:
+    bare, ratio = figures["bare_answer_ms"], ratios(figures)
+    by_kind = ", ".join(f"{k} {v['n']} ({v['p50']} / {v['p99']})" for k, v in figures["bare_by_kind"].items())
+    return (
+        f"Beside them, one participant in {BARE_EVERY} answered without the portal: the same answers sent straight "
+        f"through the gateway (`flipside_client.send_answer`) from the bench's process, timed around the update "
+        f"alone. Bare update round trip: {figures['bare_answers']} answers, p50 {bare['p50']} ms, p99 {bare['p99']} "
+        f"ms, max {bare['max']} ms (by kind, p50 / p99: {by_kind or 'none'}). The portal's answer round trip is "
+        f"**{ratio['p50']}x** the bare update at p50 and **{ratio['p99']}x** at p99."
+    )
+
+
 def write_results(figures: dict[str, Any], command: str) -> Path:
     path = save_figures("portal", figures)
     a, page = figures["answer_ms"], figures["my_prompts_ms"]
@@ -587,6 +677,7 @@ def write_results(figures: dict[str, Any], command: str) -> Path:
         f"| {figures['peak_requests_per_s']} | {figures['answers']} | {figures['answers_per_s']} | {a['p50']} "
         f"| {a['p99']} | {page['p50']} | {page['p99']} | {figures['signin_ms']['p50']} "
         f"| {figures['signin_ms']['p99']} |\n\n"
+        f"{bare_line(figures)}\n\n"
         "Answer round trip by prompt kind (ms):\n\n"
         "| kind | answers | p50 | p99 | max |\n|---|---|---|---|---|\n"
         f"{kinds}\n\n"
@@ -622,7 +713,9 @@ def main() -> None:
         f"\n{figures['requests']} requests in {figures['active_s']} s: {figures['requests_per_s']} requests/s "
         f"(peak {figures['peak_requests_per_s']}/s); {figures['answers']} answers, {figures['answers_per_s']}/s\n"
         f"Answer round trip p50 {a['p50']} ms, p99 {a['p99']} ms; My prompts p50 {page['p50']} ms, "
-        f"p99 {page['p99']} ms\nWritten to {path} and {RESULTS / 'portal.md'}"
+        f"p99 {page['p99']} ms\nBare update p50 {figures['bare_answer_ms']['p50']} ms, "
+        f"p99 {figures['bare_answer_ms']['p99']} ms; portal / bare {ratios(figures)}\n"
+        f"Written to {path} and {RESULTS / 'portal.md'}"
     )
 
 

@@ -8,7 +8,7 @@ from domain.answers import Withdrawal
 from domain.replies import MEMBER_STATUS_WORDS
 from flipside_client import Action, Refused, act, build_answer, send_answer
 from portal.forms import PromptCard, answer_fields, form_values, place_refusal, sent_as, validation_errors
-from portal.sessions import CSRF_FIELD
+from portal.sessions import CSRF_FIELD, Answered
 from portal.web import PortalDep, PortalError, ViewerDep, log
 
 router = APIRouter()
@@ -53,8 +53,10 @@ async def answer(request: Request, portal: PortalDep, viewer: ViewerDep, workflo
         place_refusal(card, refusal)
     else:
         log.info("portal.answered", program=viewer.program_id, workflow=prompt.workflow_id, prompt=prompt.id)
-        context = {"title": "Thank you", "viewer": viewer, "reply": reply}
-        return portal.page(request, "done.html", {**context, "lagging": not await portal.caught_up(prompt, shown_as)})
+        if shown_as is not None:  # the next page waits for the record to show the answer (read your writes)
+            answered = Answered(workflow_id=prompt.workflow_id, prompt_id=prompt.id, shown_as=shown_as)
+            portal.keep_session(request, viewer.session.after_answer(answered))
+        return portal.page(request, "done.html", {"title": "Thank you", "viewer": viewer, "reply": reply})
     log.info("portal.answer_refused", program=viewer.program_id, workflow=prompt.workflow_id, prompt=prompt.id)
     return portal.page(request, "prompt.html", {"title": card.title, "viewer": viewer, "card": card}, 422)
 

@@ -26,11 +26,27 @@ SESSION_HOURS = 12
 CSRF_FIELD = "csrf_token"
 
 
+ANSWERS_AWAITED = 3  # the latest answers a session waits to see in the record: the cookie stays small
+
+
+class Answered(BaseModel):
+    """An answer the record may not show yet: its prompt, and the event that showed the prompt before it."""
+
+    workflow_id: str
+    prompt_id: str
+    shown_as: int
+
+
 class Session(BaseModel):
     csrf: str
     email: str | None = None
     program_id: str | None = None
     sid: str | None = None  # the SessionBook's id of a signed-in session
+    # Answers taken since the last page: the next page waits (bounded) for the record to show them (web.viewer).
+    answered: list[Answered] = []
+
+    def after_answer(self, answered: Answered) -> "Session":
+        return self.model_copy(update={"answered": [*self.answered, answered][-ANSWERS_AWAITED:]})
 
     @property
     def signed_in(self) -> bool:
@@ -102,7 +118,7 @@ class Sessions:
     def save(self, response: Response, session: Session) -> None:
         response.set_cookie(
             SESSION_COOKIE,
-            self.serializer.dumps(session.model_dump(exclude_none=True)),
+            self.serializer.dumps(session.model_dump(exclude_none=True, exclude_defaults=True)),
             max_age=self.max_age,
             path="/",
             secure=self.secure,

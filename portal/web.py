@@ -74,6 +74,7 @@ class Viewer:
     member: MemberView | None
     coordinator: bool
     shown_in_the_record: bool = False  # its program started keeping member views and pair records from its start
+    lagging: bool = False  # the record had not shown the person's latest answer when the page was read
 
     @property
     def pairing_ids(self) -> list[str]:
@@ -158,7 +159,14 @@ class Portal:
     # Pages
     def page(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         response: HTMLResponse = self.templates.TemplateResponse(request, name, context, status_code=status)
+        changed = getattr(request.state, "session", None)  # set by an answer, or by a page that saw it through
+        if isinstance(changed, Session):
+            self.sessions.save(response, changed)
         return response
+
+    def keep_session(self, request: Request, session: Session) -> None:
+        """Send `session` back with this request's page."""
+        request.state.session = session
 
     def message(self, request: Request, status: int, title: str, message: str, **extra: Any) -> HTMLResponse:
         return self.page(request, "message.html", {"title": title, "message": message, **extra}, status)
@@ -195,6 +203,7 @@ class Portal:
             raise PortalError(
                 401, "Please sign in", "Sign in with the link in your most recent message from the program."
             )
+        lagging = await self._answers_seen(request, session, session.email)
         entry = await run_in_threadpool(self.views.until_program, session.program_id)
         spec = await self.spec(session.program_id, entry)
         coordinator = session.email in spec.coordinators
@@ -202,7 +211,19 @@ class Portal:
         if member is None and not coordinator:
             raise PortalError(403, "Not part of this program", f"{session.email} is not part of {spec.name}.")
         from_start = entry is not None and entry.spec is not None
-        return Viewer(session, session.email, session.program_id, spec, member, coordinator, from_start)
+        return Viewer(session, session.email, session.program_id, spec, member, coordinator, from_start, lagging)
+
+    async def _answers_seen(self, request: Request, session: Session, email: str) -> bool:
+        """Read your writes: a page read after answers waits (bounded) until the record shows them, so it never
+        offers what was just answered; False once it does, True when it had not in time (the page says so).
+
+        The answer itself does not wait: its page shows what the workflow replied. Only reading pages wait, and
+        a second answer posted at once never waits for the first."""
+        if not session.answered or request.method != "GET":
+            return False
+        seen = await run_in_threadpool(self.shelf.all_caught_up, email, session.answered)
+        self.keep_session(request, session.model_copy(update={"answered": []}))
+        return not seen
 
     async def coordinator(self, request: Request) -> Viewer:
         viewer = await self.viewer(request)
@@ -225,10 +246,6 @@ class Portal:
 
     async def shown_as(self, prompt: PendingPrompt) -> int | None:
         return await run_in_threadpool(self.shelf.shown_as, prompt.workflow_id, prompt.participant, prompt.id)
-
-    async def caught_up(self, prompt: PendingPrompt, before: int | None) -> bool:
-        """After an answer: wait (bounded) until the record shows its effect, so the next page is up to date."""
-        return await run_in_threadpool(self.shelf.caught_up, prompt.workflow_id, prompt.participant, prompt.id, before)
 
     async def freshness(self, program_id: str) -> Freshness:
         return await run_in_threadpool(self.shelf.freshness, program_id)

@@ -7,8 +7,10 @@ workflows as before.
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Engine, Table, func, select
 
@@ -18,6 +20,17 @@ from domain.prompts import PendingPrompt
 
 CATCH_UP_LIMIT = 3.0  # seconds a page waits for the record to show an answer's effect
 CATCH_UP_POLL = 0.05
+
+
+class ShownBefore(Protocol):
+    """An answered prompt, and the event that showed it before the answer."""
+
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def prompt_id(self) -> str: ...
+    @property
+    def shown_as(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -111,16 +124,17 @@ class PromptShelf:
             prompt_id = where.prompt_id
             return any(fact.get("prompt_id") == prompt_id for fact in facts.scalars())
 
-    def caught_up(self, workflow_id: str, person: str, prompt_id: str, before: int | None) -> bool:
-        """Wait, bounded, until the record no longer shows the prompt as it was before an answer (closed, or
-        shown again); False when it has not caught up in time, and the page should say so."""
-        if before is None:  # the record did not show it before the answer: nothing to wait for
-            return True
+    def all_caught_up(self, person: str, answers: Sequence[ShownBefore]) -> bool:
+        """Wait, bounded, until the record no longer shows any of a person's answered prompts as it was before the
+        answer (closed, or shown again); False when it has not caught up in time, and the page should say so."""
         deadline = time.monotonic() + CATCH_UP_LIMIT
-        while self.shown_as(workflow_id, person, prompt_id) == before:
-            if time.monotonic() > deadline:
+        waiting = list(answers)
+        while waiting:
+            waiting = [a for a in waiting if self.shown_as(a.workflow_id, person, a.prompt_id) == a.shown_as]
+            if waiting and time.monotonic() > deadline:
                 return False
-            time.sleep(CATCH_UP_POLL)
+            if waiting:
+                time.sleep(CATCH_UP_POLL)
         return True
 
     def freshness(self, program_id: str) -> Freshness:
