@@ -67,6 +67,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 ASKING = {"prompt", "reminder"}  # the messages a person answers; information needs no visit
 BARE_EVERY = 10  # one participant in ten answers through the gateway without the portal: the bare update
 RETRIES, RETRY_PAUSE_S = 20, 3.0  # a person meeting a server error tries again a few seconds later
+EMPTY_LOOKS = 5  # after a message, a person who finds nothing to answer looks again a few times, as people reload
 
 
 # What was measured
@@ -111,6 +112,7 @@ class Timings:
             "my_prompts_ms": latency_ms(self.seconds.get("my_prompts", [])),
             "signin_page_ms": latency_ms(self.seconds.get("signin_page", [])),
             "signin_ms": latency_ms(self.seconds.get("signin", [])),
+            "prompt_page_ms": latency_ms(self.seconds.get("prompt_page", [])),
             "answer_by_kind": {kind: {"n": len(v), **latency_ms(v)} for kind, v in sorted(self.answers.items())},
             "bare_answer_ms": latency_ms(self.seconds.get("bare_answer", [])),
             "bare_answers": len(self.seconds.get("bare_answer", [])),
@@ -185,6 +187,8 @@ class Person:
         self.timings = timings
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.failures_in_a_row = 0
+        self.empty_looks = 0
+        self.landing: str | None = None  # where signing in sent the person: the prompt its link was about
 
     async def take_part(self) -> None:
         """Sign in with the first message's link, then answer what waits on every prompt message. A server error
@@ -192,8 +196,14 @@ class Person:
         first = await self.inbox.get()
         await self.sign_in(str(first["link"]))
         while True:
-            if await self.answer_what_waits():
+            seen = await self.answer_what_waits()
+            if seen is not None:
                 self.failures_in_a_row = 0
+                if seen == 0 and self.empty_looks < EMPTY_LOOKS:  # the message outran the record: look again soon
+                    self.empty_looks += 1
+                    await asyncio.sleep(RETRY_PAUSE_S * random.uniform(0.5, 1.5))
+                    continue
+                self.empty_looks = 0
                 await self.next_prompt_message()
             else:
                 self.failures_in_a_row += 1
@@ -210,14 +220,18 @@ class Person:
         response = await self.timings.timed("signin", self.http.post("/signin", data=data))
         if response is None or not self.check(response, 303, "sign-in"):
             raise RuntimeError(f"{self.email}: signing in failed")
+        self.landing = response.headers["location"]
 
-    async def answer_what_waits(self) -> bool:
-        """Load My prompts and answer every form on it; False when the portal failed on any of it."""
-        page = await self.timings.timed("my_prompts", self.http.get("/"))
-        if page is None or not self.check(page, 200, "My prompts"):
-            return False
-        answered = [await self.answer(m[1], m[2], m[3]) for m in FORM.finditer(page.text)]
-        return all(answered)
+    async def answer_what_waits(self) -> int | None:
+        """Load the page signing in landed on (as a browser follows the redirect), or else My prompts, and answer
+        every form on it: how many forms it held; None when the portal failed on any of it."""
+        url, what, self.landing = self.landing or "/", "prompt_page" if self.landing else "my_prompts", None
+        page = await self.timings.timed(what, self.http.get(url))
+        if page is None or not self.check(page, 200, what, also=(404,)):  # 404: the prompt is not shown yet
+            return None
+        forms = list(FORM.finditer(page.text))
+        answered = [await self.answer(m[1], m[2], m[3]) for m in forms]
+        return len(forms) if all(answered) else None
 
     async def answer(self, action: str, prompt_id: str, form: str) -> bool:
         kind = kind_of(prompt_id)
@@ -275,10 +289,10 @@ class GatewayPerson(Person):
     async def sign_in(self, link: str) -> None:
         """No browser, no session: the gateway is the bench's own client."""
 
-    async def answer_what_waits(self) -> bool:
+    async def answer_what_waits(self) -> int | None:
         prompts = await self.waiting_prompts()
         answered = [await self.answer_directly(prompt) for prompt in prompts]
-        return all(answered)
+        return len(prompts) if all(answered) else None
 
     async def waiting_prompts(self) -> list[PendingPrompt]:
         """What the record shows waiting; a message can be ahead of the record by a moment, as a page can."""
