@@ -45,6 +45,7 @@ events = Table(
     Column("origin", String(64)),  # the first run id of the workflow that recorded it (None before 0003)
     Column("fact", Json, nullable=False),
     UniqueConstraint("workflow_id", "seq", name="uq_events_workflow_seq"),
+    Index("ix_events_program_at", "program_id", "at"),  # a page's "as of": the program's newest event
 )
 
 programs = Table(
