@@ -229,12 +229,17 @@ async def send_answer(client: Client, prompt: PendingPrompt, answer: BaseModel, 
     domain/batches.py); the caller sees no difference.
     """
     if prompt.kind in BATCHED_KINDS:
-        item = BatchedAnswer(
-            request_id=answer_id or new_request_id(), kind=prompt.kind, answer=answer.model_dump(mode="json")
-        )
-        return await _desk(client, prompt.workflow_id).send(item)
+        return await send_recruitment_answer(client, prompt.workflow_id, prompt.kind, answer, answer_id)
     _, update = ANSWERS[prompt.kind]
     return await _update(client, prompt.workflow_id, update, answer, answer_id, CLOSED_PROMPT)
+
+
+async def send_recruitment_answer(
+    client: Client, program_id: str, kind: PromptKind, answer: BaseModel, answer_id: str | None = None
+) -> str:
+    """An opt-in, training or preferences answer to a program, in the next batch (domain/batches.py)."""
+    item = BatchedAnswer(request_id=answer_id or new_request_id(), kind=kind, answer=answer.model_dump(mode="json"))
+    return await _desk(client, program_id).send(item)
 
 
 class _Desk:

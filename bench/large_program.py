@@ -4,8 +4,8 @@
 
 A Temporal dev server with per-workflow time skipping, the worker (`worker.py`, its own process, encrypted
 payloads, the SQLite record) and this process as everyone involved. The program is started as `starter.py start`
-starts one (its roster stored in the record, the workflow given a reference); everyone opts in (ten answers in
-flight at a time), the coordinator closes recruitment, matching proposes and auto-approves, and every pairing
+starts one (its roster stored in the record, the workflow given a reference); everyone opts in at once (the
+gateway batches them), the coordinator closes recruitment, matching proposes and auto-approves, and every pairing
 starts. Nobody answers their match, so each pairing ends after one answer window and reports back; then the
 program's clock is fast-forwarded through the rest of its two weeks.
 
@@ -34,15 +34,14 @@ from bench.output import RESULTS, save_figures
 from bench.portal import COORDINATOR, cpu_seconds, process, roster
 from domain.answers import CoordinatorAction, OptIn
 from domain.program import ProgramResult, ProgramStatus
+from domain.prompts import PromptKind
 from domain.spec import ProgramSpec
-from flipside_client import Action, act, program_status
+from flipside_client import Action, act, program_status, send_recruitment_answer
 from settings import Settings
 from starter import start_program
 from tests.helpers.replaying import child_starts, runs_of
 from tests.helpers.servers import start_per_workflow_skipping
-from workflows.program import ProgramWorkflow
 
-IN_FLIGHT = 10  # answers at once: the most a real server takes per workflow
 POLL = 2.0  # seconds between status reads while the program works
 
 
@@ -84,13 +83,11 @@ def children_of(pid: int) -> list[int]:
 
 
 async def opt_in_everyone(client: Client, program_id: str, emails: list[str]) -> None:
-    handle = client.get_workflow_handle(program_id)
-    gate = asyncio.Semaphore(IN_FLIGHT)
+    """Everyone at once, as after a launch email: the gateway sends them to the program in batches."""
 
     async def opt_in(email: str) -> None:
-        async with gate:
-            answer = OptIn(participant=email, consent_to_ground_rules=True)
-            await handle.execute_update(ProgramWorkflow.opt_in, answer, id=f"opt-in-{email}")
+        answer = OptIn(participant=email, consent_to_ground_rules=True)
+        await send_recruitment_answer(client, program_id, PromptKind.OPT_IN, answer, f"opt-in-{email}")
 
     await asyncio.gather(*(opt_in(e) for e in emails))
 

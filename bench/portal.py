@@ -44,7 +44,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.store import tables
 from adapters.store.prompts import CATCH_UP_LIMIT, CATCH_UP_POLL, PromptShelf
-from adapters.store.sql import make_engine
+from adapters.store.sql import SqlEventStore, make_engine
 from bench.output import RESULTS, latency_ms, save_figures
 from bootstrap import connect, sealer
 from domain.answers import CoordinatorAction
@@ -553,6 +553,29 @@ async def _opted_in(record: Engine, program_id: str, n: int) -> bool:
         return int(conn.execute(opted_in).scalar_one()) >= n
 
 
+def rebuilt_the_same(settings: Settings) -> dict[str, Any]:
+    """After the run, with the worker stopped: the projections as the load left them, then rebuilt from the log.
+    A difference would be a projection that depends on how appends were batched or raced: the bench fails."""
+    store = SqlEventStore(settings.database, migrate_schema=False)
+
+    def rows() -> dict[str, list[tuple[Any, ...]]]:
+        with store.engine.connect() as conn:
+            return {
+                table.name: sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
+                for table in tables.PROJECTIONS
+            }
+
+    try:
+        under_load = rows()
+        replayed = store.rebuild()
+        differing = sorted(name for name, rebuilt in rows().items() if rebuilt != under_load[name])
+    finally:
+        store.dispose()
+    if differing:
+        raise RuntimeError(f"the projections differ from a rebuild of the log in {', '.join(differing)}")
+    return {"rebuild": {"events": replayed, "rows": sum(len(r) for r in under_load.values()), "equal": True}}
+
+
 def portal_errors(log: Path) -> dict[str, int]:
     """The Temporal errors behind the portal's server errors, from its log (one traceback per failed request)."""
     found = Counter(m[1] for m in re.finditer(r"^temporalio\.service\.RPCError: (.*)$", log.read_text(), re.MULTILINE))
@@ -637,6 +660,7 @@ async def run_processes(
             after, load_after = cpu_use(pids), os.getloadavg()[0]
     return {
         **figures,
+        **rebuilt_the_same(settings),
         "cpu_s": {name: round(after[name] - before[name], 1) for name in after},
         "load_average_1m": {"start": round(load_before, 1), "end": round(load_after, 1)},
         "portal_errors": portal_errors(logs / "portal.log"),
@@ -698,6 +722,8 @@ def write_results(figures: dict[str, Any], command: str) -> Path:
         f"Responses: {', '.join(f'{k}: {v}' for k, v in figures['statuses'].items())}.\n\n"
         f"Refused (422; the prompt closed between loading the page and posting it): {refused}.\n\n"
         f"Temporal errors behind the portal's server errors (500), from its log: {errors}.\n\n"
+        f"After the run, with the worker stopped, the projections ({figures['rebuild']['rows']:,} rows) equal a "
+        f"rebuild from the log ({figures['rebuild']['events']:,} events), row for row.\n\n"
         f"CPU seconds used while the program ran ({figures['program_s']} s of wall time, "
         f"{os.cpu_count()} cores): {cpu}. The machine's 1-minute load average was {load['start']} at the start and "
         f"{load['end']} at the end (other work shares it: figures from a busy machine are pessimistic).\n"
