@@ -71,6 +71,7 @@ from tests.helpers.programs import (
     status,
 )
 from tests.helpers.record import read_model_outcome
+from tests.helpers.waiting import skip
 from worker import build_worker
 
 ACCEPTED = WorkflowUpdateStage.ACCEPTED
@@ -343,14 +344,14 @@ async def test_a_pause_that_reaches_a_pairing_in_its_first_step_holds(harness: H
     inp = PairingInput(pairing_id="pairing-early-pause", mentor=mentor, mentee=mentee, terms=early)
     # The pause is delivered with the start: in the same first activation, every time
     handle = await start_pairing(harness.client, inp, harness.settings.task_queue, start_signal="pause")
-    await harness.env.sleep(timedelta(hours=3))  # three answer windows, had the clock been running
+    await skip(harness.env, timedelta(hours=3))  # three answer windows, had the clock been running
 
     view = await handle.query("view", result_type=PairingView)
     assert view.paused and view.stage == PairingStage.INTRODUCTION
     prompts = await handle.query("pending_prompts", mentor.email, result_type=list[PendingPrompt])
     assert [(p.id, p.paused, p.due_at) for p in prompts] == [("accept-match", True, None)]
     await handle.signal("resume")
-    await harness.env.sleep(timedelta(hours=2))
+    await skip(harness.env, timedelta(hours=2))
     assert (await handle.query("summary", result_type=PairingSummary)).outcome == PairingOutcome.UNANSWERED
 
 
@@ -391,7 +392,7 @@ async def test_a_resume_sent_while_a_pause_goes_out_leaves_no_pairing_paused(
             pausing = await handle.start_update("pause", AS_COORDINATOR, wait_for_stage=ACCEPTED, result_type=str)
             await drive(h, handle, {}, until_true=lambda: _paused(pairings[0]), max_steps=20)
             resuming = await handle.start_update("resume", AS_COORDINATOR, wait_for_stage=ACCEPTED, result_type=str)
-            await env.sleep(timedelta(hours=2))  # the held pause goes out
+            await skip(env, timedelta(hours=2))  # the held pause goes out
             assert "Paused" in await pausing.result() and await resuming.result() == "Resumed."
 
             assert [await _paused(p) for p in pairings] == [False, False]

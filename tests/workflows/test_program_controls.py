@@ -25,6 +25,7 @@ from tests.helpers.programs import (
     start_program,
     status,
 )
+from tests.helpers.waiting import skip
 
 
 async def act(handle: Handle, update: str, arg: Any) -> str:
@@ -38,10 +39,10 @@ async def act(handle: Handle, update: str, arg: Any) -> str:
 async def test_pause_during_recruitment_stops_the_clock_until_resumed(harness: Harness) -> None:
     handle = await start_program(harness, spec(durations={"recruitment": "2d"}), roster(1))
     await act(handle, "opt_in", OptIn(participant=J0, consent_to_ground_rules=True))  # so training has work
-    await harness.env.sleep(timedelta(days=1))
+    await skip(harness.env, timedelta(days=1))
 
     await act(handle, "pause", AS_COORDINATOR)
-    await harness.env.sleep(timedelta(days=5))  # far past the two-day recruitment window
+    await skip(harness.env, timedelta(days=5))  # far past the two-day recruitment window
 
     paused = await status(handle)
     assert (paused.phase, paused.paused) == (ProgramPhase.RECRUITMENT, True)
@@ -53,9 +54,9 @@ async def test_pause_during_recruitment_stops_the_clock_until_resumed(harness: H
     assert opt_in.due_at is not None and not opt_in.paused
     left = opt_in.due_at - await harness.env.get_current_time()
     assert abs(left - timedelta(days=1)) < timedelta(minutes=1)  # what was left at the pause
-    await harness.env.sleep(timedelta(hours=20))
+    await skip(harness.env, timedelta(hours=20))
     assert (await status(handle)).phase == ProgramPhase.RECRUITMENT
-    await harness.env.sleep(timedelta(hours=6))
+    await skip(harness.env, timedelta(hours=6))
     assert (await status(handle)).phase == ProgramPhase.TRAINING
 
 
@@ -72,7 +73,7 @@ async def test_pause_during_mentoring_holds_every_pairing_and_its_cycle(harness:
     pairings = [await pairing_of(harness, handle, e) for e in (J0, J1)]
 
     await act(handle, "pause", AS_COORDINATOR)
-    await harness.env.sleep(timedelta(weeks=3))  # longer than the whole program
+    await skip(harness.env, timedelta(weeks=3))  # longer than the whole program
 
     for pairing in pairings:
         view = await pairing_view(pairing)
@@ -83,9 +84,9 @@ async def test_pause_during_mentoring_holds_every_pairing_and_its_cycle(harness:
     check_in = next(p for p in await pending_prompts(pairings[0], S0) if p.kind == PromptKind.CHECK_IN)
     assert check_in.due_at is not None
     left = check_in.due_at - await harness.env.get_current_time()
-    await harness.env.sleep(left - timedelta(hours=1))
+    await skip(harness.env, left - timedelta(hours=1))
     assert (await pairing_view(pairings[0])).cycle == 1
-    await harness.env.sleep(timedelta(hours=2))
+    await skip(harness.env, timedelta(hours=2))
     assert (await pairing_view(pairings[0])).cycle == 2
     await drive(harness, handle, personas)
     assert (await result(handle)).metrics.pairings_completed == 2
@@ -123,7 +124,7 @@ async def test_closing_recruitment_early_moves_to_training_and_refuses_late_opt_
         await act(handle, "opt_in", OptIn(participant=email, consent_to_ground_rules=True))
 
     reply = await act(handle, "close_recruitment", AS_COORDINATOR)
-    await harness.env.sleep(timedelta(minutes=1))  # let the workflow act on it; nowhere near the 2-day window
+    await skip(harness.env, timedelta(minutes=1))  # let the workflow act on it; nowhere near the 2-day window
 
     assert "2 opted in" in reply
     assert (await status(handle)).phase == ProgramPhase.TRAINING
@@ -142,7 +143,7 @@ async def test_adding_a_participant_invites_them_while_recruitment_is_open_only(
     assert [p.kind for p in await pending_prompts(handle, NEWCOMER.email)] == [PromptKind.OPT_IN]
     await act(handle, "opt_in", OptIn(participant=NEWCOMER.email, consent_to_ground_rules=True))
     await act(handle, "close_recruitment", AS_COORDINATOR)
-    await harness.env.sleep(timedelta(minutes=1))
+    await skip(harness.env, timedelta(minutes=1))
     late = NEWCOMER.model_copy(update={"email": "later@example.com"})
     message = await refusal(act(handle, "add_participant", NewParticipant(coordinator=COORDINATOR, participant=late)))
     assert "only be added while recruitment is open" in message
@@ -168,7 +169,7 @@ async def test_an_edited_match_must_keep_the_hard_constraints_and_starts_exactly
 
     swapped = [PairChoice(mentor=J0, mentee=S1), PairChoice(mentor=J1, mentee=S0)]
     await act(handle, "approve_matches", Approval(coordinator=COORDINATOR, pairs=swapped))
-    await harness.env.sleep(timedelta(minutes=1))
+    await skip(harness.env, timedelta(minutes=1))
 
     started = {
         (v.mentor, v.mentee) for v in [await pairing_view(await pairing_of(harness, handle, e)) for e in (J0, J1)]

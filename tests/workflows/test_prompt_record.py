@@ -6,6 +6,7 @@ The record follows a workflow by an append's round trip, so each comparison wait
 """
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from adapters.store import tables as t
@@ -19,6 +20,7 @@ from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, roster, spec
 from tests.helpers.programs import AS_COORDINATOR, Handle, start_program
+from tests.helpers.waiting import skip
 
 AGREE_LIMIT = 10.0  # seconds for the record to catch up with the workflows; only stops a test that never would
 
@@ -93,7 +95,7 @@ async def test_a_pause_shows_no_due_dates_and_a_resume_moves_them_on(harness: Ha
     assert paused and all(p.due_at is None and p.paused for p in paused)
     assert rebuilt_the_same(harness)  # open prompts rebuild from the log row for row
 
-    await harness.env.sleep(3600)
+    await skip(harness.env, timedelta(seconds=3600))
     await handle.execute_update("resume", AS_COORDINATOR)
     await record_agrees(harness, handle, emails)
     resumed = PromptShelf(harness.store.engine, sealer(harness.settings)).for_person(handle.id, people[0].email)

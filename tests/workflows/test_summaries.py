@@ -6,7 +6,7 @@ and that no label, summary or detail of any history holds a name, an email or wo
 tests/test_ui_story.py shows the same in the Temporal UI, with the codec server and without it.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -30,6 +30,7 @@ from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, pairing_terms, roster, spec
 from tests.helpers.programs import start_program
+from tests.helpers.waiting import skip
 from workflows import search
 
 Handle = WorkflowHandle[Any, Any]
@@ -131,7 +132,7 @@ async def test_current_details_follow_every_answer_and_a_pause(harness: Harness)
     assert "3 answers, due when the program resumes" in (await metadata(handle)).current_details
     await handle.execute_update("resume", CoordinatorAction(coordinator=COORDINATOR))
     await handle.execute_update("close_recruitment", CoordinatorAction(coordinator=COORDINATOR))
-    await harness.env.sleep(60)
+    await skip(harness.env, timedelta(seconds=60))
     assert (await metadata(handle)).current_details.startswith("**Now:** training\n\n**Awaiting:** 1 answer")
 
 
