@@ -78,6 +78,34 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def rss_mb(pid: int) -> float | None:
+    """The process's resident memory now (VmRSS), in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except FileNotFoundError:
+        return None
+    return None
+
+
+async def sample_rss(pid: int, started: float, samples: list[tuple[float, float]]) -> None:
+    """The worker's resident memory every half second, so the report can say in which phase it peaked."""
+    while True:
+        if (now := rss_mb(pid)) is not None:
+            samples.append((time.monotonic() - started, now))
+        await asyncio.sleep(0.5)
+
+
+def rss_by_moment(marks: dict[str, float], samples: list[tuple[float, float]]) -> dict[str, float]:
+    """The most memory the worker held up to each moment since the one before."""
+    peaks, since = {}, 0.0
+    for moment, at in marks.items():
+        held = [mb for t, mb in samples if since <= t <= at]
+        peaks[moment], since = max(held, default=0.0), at
+    return peaks
+
+
 def children_of(pid: int) -> list[int]:
     return [int(c) for f in Path(f"/proc/{pid}/task").glob("*/children") for c in f.read_text().split()]
 
@@ -108,6 +136,8 @@ async def play(env: WorkflowEnvironment, settings: Settings, pairs: int, worker_
     client, spec = env.client, quiet_spec(uuid.uuid4().hex[:6])
     people = roster(2 * pairs)
     started = time.monotonic()
+    samples: list[tuple[float, float]] = []
+    sampling = asyncio.create_task(sample_rss(worker_pid, started, samples))
     with env.with_time_skipping_disabled():  # the program runs on the wall clock until its pairings are done
         program_id = await start_program(client, settings, spec, people)
     marks = {"started": round(time.monotonic() - started, 1)}
@@ -119,6 +149,7 @@ async def play(env: WorkflowEnvironment, settings: Settings, pairs: int, worker_
     await env.fast_forward(client.get_workflow_handle(program_id), spec.durations.program_length * 2)
     result = await client.get_workflow_handle(program_id, result_type=ProgramResult).result()
     marks["completed"] = round(time.monotonic() - started, 1)
+    sampling.cancel()
     runs = await runs_of(client, program_id)
     starts = child_starts(runs)
     return {
@@ -129,6 +160,7 @@ async def play(env: WorkflowEnvironment, settings: Settings, pairs: int, worker_
         "pairings_started": len(starts),
         "pairings_started_twice": sum(1 for n in starts.values() if n > 1),
         "worker_peak_rss_mb": peak_rss_mb(worker_pid),
+        "worker_rss_mb_by_moment": rss_by_moment(marks, samples),
         "solver_peak_rss_mb": max((v for v in solver_rss.values() if v is not None), default=None),
     }
 
@@ -170,13 +202,14 @@ async def bench(pairs: int) -> dict[str, Any]:
 
 def write_results(figures: dict[str, Any], command: str) -> None:
     save_figures("large-program", figures)
-    marks = "\n".join(f"| {what} | {s} |" for what, s in figures["seconds_from_start"].items())
+    rss = figures["worker_rss_mb_by_moment"]
+    marks = "\n".join(f"| {what} | {s} | {rss.get(what, '')} |" for what, s in figures["seconds_from_start"].items())
     (RESULTS / "large-program.md").write_text(
         "# bench/large_program.py results\n\n"
         f"`{command}`\n\n"
         f"{figures['people']} people ({figures['pairs']} pairs), measured {figures['measured_at']} on "
         f"{figures['machine']}; load average {figures['load_average_1m_end']} at the end.\n\n"
-        "| moment | seconds from start |\n|---|---|\n"
+        "| moment | seconds from start | worker RSS MB, most since the moment before |\n|---|---|---|\n"
         f"{marks}\n\n"
         f"- Outcome: {figures['outcome']}; {figures['runs']} runs, events per run {figures['events_per_run']} "
         f"(most {max(figures['events_per_run'])}).\n"
