@@ -248,7 +248,9 @@ class _Desk:
     becomes a dozen updates rather than a thousand competing for the server's ten in flight per workflow."""
 
     def __init__(self, client: Client, program_id: str) -> None:
-        self.client, self.program_id = client, program_id
+        # Weakly: the desks are kept in a dict keyed weakly by this client, which a strong reference here would
+        # keep alive for good (and its connection with it). Whoever is waiting on the desk holds the client.
+        self.client, self.program_id = weakref.ref(client), program_id
         self.waiting: dict[str, tuple[BatchedAnswer, list[asyncio.Future[str]]]] = {}
         self.sending: asyncio.Task[None] | None = None
 
@@ -273,10 +275,12 @@ class _Desk:
     async def _send_batch(self, batch: dict[str, tuple[BatchedAnswer, list[asyncio.Future[str]]]]) -> None:
         """Send the batch; answers refused before it reached the program are settled, and the rest sent again."""
         while batch:
-            payload = AnswerBatch(answers=[item for item, _ in batch.values()])
+            payload, client = AnswerBatch(answers=[item for item, _ in batch.values()]), self.client()
+            if client is None:
+                raise RuntimeError("the client these answers were sent through is gone")
             try:
                 reply: BatchReply = await _update(
-                    self.client, self.program_id, ProgramWorkflow.answer_batch, payload, None, CLOSED_PROMPT
+                    client, self.program_id, ProgramWorkflow.answer_batch, payload, None, CLOSED_PROMPT
                 )
             except RefusedAnswers as refused:
                 for request_id, why in refused.answers.items():

@@ -6,9 +6,11 @@ the task of an update its validator refuses, as production does.
 """
 
 import asyncio
+import gc
+import weakref
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import replies
@@ -127,3 +129,17 @@ async def test_a_batch_the_program_cannot_read_is_refused_in_words_before_histor
 
     assert await history_length(handle) == length
     assert (await member(handle, J0)).status == MemberStatus.INVITED
+
+
+async def test_a_client_that_sent_answers_in_batches_can_be_let_go(dev_harness: Harness) -> None:
+    """The gateway keeps its batches per client without holding on to the client (a CLI command's, a test's)."""
+    _, prompts = await opt_in_prompts(dev_harness)
+    client = Client(**dev_harness.client.config())
+    assert await opt_in(dev_harness, prompts[J0], J0) == replies.WELCOME_TRAINING_NEXT  # the harness's own client
+    answer = build_answer(prompts[S0], S0, {"consent_to_ground_rules": True})
+    assert await send_answer(client, prompts[S0], answer) == replies.WELCOME_TRAINING_NEXT
+
+    let_go = weakref.ref(client)
+    del client
+    gc.collect()
+    assert let_go() is None
