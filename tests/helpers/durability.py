@@ -361,7 +361,8 @@ ASKED_AGAIN = re.compile(r"/again-\d+(?=/)")
 
 
 def assert_notices_once(participants: Participants, events: list[DomainEvent]) -> dict[str, Any]:
-    """No notice twice; every prompt the record implies, or a person saw, was notified; nothing else was."""
+    """No notice twice; every prompt the record implies, or a person saw, was notified; no notice went out for a
+    prompt the record does not show asked."""
     rows = delivered_rows(participants.outbox)
     keys = [row["key"] for row in rows]
     twice = [k for k, n in Counter(keys).items() if n > 1]
@@ -371,9 +372,12 @@ def assert_notices_once(participants: Participants, events: list[DomainEvent]) -
     # record implies the prompt, and its repeat carries the asking in its key.
     sent_prompts = {ASKED_AGAIN.sub("", row["key"]) for row in rows if row["kind"] == "prompt"}
     expected = implied_prompts | participants.seen
-    assert sent_prompts == expected, (
-        f"prompt notices not sent: {sorted(expected - sent_prompts)}; unexplained: {sorted(sent_prompts - expected)}"
-    )
+    # A prompt nobody answered in time (people held up by the kills) implies nothing by its answer; the record
+    # shows it was asked all the same. fresh28: a pair missed a whole cycle, mid-point survey included.
+    asked = {f"{e.workflow_id}/{e.fact.prompt_id}/{e.participant}" for e in events if e.fact.kind == "prompt_shown"}
+    assert expected <= sent_prompts, f"prompt notices not sent: {sorted(expected - sent_prompts)}"
+    unexplained = sent_prompts - expected - asked
+    assert not unexplained, f"prompt notices for prompts never asked: {sorted(unexplained)}"
     assert implied_others <= set(keys), f"notices missing: {sorted(implied_others - set(keys))}"
     return {
         "notices": len(keys),
