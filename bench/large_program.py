@@ -67,32 +67,26 @@ def quiet_spec(run: str) -> ProgramSpec:
     )
 
 
+def memory_mb(pid: int, field: str) -> float | None:
+    """A memory figure of a process from /proc (VmHWM: the most it has held; VmRSS: what it holds now), in MB;
+    None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except FileNotFoundError:
+        return None
+    return None
+
+
 def peak_rss_mb(pid: int) -> float | None:
-    """The most resident memory a process has had (VmHWM), in MB; None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except FileNotFoundError:
-        return None
-    return None
-
-
-def rss_mb(pid: int) -> float | None:
-    """The process's resident memory now (VmRSS), in MB; None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except FileNotFoundError:
-        return None
-    return None
+    return memory_mb(pid, "VmHWM")
 
 
 async def sample_rss(pid: int, started: float, samples: list[tuple[float, float]]) -> None:
     """The worker's resident memory every half second, so the report can say in which phase it peaked."""
     while True:
-        if (now := rss_mb(pid)) is not None:
+        if (now := memory_mb(pid, "VmRSS")) is not None:
             samples.append((time.monotonic() - started, now))
         await asyncio.sleep(0.5)
 
