@@ -127,15 +127,14 @@ class PromptShelf:
     def all_caught_up(self, person: str, answers: Sequence[ShownBefore]) -> bool:
         """Wait, bounded, until the record no longer shows any of a person's answered prompts as it was before the
         answer (closed, or shown again); False when it has not caught up in time, and the page should say so."""
-        deadline = time.monotonic() + CATCH_UP_LIMIT
-        waiting = list(answers)
-        while waiting:
+        deadline, waiting = time.monotonic() + CATCH_UP_LIMIT, list(answers)
+        while True:
             waiting = [a for a in waiting if self.shown_as(a.workflow_id, person, a.prompt_id) == a.shown_as]
-            if waiting and time.monotonic() > deadline:
+            if not waiting:
+                return True
+            if time.monotonic() > deadline:
                 return False
-            if waiting:
-                time.sleep(CATCH_UP_POLL)
-        return True
+            time.sleep(CATCH_UP_POLL)
 
     def freshness(self, program_id: str) -> Freshness:
         with self.engine.connect() as conn:
