@@ -898,23 +898,17 @@ class ProgramWorkflow(PromptingWorkflow):
                 try:
                     self._checked(item)
                 except Refusal as refusal:
-                    refused[item.request_id] = {"sentence": str(refusal), "field": refusal.field}
+                    refused[item.request_id] = RefusedAnswer(sentence=str(refusal), field=refusal.field).model_dump()
         if refused:
             raise ApplicationError(replies.some_answers_refused(len(refused)), refused, type=BATCH_REFUSED)
 
     def _checked(self, item: BatchedAnswer) -> Callable[[], str]:
         """Read and check one answer of a batch (a Refusal if it cannot be taken); what taking it does."""
         if item.kind == PromptKind.OPT_IN:
-            opt_in = read_answer(OptIn, (item.answer,))
-            self.rules.check_opt_in(opt_in)
-            return lambda: self._take_opt_in(opt_in)
+            return _prepared(OptIn, item, self.rules.check_opt_in, self._take_opt_in)
         if item.kind == PromptKind.TRAINING:
-            done = read_answer(TrainingCompleted, (item.answer,))
-            self.rules.check_training(done)
-            return lambda: self._take_training(done)
-        choice = read_answer(Preferences, (item.answer,))
-        self.rules.check_preferences(choice)
-        return lambda: self._take_preferences(choice)
+            return _prepared(TrainingCompleted, item, self.rules.check_training, self._take_training)
+        return _prepared(Preferences, item, self.rules.check_preferences, self._take_preferences)
 
     @workflow.update
     async def withdraw(self, *sent: object) -> str:
@@ -1078,6 +1072,15 @@ class ProgramWorkflow(PromptingWorkflow):
     def program_spec(self) -> ProgramSpec:
         """The spec the program runs on: the portal reads its coordinators, ground rules, modules and durations."""
         return self.spec
+
+
+def _prepared(
+    model: type[A], item: BatchedAnswer, check: Callable[[A], None], take: Callable[[A], str]
+) -> Callable[[], str]:
+    """One answer of a batch read as `model` and checked (a Refusal if it cannot be taken); what taking it does."""
+    answer = read_answer(model, (item.answer,))
+    check(answer)
+    return lambda: take(answer)
 
 
 def _changed(records: dict[str, R], stored: dict[str, dict[str, object]]) -> list[R]:
