@@ -496,7 +496,8 @@ async def drive(client: Client, settings: Settings, spec: ProgramSpec, n: int, b
     """Start the program, let everyone take part through the portal, and wait for the program to finish."""
     timings = Timings()
     everyone = roster(n)
-    gateway = Gateway(client, PromptShelf(make_engine(settings.database), sealer(settings)), spec.program_id)
+    record = make_engine(settings.database)  # what the gateway's people read, and how recruitment is watched
+    gateway = Gateway(client, PromptShelf(record, sealer(settings)), spec.program_id)
     people = {
         p.email: GatewayPerson(p.email, settings.portal_url, timings, gateway)
         if i % BARE_EVERY == BARE_EVERY - 1
@@ -512,7 +513,6 @@ async def drive(client: Client, settings: Settings, spec: ProgramSpec, n: int, b
     handle = client.get_workflow_handle(program_id, result_type=ProgramResult)
     phases: dict[str, float] = {}
     try:
-        record = make_engine(settings.database)
         await _watch(until(lambda: _opted_in(record, program_id, n), "every opt-in", budget), tasks)
         phases["recruitment_s"] = round(time.perf_counter() - started, 1)
         await handle.execute_update("close_recruitment", CoordinatorAction(coordinator=COORDINATOR), result_type=str)
@@ -525,6 +525,7 @@ async def drive(client: Client, settings: Settings, spec: ProgramSpec, n: int, b
         await asyncio.gather(*(person.http.aclose() for person in people.values()))
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             await handle.terminate("bench finished")
+        record.dispose()
     assert isinstance(result, ProgramResult)
     return {
         **timings.report(),
