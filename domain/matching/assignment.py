@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from domain.matching.candidates import Candidates
+from domain.matching.candidates import Candidates, in_parallel
 from domain.matching.model import Bools, Ints
 from domain.matching.scoring import _Cohort
 
@@ -172,6 +172,15 @@ class _Slots:
     first: Ints  # each row's first slot (-1 when the row is not in the problem)
     rq: Ints  # the columns in the problem
     q_fixed: Ints  # tie level earned by each column in the problem
+
+
+@dataclass
+class _Scanned:
+    """What the duality check found in one block of rows."""
+
+    taken: tuple[Ints, Ints, Ints] | None  # pairs to add: rows, columns, units
+    excess: int  # how much the block's slots' prices must rise to hold on its open pairs
+    cuts: tuple[Ints, Ints] | None  # rows seen whole, and their exact cuts
 
 
 @dataclass
@@ -367,8 +376,7 @@ class _Bipartite:
         by_price = np.argsort(price, kind="stable")
         sorted_price = price[by_price]
         risky = risky[np.argsort(below[risky], kind="stable")]  # fewest hot columns first
-        excess = 0
-        gained: list[tuple[Ints, Ints, Ints]] = []
+        blocks: list[tuple[Ints, Ints]] = []  # rows, and the columns where their left-out pairs could break
         start = 0
         while start < len(risky):
             rows = risky[start : start + 256]
@@ -376,23 +384,29 @@ class _Bipartite:
             hot = np.sort(hot[col_slack[hot] > slack[rows].min()])
             rows = rows[: max(1, BLOCK_CELLS // max(len(hot), 1))]
             start += len(rows)
-            taken, excess_here = self._scan_block(slots, found, rows, hot, mentor_ok, mentee_ok)
-            excess += excess_here
-            if taken is not None:
-                gained.append(taken)
+            blocks.append((rows, hot))
+        excess = 0
+        gained: list[tuple[Ints, Ints, Ints]] = []
+        for block in in_parallel(lambda b: self._scan_block(slots, found, *b, mentor_ok, mentee_ok), blocks):
+            excess += block.excess
+            if block.taken is not None:
+                gained.append(block.taken)
+            if block.cuts is not None:
+                self.row_cut[block.cuts[0]] = block.cuts[1]
         if gained:
             self._add(*(np.concatenate(part) for part in zip(*gained, strict=True)))
         return excess > 0, excess
 
     def _scan_block(
         self, slots: _Slots, found: _Round, rows: Ints, hot: Ints, mentor_ok: Bools, mentee_ok: Bools
-    ) -> tuple[tuple[Ints, Ints, Ints] | None, int]:
-        """Score rows against the hot columns; the pairs to add (if any) and the rows' price excess.
+    ) -> _Scanned:
+        """Score rows against the hot columns: the pairs to add (if any), the rows' price excess and, for rows
+        seen whole, their exact cuts. Changes nothing (blocks run at once; `_scan` applies what they found).
 
         Rules are checked only where the prices say a pair could break, or when a row is seen whole."""
         sides = self.sides
         if not len(hot):
-            return None, 0
+            return _Scanned(None, 0, None)
         units = sides.units(rows, hot)
         q_of = np.full(len(sides.col_person), -1, dtype=np.int64)
         q_of[slots.rq] = np.arange(len(slots.rq))
@@ -402,11 +416,10 @@ class _Bipartite:
         excess = self._excess(slots, found, rows[at_r], q_of[hot[at_c]], units[at_r, at_c])
         taken_r, taken_c = self._near(rows, hot, units, margin, at_r, mentor_ok, mentee_ok)
         take_r, take_c = np.r_[at_r, taken_r], np.r_[at_c, taken_c]
-        if len(hot) == len(sides.col_person):  # seen whole: the rows' cuts can be exact from now on
-            self._exact_cuts(rows, units, take_r, take_c)
-        if not len(take_r):
-            return None, excess
-        return (rows[take_r], hot[take_c], units[take_r, take_c]), excess
+        # Seen whole: the rows' cuts can be exact from now on.
+        cuts = (rows, self._exact_cuts(rows, units, take_r, take_c)) if len(hot) == len(sides.col_person) else None
+        taken = (rows[take_r], hot[take_c], units[take_r, take_c]) if len(take_r) else None
+        return _Scanned(taken, excess, cuts)
 
     def _margin(self, slots: _Slots, found: _Round, rows: Ints, qs: Ints, units: Ints) -> Ints:
         """By how much each pair's weight exceeds its best slot's price plus the column's (> 0: it breaks)."""
@@ -461,8 +474,8 @@ class _Bipartite:
         at_r, at_c = self._open(rows[at_r], hot[at_c], mentor_ok, mentee_ok, at_r, at_c)
         return at_r, at_c
 
-    def _exact_cuts(self, rows: Ints, units: Ints, take_r: Ints, take_c: Ints) -> None:
-        """A row seen whole: its cut becomes its best pair left out of the graph."""
+    def _exact_cuts(self, rows: Ints, units: Ints, take_r: Ints, take_c: Ints) -> Ints:
+        """Rows seen whole: each one's cut becomes its best pair left out of the graph."""
         _, feasible = self.sides.block(rows)
         left_out = feasible.copy()
         left_out[take_r, take_c] = False
@@ -470,7 +483,8 @@ class _Bipartite:
         at = np.full(len(self.sides.row_person), -1, dtype=np.int64)
         at[rows] = np.arange(len(rows))
         left_out[at[self.rows[mine]], self.cols[mine]] = False
-        self.row_cut[rows] = np.where(left_out.any(axis=1), np.where(left_out, units, -1).max(axis=1), -1)
+        cuts: Ints = np.where(left_out.any(axis=1), np.where(left_out, units, -1).max(axis=1), -1)
+        return cuts
 
 
 def _prices(match: Ints, n_q: int, e_slot: Ints, e_q: Ints, e_w: Ints) -> tuple[Ints, Ints]:

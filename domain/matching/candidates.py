@@ -17,7 +17,11 @@ Only the pairs at a threshold are checked against the management chains and the 
 by either person always enter the graph (their stated-choice points are not in the matrix product).
 """
 
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +32,11 @@ BLOCK_CELLS = 1 << 21  # pairs scored at once: 8 MB of float32
 
 
 TIE_BITS = 31  # bits of `_shuffled`'s rank
+
+
+# Blocks scored at once, one per core: NumPy lets go of the interpreter lock inside a matrix product and an
+# array-wide comparison, which is most of a block's time, so two cores score about twice the blocks.
+THREADS = min(4, len(os.sched_getaffinity(0)))
 
 
 @dataclass
@@ -48,6 +57,29 @@ class _Kept:
     units: list[Ints]
 
 
+@dataclass
+class _Block:
+    """What scoring one block of rows found: the pairs it keeps, its rows' cuts and its columns' next best."""
+
+    rows: Ints
+    cols: Ints
+    units: Ints
+    row_cut: Ints
+    next_cols: Ints  # columns with a pair below their k best here, and that pair's units
+    next_units: Ints
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_parallel(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """`work` on each item, `THREADS` at once, results in the items' order (so the outcome never depends on
+    which thread finished first)."""
+    with ThreadPoolExecutor(THREADS) as pool:
+        yield from pool.map(work, items)
+
+
 def _sample(rng: np.random.Generator, size: int, k: int) -> Ints:
     """About one in k of `size` positions, at least one: their best leaves about k at or above it."""
     count = min(size, max(1, -(-size // max(k, 1))))
@@ -65,6 +97,7 @@ def best_pairs(cohort: _Cohort, k: int, seed: int = 0) -> Candidates:
     col_cut = np.full(cohort.n_right, -1, dtype=np.int64)
     col_cut[senior_first] = np.maximum(col_floor - 1, -1)
     row_seniority = cohort.seniority[cohort.left]
+    blocks: list[tuple[Ints, Ints, Ints, Ints]] = []  # rows, the columns above them, their floors, a sample
     for level in np.unique(row_seniority):
         above = int(np.searchsorted(-col_seniority, -level, side="left"))  # mentees more senior than the level
         if not above:
@@ -73,8 +106,13 @@ def best_pairs(cohort: _Cohort, k: int, seed: int = 0) -> Candidates:
         rows = np.flatnonzero(row_seniority == level)
         step = max(1, BLOCK_CELLS // above)
         for start in range(0, len(rows), step):
-            block = rows[start : start + step]
-            row_cut[block] = _scan_block(cohort, block, columns, col_floor[:above], rng, k, kept, col_cut)
+            blocks.append((rows[start : start + step], columns, col_floor[:above], _sample(rng, above, k)))
+    for (rows, *_), found in zip(blocks, in_parallel(lambda b: _scan_block(cohort, *b, k), blocks), strict=True):
+        kept.rows.append(found.rows)
+        kept.cols.append(found.cols)
+        kept.units.append(found.units)
+        row_cut[rows] = found.row_cut
+        np.maximum.at(col_cut, found.next_cols, found.next_units)
     return _trim(_feasible(cohort, *_joined(kept)), row_cut, col_cut, k)
 
 
@@ -103,21 +141,12 @@ def _column_thresholds(cohort: _Cohort, senior_first: Ints, rng: np.random.Gener
     return floor
 
 
-def _scan_block(
-    cohort: _Cohort,
-    rows: Ints,
-    columns: Ints,
-    col_floor: Ints,
-    rng: np.random.Generator,
-    k: int,
-    kept: _Kept,
-    col_cut: Ints,
-) -> Ints:
+def _scan_block(cohort: _Cohort, rows: Ints, columns: Ints, col_floor: Ints, sample: Ints, k: int) -> _Block:
     """Score a block of rows against the columns above their level; of the feasible pairs at or above either the
-    row's or the column's threshold, keep each row's and each column's k best. Returns the rows' cuts, and
-    raises the columns' cuts (`col_cut`, by column) to the best each left out here."""
+    row's threshold (its best in `sample`) or the column's, keep each row's and each column's k best, with the
+    rows' cuts and the best each column left out here. Reads the cohort, changes nothing: blocks run at once."""
     units = cohort.mentor_features[rows] @ cohort.mentee_features[columns].T
-    floor = units[:, _sample(rng, len(columns), k)].max(axis=1)
+    floor = units[:, sample].max(axis=1)
     hit_r, hit_c = np.nonzero((units >= floor[:, None]) | (units >= col_floor[None, :].astype(units.dtype)))
     pair_units = units[hit_r, hit_c].astype(np.int64)
     del units
@@ -126,13 +155,16 @@ def _scan_block(
     row_top, row_next = _top(hit_r, hit_c, pair_units, k)
     col_top, col_next = _top(hit_c, hit_r, pair_units, k)
     keep = row_top | col_top
-    kept.rows.append(rows[hit_r[keep]])
-    kept.cols.append(columns[hit_c[keep]])
-    kept.units.append(pair_units[keep])
-    np.maximum.at(col_cut, columns[hit_c[col_next]], pair_units[col_next])
     cut = np.asarray(floor, dtype=np.int64) - 1
     np.maximum.at(cut, hit_r[row_next], pair_units[row_next])
-    return cut
+    return _Block(
+        rows[hit_r[keep]],
+        columns[hit_c[keep]],
+        pair_units[keep],
+        cut,
+        columns[hit_c[col_next]],
+        pair_units[col_next],
+    )
 
 
 def _allowed(cohort: _Cohort, rows: Ints, cols: Ints) -> Bools:
