@@ -59,10 +59,10 @@ def _live_without_new_time(act: WorkflowActivation, before: tuple[int, int] | No
     return act.timestamp.ToNanoseconds() <= time_before and act.history_length > length_before
 
 
-def _legacy_query_after_first_step(act: WorkflowActivation, first_step_length: int | None) -> bool:
-    """Rule 2's shape: a legacy query on the same history as the instance's first live step, just taken."""
+def _legacy_query_on(act: WorkflowActivation, history_length: int) -> bool:
+    """Rule 2's shape: a legacy query on a history of this length."""
     return (
-        first_step_length == act.history_length
+        act.history_length == history_length
         and bool(act.jobs)
         and all(job.query_workflow.query_id == LEGACY_QUERY_ID for job in act.jobs)
     )
@@ -92,13 +92,13 @@ class _Guarded(WorkflowInstance):
         self.suspects = suspects
         self.last: tuple[int, int] | None = None  # time (ns) and history length of the activation before
         self.steps = 0  # live steps this instance has taken
-        self.first_step: int | None = None  # history length of its first live step, until something else comes
+        self.first_step = 0  # history length of the first
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         if _live_without_new_time(act, self.last):
             self.suspects.mark(act.run_id)
             return _refused(act, "stale task time refused")
-        if act.run_id in self.suspects and _legacy_query_after_first_step(act, self.first_step):
+        if act.run_id in self.suspects and self.steps == 1 and _legacy_query_on(act, self.first_step):
             return _refused(act, "query after a query's step refused")
         self._note(act)
         return self.inner.activate(act)
@@ -108,11 +108,10 @@ class _Guarded(WorkflowInstance):
             self.last = (act.timestamp.ToNanoseconds(), act.history_length)
         if _live_step(act):
             self.steps += 1
-            self.first_step = act.history_length if self.steps == 1 else None
-            if self.steps > 1:
+            if self.steps == 1:
+                self.first_step = act.history_length
+            else:
                 self.suspects.clear(act.run_id)
-        elif not _only_queries(act):
-            self.first_step = None
 
     # The rest of the instance's interface, unchanged.
     def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
