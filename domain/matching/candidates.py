@@ -36,7 +36,7 @@ TIE_BITS = 31  # bits of `_shuffled`'s rank
 
 # Blocks scored at once, one per core: NumPy lets go of the interpreter lock inside a matrix product and an
 # array-wide comparison, which is most of a block's time, so two cores score about twice the blocks.
-THREADS = min(4, len(os.sched_getaffinity(0)))
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 @dataclass
@@ -48,13 +48,6 @@ class Candidates:
     units: Ints
     row_cut: Ints  # no left-out feasible pair of the row scores more; -1 when none is left out
     col_cut: Ints  # the same for a column
-
-
-@dataclass
-class _Kept:
-    rows: list[Ints]
-    cols: list[Ints]
-    units: list[Ints]
 
 
 @dataclass
@@ -92,7 +85,6 @@ def best_pairs(cohort: _Cohort, k: int, seed: int = 0) -> Candidates:
     senior_first = np.argsort(-cohort.seniority[cohort.right], kind="stable")
     col_seniority = cohort.seniority[cohort.right][senior_first]
     col_floor = _column_thresholds(cohort, senior_first, rng, k)
-    kept = _Kept([], [], [])
     row_cut = np.full(cohort.n_left, -1, dtype=np.int64)  # a row above no mentee leaves nothing out
     col_cut = np.full(cohort.n_right, -1, dtype=np.int64)
     col_cut[senior_first] = np.maximum(col_floor - 1, -1)
@@ -107,20 +99,20 @@ def best_pairs(cohort: _Cohort, k: int, seed: int = 0) -> Candidates:
         step = max(1, BLOCK_CELLS // above)
         for start in range(0, len(rows), step):
             blocks.append((rows[start : start + step], columns, col_floor[:above], _sample(rng, above, k)))
-    for (rows, *_), found in zip(blocks, in_parallel(lambda b: _scan_block(cohort, *b, k), blocks), strict=True):
-        kept.rows.append(found.rows)
-        kept.cols.append(found.cols)
-        kept.units.append(found.units)
-        row_cut[rows] = found.row_cut
-        np.maximum.at(col_cut, found.next_cols, found.next_units)
-    return _trim(_feasible(cohort, *_joined(kept)), row_cut, col_cut, k)
+    found = list(in_parallel(lambda b: _scan_block(cohort, *b, k), blocks))
+    for (rows, *_), block in zip(blocks, found, strict=True):
+        row_cut[rows] = block.row_cut
+        np.maximum.at(col_cut, block.next_cols, block.next_units)
+    return _trim(_feasible(cohort, *_joined(found)), row_cut, col_cut, k)
 
 
-def _joined(kept: _Kept) -> tuple[Ints, Ints, Ints]:
+def _joined(blocks: list[_Block]) -> tuple[Ints, Ints, Ints]:
+    """The pairs every block kept, as one set of arrays."""
+
     def join(parts: list[Ints]) -> Ints:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    return join(kept.rows), join(kept.cols), join(kept.units)
+    return join([b.rows for b in blocks]), join([b.cols for b in blocks]), join([b.units for b in blocks])
 
 
 def _column_thresholds(cohort: _Cohort, senior_first: Ints, rng: np.random.Generator, k: int) -> Ints:
