@@ -39,12 +39,12 @@ WORKFLOW_TASK_SLOTS = 10
 # one). A full collection stops every thread of the process while it walks every live object, and a worker holding
 # a large program and its thousand cached pairings has millions: each took 0.2 to 0.46 s, 69 of them in a
 # 2,000-pairing program at Python's defaults (700, 10, 10), and landed inside workflow tasks. Reference counting
-# frees almost everything; the collector is only for cycles, so collecting seldom costs little memory in a
-# program of that size. Not at 10,000 people (bench/large_program.py, 2026-12-06): pairings evicted from the cache
-# are garbage in cycles that only a full collection frees, and 5,000 pairings evict thousands; the garbage reached
-# 1,233 MB of RSS and the one full collection that came stopped the worker for 4.0 s. Python's defaults there:
-# 403 MB, 133 full collections, longest 0.65 s; but in the 2,000-pairing test they put 88 full collections (up to
-# 0.56 s) back inside workflow steps. Open: no setting serves both yet (issue 15, point 4).
+# frees almost everything; the collector is only for cycles: finished and evicted runs, whose instances (event loop,
+# tasks, the sandbox's copy of the workflow module) only a full collection frees. A program's run lets go of its
+# members as it hands over (`ProgramWorkflow._let_go_of_members`), so at 10,000 people what waits for a collection
+# is the pairings' instances: peak 1,091 MB, longest full collection 1.84 s (bench/results/worker-memory.md).
+# (10,000, 10, 10) gives 539 MB and 1.17 s there, but puts full collections of up to 0.97 s into the 2,000-pairing
+# test's workflow steps, where the suite's load has turned 1 s steps into deadlock failures before.
 COLLECTOR_THRESHOLDS = (10_000, 5, 100)
 
 

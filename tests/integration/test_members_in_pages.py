@@ -68,6 +68,7 @@ class Played:
     pairings: int
     outcome: ProgramResult
     final: ProgramStatus
+    first_run: ProgramStatus  # the first run's status, asked of that run after the program ended
 
 
 async def play(h: Harness, program: ProgramSpec, people: list[Participant]) -> Played:
@@ -101,8 +102,11 @@ async def play(h: Harness, program: ProgramSpec, people: list[Participant]) -> P
         await act(h.client, program_id, Action.CANCEL, CoordinatorAction(coordinator=COORDINATOR, reason="done"))
         outcome = await flipside_client.program_result(h.client, program_id)
         final = await program_status(h.client, program_id)
+        # A run lets go of its members as it hands over (`_let_go_of_members`); asked later, it replays and has them.
+        first_run_id = (await runs_of(h.client, program_id))[0].run_id
+        first_run = await h.client.get_workflow_handle(program_id, run_id=first_run_id).query(ProgramWorkflow.status)
         await h.end_leftovers()
-    return Played(list(answers), late, pairings, outcome, final)
+    return Played(list(answers), late, pairings, outcome, final, first_run)
 
 
 def check_handovers(inputs: list[ProgramInput], members: int) -> list[ProgramPhase]:
@@ -157,6 +161,7 @@ async def test_a_program_from_the_record_hands_its_members_over_in_pages_and_los
     assert final.funnel.invited == final.funnel.opted_in == len(people) + 1 and final.funnel.withdrawn == 1
     assert final.funnel.matched == 2 * played.pairings == len(people)
     assert final.members_by_status == {MemberStatus.INACTIVE.value: len(people), MemberStatus.WITHDRAWN.value: 1}
+    assert played.first_run.phase == handed_over_in[0] and played.first_run.funnel.invited >= len(people) - 1
 
     first, last = inputs[0].members_ref, inputs[-1].state  # pages kept: the roster, and the last two handovers
     assert first is not None and last is not None
