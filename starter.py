@@ -1,15 +1,18 @@
 """The coordinator's command line: start a program, watch it, steer it, answer prompts for scripts and demos.
 
 python starter.py start SPEC.toml ROSTER.csv
-python starter.py status PROGRAM
+python starter.py status PROGRAM [--json]
 python starter.py approve PROGRAM --coordinator EMAIL [--pair MENTOR:MENTEE ...]
 python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
-python starter.py prompts PROGRAM PERSON
+python starter.py prompts PROGRAM PERSON [--json]
 python starter.py respond PROGRAM PERSON PROMPT_ID [--answer JSON]
 python starter.py schema
 python starter.py rebuild
-python starter.py programs
+python starter.py programs [--json]
 python starter.py report PROGRAM [--out DIR]
+
+The reading commands (status, prompts, programs) print for people; with --json, the same data as JSON for scripts
+(the models of `domain` and `adapters.store.queries`, as `schema` prints the spec's).
 """
 
 import argparse
@@ -21,7 +24,7 @@ import zoneinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,6 +33,7 @@ from bootstrap import connect, ui_link
 from domain.answers import Approval, CoordinatorAction, PairChoice
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramStatus
+from domain.prompts import PendingPrompt
 from domain.spec import ProgramSpec, SpecError, decode_spec, id_already_used, load_spec
 from flipside_client import Action, Refused, act, build_answer, program_status, prompts_for, send_answer
 from settings import (
@@ -222,9 +226,15 @@ def open_record(settings: Settings, missing_ok: bool = False) -> "Engine | None"
     return engine
 
 
-def list_programs(settings: Settings) -> str:
+def _json(kind: Any, value: object) -> str:
+    """`value`, of type `kind`, as the indented JSON its pydantic model gives."""
+    return TypeAdapter(kind).dump_json(value, indent=2).decode()
+
+
+def list_programs(settings: Settings, as_json: bool = False) -> str:
     # Imported here, not at the top: the report modules load matplotlib and scipy, which other commands never need.
     from adapters.report.figures import percent
+    from adapters.store.queries import ProgramSummary
     from adapters.store.queries import list_programs as query
 
     engine = open_record(settings)
@@ -232,6 +242,8 @@ def list_programs(settings: Settings) -> str:
         programs = query(engine)
     finally:
         engine.dispose()
+    if as_json:
+        return _json(list[ProgramSummary], programs)
     if not programs:
         return f"no programs in the record at {safe_url(settings.database)} yet"
     rows = [["program", "phase", "participants", "pairings", "adherence", "KPIs met", "name"]]
@@ -283,7 +295,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     start = commands.add_parser("start", help="start a program run from a spec and a roster")
     start.add_argument("spec", type=Path)
     start.add_argument("roster", type=Path)
-    commands.add_parser("status", help="where a program stands").add_argument("program")
+    status = commands.add_parser("status", help="where a program stands")
+    status.add_argument("program")
     approve = commands.add_parser("approve", help="approve the proposed pairs, or your own edit of them")
     approve.add_argument("program")
     approve.add_argument("--pair", action="append", metavar="MENTOR:MENTEE", help="repeat to give the full edit")
@@ -304,7 +317,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     answer.add_argument("--answer", default="{}", help="JSON fields, e.g. '{\"accept\": true}'")
     commands.add_parser("schema", help="print the JSON Schema of a program spec")
     commands.add_parser("rebuild", help="drop the read model and project it again from the event log")
-    commands.add_parser("programs", help="list the programs in the record, with headline figures")
+    programs = commands.add_parser("programs", help="list the programs in the record, with headline figures")
+    for reading in (status, prompts, programs):
+        reading.add_argument("--json", action="store_true", help="print the data as JSON, for scripts")
     report_command = commands.add_parser("report", help="write a program's HTML report and CSV exports")
     report_command.add_argument("program")
     report_command.add_argument(
@@ -325,7 +340,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
     if args.command == "rebuild":
         return rebuild(settings)
     if args.command == "programs":
-        return list_programs(settings)
+        return list_programs(settings, as_json=args.json)
     if args.command == "report":
         return report(settings, args.program, args.out)
     if args.command == "start":
@@ -335,7 +350,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
         return f"started {started} with {len(roster)} people\nwatch it: {ui_link(started, settings.namespace)}"
     client = await connect(settings)
     if args.command == "status":
-        return describe_status(await program_status(client, program_id(args.program)))
+        status = await program_status(client, program_id(args.program))
+        return status.model_dump_json(indent=2) if args.json else describe_status(status)
     if args.command == "approve":
         pairs = None
         if args.pair:
@@ -347,6 +363,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
         return await coordinator_action(client, args.program, Action(args.command), action)
     if args.command == "prompts":
         pending = await prompts_for(client, program_id(args.program), args.person)
+        if args.json:
+            return _json(list[PendingPrompt], pending)
         return "\n".join(f"{p.id} [{p.kind.value}] due {p.due_at or 'paused'}: {p.question}" for p in pending) or (
             "no pending prompts"
         )
