@@ -4,6 +4,8 @@ python starter.py start SPEC.toml ROSTER.csv
 python starter.py status PROGRAM [--json]
 python starter.py approve PROGRAM --coordinator EMAIL [--pair MENTOR:MENTEE ...]
 python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
+python starter.py add-participant PROGRAM PEOPLE.csv --coordinator EMAIL
+python starter.py rematch PROGRAM PAIRING_ID --coordinator EMAIL [--reason TEXT]
 python starter.py prompts PROGRAM PERSON [--json]
 python starter.py respond PROGRAM PERSON PROMPT_ID [--answer JSON]
 python starter.py schema
@@ -30,7 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import flipside_client
 from bootstrap import connect, ui_link
-from domain.answers import Approval, CoordinatorAction, PairChoice
+from domain.answers import Approval, CoordinatorAction, NewParticipant, PairChoice, RematchRequest
 from domain.people import Participant, RosterError, decode_roster, describe_validation_error, parse_roster
 from domain.program import ProgramStatus
 from domain.prompts import PendingPrompt
@@ -66,11 +68,15 @@ def load_program(spec_path: Path, roster_path: Path) -> tuple[ProgramSpec, list[
         spec = load_spec(decode_spec(_read(spec_path)))
     except SpecError as error:
         raise CliError(f"{spec_path}:\n{error}") from error
+    return spec, load_roster(roster_path)
+
+
+def load_roster(roster_path: Path) -> list[Participant]:
+    """People from a roster file, every problem reported by line; nobody is taken from a bad file."""
     try:
-        roster = parse_roster(decode_roster(_read(roster_path)), frozenset(zoneinfo.available_timezones()))
+        return parse_roster(decode_roster(_read(roster_path)), frozenset(zoneinfo.available_timezones()))
     except RosterError as error:
         raise CliError(f"{roster_path}:\n{error}") from error
-    return spec, roster
 
 
 def _read(path: Path) -> bytes:
@@ -165,6 +171,26 @@ async def coordinator_action(client: Client, program: str, action: Action, paylo
         return await act(client, program_id(program), action, payload)
     except Refused as refusal:
         raise CliError(f"refused: {refusal.sentence}") from refusal
+
+
+async def add_participants(client: Client, program: str, coordinator: str, people: list[Participant]) -> str:
+    """Invite each person in turn; a refusal (already invited, recruitment closed) stops nobody else's invitation,
+    and the command then ends as refused, listing what happened to everyone."""
+    lines, refused = [], False
+    for person in people:
+        try:
+            reply = await act(
+                client,
+                program_id(program),
+                Action.ADD_PARTICIPANT,
+                NewParticipant(coordinator=coordinator, participant=person),
+            )
+        except Refused as refusal:
+            reply, refused = f"refused: {refusal.sentence}", True
+        lines.append(f"{person.email}: {reply}")
+    if refused:
+        raise CliError("\n".join(["some people were not added:", *lines]))
+    return "\n".join(lines)
 
 
 async def respond(client: Client, program: str, person: str, prompt_id: str, answer: dict[str, Any]) -> str:
@@ -304,8 +330,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action = commands.add_parser(name, help=CONTROLS[name])
         action.add_argument("program")
         action.add_argument("--reason", default="")
+    add = commands.add_parser("add-participant", help="invite more people while recruitment is open")
+    add.add_argument("program")
+    add.add_argument("roster", type=Path, help="a roster file with the columns `start` takes")
+    rematch = commands.add_parser("rematch", help="end a running pairing and put its two people back in the pool")
+    rematch.add_argument("program")
+    rematch.add_argument("pairing", help="the pairing's id, as the program's page in the portal shows it")
+    rematch.add_argument("--reason", default="")
     for sub in commands.choices.values():
-        if sub.prog.split()[-1] in ("approve", "close-recruitment", "pause", "resume", "cancel"):
+        if sub.prog.split()[-1] in ("approve", *CONTROLS, "add-participant", "rematch"):
             sub.add_argument("--coordinator", default=os.environ.get("FLIPSIDE_COORDINATOR", ""))
     prompts = commands.add_parser("prompts", help="a person's pending prompts")
     prompts.add_argument("program")
@@ -361,6 +394,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
     if args.command in ("close-recruitment", "pause", "resume", "cancel"):
         action = CoordinatorAction(coordinator=_coordinator(args), reason=args.reason)
         return await coordinator_action(client, args.program, Action(args.command), action)
+    if args.command == "add-participant":
+        return await add_participants(client, args.program, _coordinator(args), load_roster(args.roster))
+    if args.command == "rematch":
+        request = RematchRequest(coordinator=_coordinator(args), pairing_id=args.pairing, reason=args.reason)
+        return await coordinator_action(client, args.program, Action.REMATCH, request)
     if args.command == "prompts":
         pending = await prompts_for(client, program_id(args.program), args.person)
         if args.json:
