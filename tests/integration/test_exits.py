@@ -109,7 +109,7 @@ def assert_exits(exits: list[Exit], status: int, says: str = "") -> None:
     assert all(says in e.said for e in exits), [e.said for e in exits][:3]
 
 
-# 260 interpreters, each a second of CPU: about 300 s alone on 2 cores, 540 s beside a benchmark. The limit only
+# 300 interpreters, each a second of CPU: about 350 s alone on 2 cores, 620 s beside a benchmark. The limit only
 # stops a run that can never finish.
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
@@ -139,6 +139,8 @@ async def test_every_command_exits_with_its_real_status_every_time(
             ("resume", [("resume", p, *coordinator) for p in programs], 0, "Resumed"),
             ("close-recruitment", [("close-recruitment", p, *coordinator) for p in programs], 0, "Recruitment closed"),
             ("approve", [("approve", p, *coordinator) for p in programs], 2, "error: refused"),  # nothing proposed yet
+            ("add-participant", [("add-participant", p, roster, *coordinator) for p in programs], 2, "not added"),
+            ("rematch", [("rematch", p, "pairing-none", *coordinator) for p in programs], 2, "no pairing"),
             ("schema", [("schema",)] * TIMES, 0, '"title": "ProgramSpec"'),
             ("programs", [("programs",)] * TIMES, 0, programs[0]),
             ("report", [("report", p, "--out", str(tmp_path / "reports" / p)) for p in programs], 0, "report: file://"),
