@@ -20,6 +20,9 @@ Routes (stable: end-to-end tests and the load benchmark use them; every POST nee
     GET  /withdraw, POST /withdraw  reason  step back from the program
     GET  /program                           coordinators: phases, funnel, proposal, alerts, pairings, links
     POST /program/approve                   coordinators: approve the proposed pairs as they stand
+    POST /program/steer/{action}  reason    coordinators: close-recruitment, pause, resume or cancel (422 with
+                                            the refusal next to the forms; 404 for another action)
+    POST /program/rematch  pairing_id, reason  coordinators: end a running pairing, both people back in the pool
     GET  /program/report                    coordinators: the HTML report, rendered from the SQL record
     GET  /program/report/{name}.csv         coordinators: its CSV exports (portal.record.REPORT_FILES)
     GET  /static/portal.css

@@ -1,11 +1,14 @@
-"""A coordinator's pages: the program at a glance, approving the proposed pairs, and the report."""
+"""A coordinator's pages: the program at a glance, approving the proposed pairs, steering it (close recruitment,
+pause, resume, cancel, rematch a pairing), and the report."""
+
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bootstrap import ui_link
-from domain.answers import Approval
+from domain.answers import Approval, CoordinatorAction, RematchRequest
 from domain.program import FINISHED, ProgramPhase
 from domain.views import ProgramStatus
 from flipside_client import Action, Refused, act
@@ -34,6 +37,62 @@ async def approve(request: Request, portal: PortalDep, viewer: CoordinatorDep) -
     log.info("portal.approved", program=viewer.program_id)
     await run_in_threadpool(portal.views.status_shows, viewer.program_id, _approved)  # the page after shows it
     context = {"title": "Pairs approved", "viewer": viewer, "reply": reply, "back": "/program"}
+    return portal.page(request, "done.html", context)
+
+
+LAGGING = "The program page may take a moment to show it."
+# What each steering action does, as the recorded status shows it: the page after it waits for that (bounded).
+STEERING: dict[Action, Callable[[ProgramStatus], bool]] = {
+    Action.CLOSE_RECRUITMENT: lambda status: status.phase != ProgramPhase.RECRUITMENT,
+    Action.PAUSE: lambda status: status.paused,
+    Action.RESUME: lambda status: not status.paused,
+    Action.CANCEL: lambda status: status.phase in FINISHED,
+}
+
+
+@router.post("/steer/{action}")
+async def steer(action: str, request: Request, portal: PortalDep, viewer: CoordinatorDep) -> Response:
+    chosen = next((known for known in STEERING if known.value == action), None)
+    if chosen is None:
+        raise PortalError(404, "No such action", f"A program can be asked to {', '.join(STEERING)}.")
+    values = form_values((await request.form()).multi_items())
+    request_id = sent_as(values)
+    payload = CoordinatorAction(coordinator=viewer.email, reason=_field(values, "reason"))
+    return await _steered(portal, request, viewer, chosen, payload, request_id)
+
+
+@router.post("/rematch")
+async def rematch(request: Request, portal: PortalDep, viewer: CoordinatorDep) -> Response:
+    values = form_values((await request.form()).multi_items())
+    request_id = sent_as(values)
+    pairing_id, reason = _field(values, "pairing_id"), _field(values, "reason")
+    payload = RematchRequest(coordinator=viewer.email, pairing_id=pairing_id, reason=reason)
+    return await _steered(portal, request, viewer, Action.REMATCH, payload, request_id)
+
+
+def _field(values: dict[str, list[str]], name: str) -> str:
+    return (values.get(name) or [""])[0].strip()
+
+
+async def _steered(
+    portal: Portal,
+    request: Request,
+    viewer: Viewer,
+    action: Action,
+    payload: CoordinatorAction | RematchRequest,
+    request_id: str | None,
+) -> Response:
+    """Send a coordinator's action once (the form's request id: a second click is the same request), then show
+    the program's reply once the record shows its effect, or the program page with the refusal next to the form."""
+    try:
+        reply = await act(portal.client, viewer.program_id, action, payload, request_id)
+    except Refused as refusal:
+        return await _program_page(portal, request, viewer, steer_error=refusal.sentence, status=422)
+    log.info("portal.steered", program=viewer.program_id, action=action.value)
+    shows = STEERING.get(action)
+    if shows is not None and not await run_in_threadpool(portal.views.status_shows, viewer.program_id, shows):
+        reply = f"{reply} {LAGGING}"
+    context = {"title": "Done", "viewer": viewer, "reply": reply, "back": "/program"}
     return portal.page(request, "done.html", context)
 
 
@@ -71,7 +130,12 @@ def _no_report_yet() -> PortalError:
 
 
 async def _program_page(
-    portal: Portal, request: Request, viewer: Viewer, approve_error: str | None = None, status: int = 200
+    portal: Portal,
+    request: Request,
+    viewer: Viewer,
+    approve_error: str | None = None,
+    status: int = 200,
+    steer_error: str | None = None,
 ) -> Response:
     current = await portal.status(viewer)
     record = await run_in_threadpool(read_program_record, portal.engine, viewer.program_id)
@@ -86,6 +150,8 @@ async def _program_page(
         "latest": list(current.snapshots.items())[-1] if current.snapshots else None,
         "attention": [p for p in record.pairings if p.needs_attention],
         "approve_error": approve_error,
+        "steer_error": steer_error,
+        "running": [p for p in record.pairings if p.outcome is None],
         "program_link": ui_link(viewer.program_id, namespace),
         "program_workflow_link": workflow_link(viewer.program_id, namespace),
         "links": {p.pairing_id: workflow_link(p.pairing_id, namespace) for p in record.pairings},

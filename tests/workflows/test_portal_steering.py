@@ -1,0 +1,66 @@
+"""A coordinator steers a program from its page (portal/coordinator.py): pause, resume, close recruitment, cancel
+with a reason, rematch a pairing. Each form carries a request id, so a second click is the same request; a refusal
+is shown next to the forms in the program's words; the page after an action waits, bounded, for the record to
+show its effect."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from domain.program import ProgramPhase
+from portal.forms import ANSWER_ID_FIELD
+from tests.helpers.harness import Harness
+from tests.helpers.people import COORDINATOR, roster
+from tests.helpers.portal import Browser, browser, error_next_to, portal_app, short_spec, text_of, wind_down
+from tests.helpers.programs import start_program, status
+from tests.helpers.waiting import eventually
+
+
+@pytest.fixture
+async def harness(harness: Harness) -> AsyncIterator[Harness]:
+    yield harness
+    await wind_down(harness)
+
+
+async def steer(coach: Browser, action: str, request_id: str | None = None, reason: str = "") -> tuple[int, str]:
+    """Post a steering form as the page would, with a request id of its own unless given one."""
+    form = {ANSWER_ID_FIELD: request_id or uuid.uuid4().hex, "reason": reason}
+    response = await coach.post(f"/program/steer/{action}", form)
+    return response.status_code, response.text
+
+
+async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) -> None:
+    handle = await start_program(harness, short_spec(), roster(1))
+    async with portal_app(harness) as app, browser(app) as coach:
+        await coach.sign_in(harness.settings, COORDINATOR, handle.id)
+        page = (await coach.get("/program")).text
+        offered = {a for a in ("close-recruitment", "pause", "resume", "cancel") if f"/program/steer/{a}" in page}
+
+        twice = uuid.uuid4().hex  # a double click: the same request id twice
+        first, again = await steer(coach, "pause", twice), await steer(coach, "pause", twice)
+        paused_page = (await coach.get("/program")).text
+        refused_code, refused_page = await steer(coach, "pause")  # a new request: the program is paused already
+        resumed = await steer(coach, "resume")
+        closed = await steer(coach, "close-recruitment")
+        rematch = {ANSWER_ID_FIELD: uuid.uuid4().hex, "pairing_id": "pairing-nobody", "reason": "a typo"}
+        no_pairing = await coach.post("/program/rematch", rematch)
+        after_close = (await status(handle)).phase
+        cancelled = await steer(coach, "cancel", reason="the budget moved to next year")
+
+        async def cancelled_in_the_record() -> bool:  # cancelling waits for matching to end first
+            return "Steer the program" not in (await coach.get("/program")).text
+
+        await eventually(cancelled_in_the_record, "the cancel on the program page")
+        final = await status(handle)
+        unknown = await coach.post("/program/steer/shout", {ANSWER_ID_FIELD: uuid.uuid4().hex})
+
+    assert offered == {"close-recruitment", "pause", "cancel"}  # resume only once paused
+    assert first[0] == again[0] == 200 and text_of(first[1]) == text_of(again[1])
+    assert "(paused: no deadline runs)" in text_of(paused_page) and "/program/steer/resume" in paused_page
+    assert refused_code == 422 and error_next_to(refused_page, "steer") == "the program is already paused"
+    assert resumed[0] == 200 and closed[0] == 200 and after_close != ProgramPhase.RECRUITMENT
+    assert no_pairing.status_code == 422
+    assert error_next_to(no_pairing.text, "steer").startswith("there is no pairing 'pairing-nobody' in ")
+    assert cancelled[0] == 200 and final.phase == ProgramPhase.CANCELLED
+    assert unknown.status_code == 404
