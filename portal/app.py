@@ -23,6 +23,8 @@ Routes (stable: end-to-end tests and the load benchmark use them; every POST nee
     POST /program/steer/{action}  reason    coordinators: close-recruitment, pause, resume or cancel (422 with
                                             the refusal next to the forms; 404 for another action)
     POST /program/rematch  pairing_id, reason  coordinators: end a running pairing, both people back in the pool
+    POST /program/add-people  people        coordinators: invite the roster lines pasted under its header (422 with
+                                            every bad line named, nobody invited)
     GET  /program/report                    coordinators: the HTML report, rendered from the SQL record
     GET  /program/report/{name}.csv         coordinators: its CSV exports (portal.record.REPORT_FILES)
     GET  /static/portal.css

@@ -1,6 +1,8 @@
 """A coordinator's pages: the program at a glance, approving the proposed pairs, steering it (close recruitment,
-pause, resume, cancel, rematch a pairing), and the report."""
+pause, resume, cancel, rematch a pairing, invite more people), and the report."""
 
+import uuid
+import zoneinfo
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -8,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bootstrap import ui_link
-from domain.answers import Approval, CoordinatorAction, RematchRequest
+from domain.answers import Approval, CoordinatorAction, NewParticipant, RematchRequest
+from domain.people import ROSTER_HEADER, RosterError, parse_roster
 from domain.program import FINISHED, ProgramPhase
 from domain.views import ProgramStatus
 from flipside_client import Action, Refused, act
@@ -41,6 +44,7 @@ async def approve(request: Request, portal: PortalDep, viewer: CoordinatorDep) -
 
 
 LAGGING = "The program page may take a moment to show it."
+TIMEZONES = frozenset(zoneinfo.available_timezones())  # read once: the roster check suggests the nearest name
 # What each steering action does, as the recorded status shows it: the page after it waits for that (bounded).
 STEERING: dict[Action, Callable[[ProgramStatus], bool]] = {
     Action.CLOSE_RECRUITMENT: lambda status: status.phase != ProgramPhase.RECRUITMENT,
@@ -68,6 +72,31 @@ async def rematch(request: Request, portal: PortalDep, viewer: CoordinatorDep) -
     pairing_id, reason = _field(values, "pairing_id"), _field(values, "reason")
     payload = RematchRequest(coordinator=viewer.email, pairing_id=pairing_id, reason=reason)
     return await _steered(portal, request, viewer, Action.REMATCH, payload, request_id)
+
+
+@router.post("/add-people")
+async def add_people(request: Request, portal: PortalDep, viewer: CoordinatorDep) -> Response:
+    """Invite the people pasted under the roster's header, checked as `starter.py start` checks a roster (every bad
+    line named, nobody invited from a bad paste); then each in turn, so one refusal stops nobody else."""
+    values = form_values((await request.form()).multi_items())
+    request_id = sent_as(values) or uuid.uuid4().hex
+    text = (values.get("people") or [""])[0]
+    try:
+        people = parse_roster(text, TIMEZONES)
+    except RosterError as error:
+        problems = [f"line {p.line}: {p.message}" for p in error.problems]
+        return await _program_page(portal, request, viewer, status=422, add_problems=problems, add_text=text)
+    replies = []
+    for n, person in enumerate(people):  # an id per person from the form's: a second click adds nobody twice
+        invite = NewParticipant(coordinator=viewer.email, participant=person)
+        try:
+            reply = await act(portal.client, viewer.program_id, Action.ADD_PARTICIPANT, invite, f"{request_id}-{n}")
+        except Refused as refusal:
+            reply = f"not added: {refusal.sentence}"
+        replies.append(f"{person.email}: {reply}")
+    log.info("portal.people_added", program=viewer.program_id, people=len(people))
+    context = {"title": "Invitations", "viewer": viewer, "reply": " ".join(replies), "back": "/program"}
+    return portal.page(request, "done.html", context)
 
 
 def _field(values: dict[str, list[str]], name: str) -> str:
@@ -136,6 +165,8 @@ async def _program_page(
     approve_error: str | None = None,
     status: int = 200,
     steer_error: str | None = None,
+    add_problems: list[str] | None = None,
+    add_text: str | None = None,
 ) -> Response:
     current = await portal.status(viewer)
     record = await run_in_threadpool(read_program_record, portal.engine, viewer.program_id)
@@ -151,6 +182,8 @@ async def _program_page(
         "attention": [p for p in record.pairings if p.needs_attention],
         "approve_error": approve_error,
         "steer_error": steer_error,
+        "add_problems": add_problems or [],
+        "add_text": add_text if add_text is not None else ",".join(ROSTER_HEADER) + "\n",
         "running": [p for p in record.pairings if p.outcome is None],
         "program_link": ui_link(viewer.program_id, namespace),
         "program_workflow_link": workflow_link(viewer.program_id, namespace),

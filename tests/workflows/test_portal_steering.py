@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from domain.people import ROSTER_HEADER
 from domain.program import ProgramPhase
 from portal.forms import ANSWER_ID_FIELD
 from tests.helpers.harness import Harness
@@ -23,6 +24,11 @@ async def harness(harness: Harness) -> AsyncIterator[Harness]:
     await wind_down(harness)
 
 
+HEADER = ",".join(ROSTER_HEADER)
+NEWCOMER = "zoe.new@flipside.example,Zoe New,mentor,1,design,figma,negotiation,music,Europe/Lisbon,"
+BAD_PASTE = f"{HEADER}\n{NEWCOMER.replace(',1,', ',very,')}\n"
+
+
 async def steer(coach: Browser, action: str, request_id: str | None = None, reason: str = "") -> tuple[int, str]:
     """Post a steering form as the page would, with a request id of its own unless given one."""
     form = {ANSWER_ID_FIELD: request_id or uuid.uuid4().hex, "reason": reason}
@@ -31,7 +37,10 @@ async def steer(coach: Browser, action: str, request_id: str | None = None, reas
 
 
 async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) -> None:
-    handle = await start_program(harness, short_spec(), roster(1))
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    p = people[0]
+    existing = f"{p.email},{p.name},mentor,1,design,figma,negotiation,music,Europe/Lisbon,"
     async with portal_app(harness) as app, browser(app) as coach:
         await coach.sign_in(harness.settings, COORDINATOR, handle.id)
         page = (await coach.get("/program")).text
@@ -42,6 +51,15 @@ async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) 
         paused_page = (await coach.get("/program")).text
         refused_code, refused_page = await steer(coach, "pause")  # a new request: the program is paused already
         resumed = await steer(coach, "resume")
+        invited_before = (await status(handle)).funnel.invited
+        bad = await coach.post("/program/add-people", {ANSWER_ID_FIELD: uuid.uuid4().hex, "people": BAD_PASTE})
+        invited_after_bad = (await status(handle)).funnel.invited
+        good = {ANSWER_ID_FIELD: uuid.uuid4().hex, "people": f"{HEADER}\n{NEWCOMER}\n{existing}\n"}
+        added, added_again = (
+            await coach.post("/program/add-people", good),
+            await coach.post("/program/add-people", good),
+        )
+        invited_after = (await status(handle)).funnel.invited
         closed = await steer(coach, "close-recruitment")
         rematch = {ANSWER_ID_FIELD: uuid.uuid4().hex, "pairing_id": "pairing-nobody", "reason": "a typo"}
         no_pairing = await coach.post("/program/rematch", rematch)
@@ -59,6 +77,11 @@ async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) 
     assert first[0] == again[0] == 200 and text_of(first[1]) == text_of(again[1])
     assert "(paused: no deadline runs)" in text_of(paused_page) and "/program/steer/resume" in paused_page
     assert refused_code == 422 and error_next_to(refused_page, "steer") == "the program is already paused"
+    assert bad.status_code == 422 and invited_after_bad == invited_before  # nobody from a bad paste
+    assert error_next_to(bad.text, "people").startswith("line 2: seniority: 'very' is not a whole number")
+    assert "zoe.new@flipside.example,Zoe New,mentor,very" in bad.text  # what was pasted is kept
+    assert added.status_code == added_again.status_code == 200 and invited_after == invited_before + 1
+    assert f"{p.email}: not added: {p.email} is already invited" in text_of(added.text)
     assert resumed[0] == 200 and closed[0] == 200 and after_close != ProgramPhase.RECRUITMENT
     assert no_pairing.status_code == 422
     assert error_next_to(no_pairing.text, "steer").startswith("there is no pairing 'pairing-nobody' in ")
