@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bootstrap import ui_link
-from domain.answers import Approval, CoordinatorAction, NewParticipant, RematchRequest
-from domain.people import ROSTER_HEADER, RosterError, parse_roster
+from domain.answers import Approval, CoordinatorAction, NewParticipant, PairChoice, RematchRequest
+from domain.people import ROSTER_HEADER, RosterError, describe_validation_error, parse_roster
 from domain.program import FINISHED, ProgramPhase
 from domain.views import ProgramStatus
 from flipside_client import Action, Refused, act
@@ -31,12 +32,23 @@ async def program_page(request: Request, portal: PortalDep, viewer: CoordinatorD
 
 @router.post("/approve")
 async def approve(request: Request, portal: PortalDep, viewer: CoordinatorDep) -> Response:
-    request_id = sent_as(form_values((await request.form()).multi_items()))
-    approval = Approval(coordinator=viewer.email)
+    """Approve the proposal as it stands, or the coordinator's own pairs (`pairs`: a `mentor:mentee` a line),
+    which the program checks against the same rules as matching; a refused pair is named with why."""
+    values = form_values((await request.form()).multi_items())
+    request_id = sent_as(values)
+    edited = values.get("pairs")
+    pairs, unreadable = _pairs_of(edited[0]) if edited else (None, [])
+    typed = edited[0] if edited else None
+    if unreadable:
+        problems = "; ".join(unreadable)
+        return await _program_page(portal, request, viewer, approve_error=problems, status=422, pairs_text=typed)
+    approval = Approval(coordinator=viewer.email, pairs=pairs)
     try:
         reply = await act(portal.client, viewer.program_id, Action.APPROVE, approval, request_id)
     except Refused as refusal:
-        return await _program_page(portal, request, viewer, approve_error=refusal.sentence, status=422)
+        return await _program_page(
+            portal, request, viewer, approve_error=refusal.sentence, status=422, pairs_text=typed
+        )
     log.info("portal.approved", program=viewer.program_id)
     await run_in_threadpool(portal.views.status_shows, viewer.program_id, _approved)  # the page after shows it
     context = {"title": "Pairs approved", "viewer": viewer, "reply": reply, "back": "/program"}
@@ -45,6 +57,25 @@ async def approve(request: Request, portal: PortalDep, viewer: CoordinatorDep) -
 
 LAGGING = "The program page may take a moment to show it."
 TIMEZONES = frozenset(zoneinfo.available_timezones())  # read once: the roster check suggests the nearest name
+
+
+def _pairs_of(text: str) -> tuple[list[PairChoice], list[str]]:
+    """The pairs typed a line each as `mentor:mentee` (blank lines skipped), and the lines that are not."""
+    pairs, unreadable = [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        mentor, colon, mentee = line.partition(":")
+        if not line.strip():
+            continue
+        if not colon or not mentor.strip() or not mentee.strip():
+            unreadable.append(f"line {n}: write each pair as mentor:mentee, one a line")
+            continue
+        try:
+            pairs.append(PairChoice(mentor=mentor.strip(), mentee=mentee.strip()))
+        except ValidationError as error:
+            unreadable.append(f"line {n}: {describe_validation_error(error)}")
+    return pairs, unreadable
+
+
 # What each steering action does, as the recorded status shows it: the page after it waits for that (bounded).
 STEERING: dict[Action, Callable[[ProgramStatus], bool]] = {
     Action.CLOSE_RECRUITMENT: lambda status: status.phase != ProgramPhase.RECRUITMENT,
@@ -167,6 +198,7 @@ async def _program_page(
     steer_error: str | None = None,
     add_problems: list[str] | None = None,
     add_text: str | None = None,
+    pairs_text: str | None = None,
 ) -> Response:
     current = await portal.status(viewer)
     record = await run_in_threadpool(read_program_record, portal.engine, viewer.program_id)
@@ -182,6 +214,7 @@ async def _program_page(
         "attention": [p for p in record.pairings if p.needs_attention],
         "approve_error": approve_error,
         "steer_error": steer_error,
+        "pairs_text": pairs_text,
         "add_problems": add_problems or [],
         "add_text": add_text if add_text is not None else ",".join(ROSTER_HEADER) + "\n",
         "running": [p for p in record.pairings if p.outcome is None],

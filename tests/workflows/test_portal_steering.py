@@ -10,10 +10,21 @@ import pytest
 
 from domain.people import ROSTER_HEADER
 from domain.program import ProgramPhase
+from domain.prompts import PromptKind
 from portal.forms import ANSWER_ID_FIELD
+from tests.helpers.driving import drive, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, roster
-from tests.helpers.portal import Browser, browser, error_next_to, portal_app, short_spec, text_of, wind_down
+from tests.helpers.portal import (
+    Browser,
+    browser,
+    error_next_to,
+    portal_app,
+    short_spec,
+    text_of,
+    until_prompt,
+    wind_down,
+)
 from tests.helpers.programs import start_program, status
 from tests.helpers.waiting import eventually
 
@@ -87,3 +98,29 @@ async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) 
     assert error_next_to(no_pairing.text, "steer").startswith("there is no pairing 'pairing-nobody' in ")
     assert cancelled[0] == 200 and final.phase == ProgramPhase.CANCELLED
     assert unknown.status_code == 404
+
+
+async def test_a_coordinator_edits_the_proposed_pairs_and_a_forbidden_pair_is_refused_with_why(
+    harness: Harness,
+) -> None:
+    people = roster(1)
+    handle = await start_program(harness, short_spec(), people)
+    mentor, mentee = (p.email for p in people)
+    await drive(harness, handle, personas_for(people), until=ProgramPhase.MATCHING)
+    await until_prompt(harness, handle.id, COORDINATOR, PromptKind.APPROVE_MATCHES)
+    async with portal_app(harness) as app, browser(app) as coach:
+        await coach.sign_in(harness.settings, COORDINATOR, handle.id)
+        page = (await coach.get("/program")).text
+        reversed_pair = {ANSWER_ID_FIELD: uuid.uuid4().hex, "pairs": f"{mentee}:{mentor}\n"}
+        refused = await coach.post("/program/approve", reversed_pair)
+        garbled = await coach.post("/program/approve", {ANSWER_ID_FIELD: uuid.uuid4().hex, "pairs": f"{mentor}\n"})
+        approved = await coach.post(
+            "/program/approve", {ANSWER_ID_FIELD: uuid.uuid4().hex, "pairs": f"{mentor}:{mentee}"}
+        )
+        after = await status(handle)
+
+    assert f"{mentor}:{mentee}" in page  # the proposal, ready to edit
+    assert refused.status_code == 422 and f"{mentee}:{mentor}" in refused.text  # what was typed is kept
+    assert f"{mentee} cannot mentor {mentor}" in text_of(refused.text)
+    assert garbled.status_code == 422 and "line 1: write each pair as mentor:mentee" in garbled.text
+    assert approved.status_code == 200 and not after.awaiting_approval
