@@ -88,6 +88,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
     ADD_PARTICIPANT = "add-participant"
     REMATCH = "rematch"
+    NUDGE = "nudge"
     WITHDRAW = "withdraw"
 
 
@@ -99,6 +100,7 @@ ACTIONS: dict[Action, Update] = {
     Action.CANCEL: ProgramWorkflow.cancel,
     Action.ADD_PARTICIPANT: ProgramWorkflow.add_participant,
     Action.REMATCH: ProgramWorkflow.rematch,
+    Action.NUDGE: ProgramWorkflow.nudge,
     Action.WITHDRAW: ProgramWorkflow.withdraw,
 }
 

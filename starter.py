@@ -3,7 +3,7 @@
 python starter.py start SPEC.toml ROSTER.csv
 python starter.py status PROGRAM [--json]
 python starter.py approve PROGRAM --coordinator EMAIL [--pair MENTOR:MENTEE ...]
-python starter.py close-recruitment | pause | resume | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
+python starter.py close-recruitment | pause | resume | nudge | cancel PROGRAM --coordinator EMAIL [--reason TEXT]
 python starter.py add-participant PROGRAM PEOPLE.csv --coordinator EMAIL
 python starter.py rematch PROGRAM PAIRING_ID --coordinator EMAIL [--reason TEXT]
 python starter.py prompts PROGRAM PERSON [--json]
@@ -312,6 +312,7 @@ CONTROLS = {
     "pause": "pause a program: every deadline and check-in waits",
     "resume": "resume a paused program",
     "cancel": "cancel a program, with notice to everyone",
+    "nudge": "remind everyone the program is waiting for an answer from (at most once a day)",
 }
 
 
@@ -326,7 +327,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     approve = commands.add_parser("approve", help="approve the proposed pairs, or your own edit of them")
     approve.add_argument("program")
     approve.add_argument("--pair", action="append", metavar="MENTOR:MENTEE", help="repeat to give the full edit")
-    for name in ("close-recruitment", "pause", "resume", "cancel"):
+    for name in CONTROLS:
         action = commands.add_parser(name, help=CONTROLS[name])
         action.add_argument("program")
         action.add_argument("--reason", default="")
@@ -391,7 +392,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
             pairs = [PairChoice(mentor=p.split(":")[0], mentee=p.split(":")[-1]) for p in args.pair]
         approval = Approval(coordinator=_coordinator(args), pairs=pairs)
         return await coordinator_action(client, args.program, Action.APPROVE, approval)
-    if args.command in ("close-recruitment", "pause", "resume", "cancel"):
+    if args.command in CONTROLS:
         action = CoordinatorAction(coordinator=_coordinator(args), reason=args.reason)
         return await coordinator_action(client, args.program, Action(args.command), action)
     if args.command == "add-participant":

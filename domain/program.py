@@ -101,6 +101,8 @@ class ProgramState(WorkflowCore):
     snapshots: dict[str, ProgramMetrics] = {}
     cancel_reason: str | None = None
     handovers: int = 0  # runs that handed their members over in pages: names the next handover's batch
+    nudges: int = 0  # coordinators' reminders sent to everyone with a question open: names each round's notices
+    last_nudge: timedelta | None = None  # when the latest went out (active clock)
     # While tracking, the members whose view (MemberView) changed since the workflow last told the record (an
     # ordered set): pages then read each person's place in the program from the record, never the workflow.
     members_tracking: bool = False
@@ -154,6 +156,9 @@ class ProgramResult(BaseModel):
     cancelled: bool
     kpis: list[KpiResult]
     metrics: ProgramMetrics
+
+
+NUDGE_GAP = timedelta(days=1)  # the least time between two reminders a coordinator sends to everyone waiting
 
 
 class Program:
@@ -525,6 +530,25 @@ class Program:
             require(not self.state.clock.paused, "the program is already paused")
         else:
             require(self.state.clock.paused, "the program is not paused")
+
+    def check_nudge(self, action: CoordinatorAction, elapsed: timedelta) -> None:
+        """A reminder to everyone the program is waiting for: at most one a day, so nobody is nagged."""
+        self.require_coordinator(action.coordinator)
+        self.require_not_finished()
+        require(bool(self.waiting_on_people()), "nobody has a question from the program waiting")
+        last = self.state.last_nudge
+        require(last is None or elapsed - last >= NUDGE_GAP, "everyone waiting was reminded less than a day ago")
+        check_text(action.reason, "the reason", field="reason")
+
+    def apply_nudge(self, elapsed: timedelta) -> list[Prompt]:
+        """The open prompts to remind now; the round is counted, so its notices are told apart from earlier ones."""
+        self.state.nudges += 1
+        self.state.last_nudge = elapsed
+        return self.waiting_on_people()
+
+    def waiting_on_people(self) -> list[Prompt]:
+        """The program's open prompts to participants (a coordinator's own, such as approving, are theirs to see)."""
+        return [p for p in self.state.prompts.prompts.values() if p.participant not in self.spec.coordinators]
 
     def check_cancel(self, action: CoordinatorAction) -> None:
         self.require_coordinator(action.coordinator)

@@ -33,6 +33,12 @@ MEMBERS_LOADING = "The program is loading its members; ask again in a moment."
 PAUSED = "Paused: no deadline moves closer until you resume."
 RESUMED = "Resumed."
 CANCELLING = "Cancelling: everyone will be told."
+
+
+def nudged(people: int) -> str:
+    return f"Reminded {people} {'person' if people == 1 else 'people'} the program is waiting for."
+
+
 REMATCHING = "The pairing is being closed; both people go back to the pool for a new partner."
 
 # Pairing

@@ -21,7 +21,7 @@ Routes (stable: end-to-end tests and the load benchmark use them; every POST nee
     GET  /program                           coordinators: phases, funnel, proposal, alerts, pairings, links
     POST /program/approve  [pairs]          coordinators: approve the proposed pairs as they stand, or their own
                                             (`pairs`: mentor:mentee a line; 422 with why a pair is refused)
-    POST /program/steer/{action}  reason    coordinators: close-recruitment, pause, resume or cancel (422 with
+    POST /program/steer/{action}  reason    coordinators: close-recruitment, pause, resume, nudge or cancel (422 with
                                             the refusal next to the forms; 404 for another action)
     POST /program/rematch  pairing_id, reason  coordinators: end a running pairing, both people back in the pool
     POST /program/add-people  people        coordinators: invite the roster lines pasted under its header (422 with

@@ -1,5 +1,5 @@
 """A coordinator's pages: the program at a glance, approving the proposed pairs, steering it (close recruitment,
-pause, resume, cancel, rematch a pairing, invite more people), and the report."""
+pause, resume, cancel, rematch a pairing, invite more people, remind those who have not answered), and the report."""
 
 import uuid
 import zoneinfo
@@ -82,6 +82,7 @@ STEERING: dict[Action, Callable[[ProgramStatus], bool]] = {
     Action.PAUSE: lambda status: status.paused,
     Action.RESUME: lambda status: not status.paused,
     Action.CANCEL: lambda status: status.phase in FINISHED,
+    Action.NUDGE: lambda status: True,  # reminders go out as notices; the page shows nothing new
 }
 
 

@@ -287,6 +287,15 @@ class PromptingWorkflow:
             # Its link opens the prompt; only the activity input changes, replay holds.
             self.notify(prompt.participant, NoticeKind.REMINDER, f"{prompt.notice_key}/reminder", words, prompt.id)
 
+    def remind_now(self, prompts: list[Prompt], round_: int) -> int:
+        """A reminder of each of `prompts` now, told apart from earlier rounds; how many people it reached."""
+        for prompt in prompts:
+            words = questions.reminder_notice(prompt.question, prompt.note, prompt.id, self._due_at(prompt))
+            self.notify(
+                prompt.participant, NoticeKind.REMINDER, f"{prompt.notice_key}/nudge-{round_}", words, prompt.id
+            )
+        return len({prompt.participant for prompt in prompts})
+
     def prompt_context(self, prompt: Prompt) -> PromptContext:
         """What a surface needs to answer `prompt`; each workflow's rules give it."""
         return PromptContext()

@@ -981,6 +981,20 @@ class ProgramWorkflow(PromptingWorkflow):
         self._validate(CoordinatorAction, sent, self.rules.check_close_recruitment)
 
     @workflow.update
+    async def nudge(self, *sent: object) -> str:
+        """A coordinator reminds everyone the program is waiting for (at most once a day)."""
+        await self._read(CoordinatorAction, sent, self._check_nudging)
+        prompts = self.rules.apply_nudge(self.elapsed)
+        return replies.nudged(self.remind_now(prompts, self.state.nudges))
+
+    @nudge.validator
+    def _check_nudge(self, *sent: object) -> None:
+        self._validate(CoordinatorAction, sent, self._check_nudging)
+
+    def _check_nudging(self, action: CoordinatorAction) -> None:
+        self.rules.check_nudge(action, self.elapsed)
+
+    @workflow.update
     async def pause(self, *sent: object) -> str:
         await self._read(CoordinatorAction, sent, self._check_pausing)
         async with self._clock_change():

@@ -1,7 +1,7 @@
-"""A coordinator steers a program from its page (portal/coordinator.py): pause, resume, close recruitment, cancel
-with a reason, rematch a pairing. Each form carries a request id, so a second click is the same request; a refusal
-is shown next to the forms in the program's words; the page after an action waits, bounded, for the record to
-show its effect."""
+"""A coordinator steers a program from its page (portal/coordinator.py): pause, resume, close recruitment, remind
+those who have not answered, cancel with a reason, rematch a pairing, invite more people, edit the pairs. Each form
+carries a request id, so a second click is the same request; a refusal is shown next to the forms in the program's
+words; the page after an action waits, bounded, for the record to show its effect."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -55,13 +55,16 @@ async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) 
     async with portal_app(harness) as app, browser(app) as coach:
         await coach.sign_in(harness.settings, COORDINATOR, handle.id)
         page = (await coach.get("/program")).text
-        offered = {a for a in ("close-recruitment", "pause", "resume", "cancel") if f"/program/steer/{a}" in page}
+        actions = ("close-recruitment", "pause", "resume", "nudge", "cancel")
+        offered = {a for a in actions if f"/program/steer/{a}" in page}
 
         twice = uuid.uuid4().hex  # a double click: the same request id twice
         first, again = await steer(coach, "pause", twice), await steer(coach, "pause", twice)
         paused_page = (await coach.get("/program")).text
         refused_code, refused_page = await steer(coach, "pause")  # a new request: the program is paused already
         resumed = await steer(coach, "resume")
+        nudged, nudged_again = await steer(coach, "nudge"), await steer(coach, "nudge")
+        reminders = [n for n in harness.notices() if n["kind"] == "reminder" and "/nudge-" in n["key"]]
         invited_before = (await status(handle)).funnel.invited
         bad = await coach.post("/program/add-people", {ANSWER_ID_FIELD: uuid.uuid4().hex, "people": BAD_PASTE})
         invited_after_bad = (await status(handle)).funnel.invited
@@ -84,10 +87,15 @@ async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) 
         final = await status(handle)
         unknown = await coach.post("/program/steer/shout", {ANSWER_ID_FIELD: uuid.uuid4().hex})
 
-    assert offered == {"close-recruitment", "pause", "cancel"}  # resume only once paused
+    assert offered == {"close-recruitment", "pause", "nudge", "cancel"}  # resume only once paused
     assert first[0] == again[0] == 200 and text_of(first[1]) == text_of(again[1])
     assert "(paused: no deadline runs)" in text_of(paused_page) and "/program/steer/resume" in paused_page
     assert refused_code == 422 and error_next_to(refused_page, "steer") == "the program is already paused"
+    assert nudged[0] == 200 and "Reminded 2 people the program is waiting for." in text_of(nudged[1])
+    assert nudged_again[0] == 422 and error_next_to(nudged_again[1], "steer") == (
+        "everyone waiting was reminded less than a day ago"
+    )
+    assert sorted(n["to"] for n in reminders) == sorted(p.email for p in people)  # the two opt-ins, once each
     assert bad.status_code == 422 and invited_after_bad == invited_before  # nobody from a bad paste
     assert error_next_to(bad.text, "people").startswith("line 2: seniority: 'very' is not a whole number")
     assert "zoe.new@flipside.example,Zoe New,mentor,very" in bad.text  # what was pasted is kept
