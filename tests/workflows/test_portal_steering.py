@@ -12,7 +12,7 @@ from domain.people import ROSTER_HEADER
 from domain.program import ProgramPhase
 from domain.prompts import PromptKind
 from portal.forms import ANSWER_ID_FIELD
-from tests.helpers.driving import drive, personas_for
+from tests.helpers.driving import drive, opt_in_everyone, personas_for
 from tests.helpers.harness import Harness
 from tests.helpers.people import COORDINATOR, roster
 from tests.helpers.portal import (
@@ -74,9 +74,12 @@ async def test_a_coordinator_steers_the_program_from_its_page(harness: Harness) 
             await coach.post("/program/add-people", good),
         )
         invited_after = (await status(handle)).funnel.invited
-        closed = await steer(coach, "close-recruitment")
         rematch = {ANSWER_ID_FIELD: uuid.uuid4().hex, "pairing_id": "pairing-nobody", "reason": "a typo"}
         no_pairing = await coach.post("/program/rematch", rematch)
+        # With people opted in, closing recruitment leads to training, weeks long: the program is there to cancel.
+        # (With nobody in, it could end on its own first, and a cancel be refused.)
+        await opt_in_everyone(harness.client, handle.id, people)
+        closed = await steer(coach, "close-recruitment")
         after_close = (await status(handle)).phase
         cancelled = await steer(coach, "cancel", reason="the budget moved to next year")
 
