@@ -27,12 +27,16 @@ async def cli(settings: Settings, *args: str) -> str:
     return await starter.run(starter.parse_args(list(args)), settings)
 
 
+def demo_program(dev_env: WorkflowEnvironment, tmp_path: Path, prefix: str) -> tuple[Settings, str, Path]:
+    """The test's settings, a fresh slug and the demo's spec under it."""
+    slug = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    return settings_for(dev_env, tmp_path), slug, demo_spec(tmp_path / "program.toml", slug)
+
+
 async def test_the_reading_commands_print_json_that_loads_into_their_models(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    settings = settings_for(dev_env, tmp_path)
-    slug = f"json-{uuid.uuid4().hex[:6]}"
-    spec = demo_spec(tmp_path / "program.toml", slug)
+    settings, slug, spec = demo_program(dev_env, tmp_path, "json")
     people = len((DEMO / "roster.csv").read_text(encoding="utf-8").strip().splitlines()) - 1  # under its header
     async with worker_for(settings):
         await cli(settings, "start", str(spec), str(DEMO / "roster.csv"))
@@ -56,9 +60,7 @@ NEWCOMER_ROW = "zoe.new@flipside.example,Zoe New,mentor,1,design,figma,negotiati
 async def test_people_are_added_from_a_roster_file_and_refusals_are_named_per_person(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    settings = settings_for(dev_env, tmp_path)
-    slug = f"add-{uuid.uuid4().hex[:6]}"
-    spec = demo_spec(tmp_path / "program.toml", slug)
+    settings, slug, spec = demo_program(dev_env, tmp_path, "add")
     header, first, *_ = (DEMO / "roster.csv").read_text(encoding="utf-8").splitlines()
     more = tmp_path / "more.csv"
     more.write_text("\n".join([header, NEWCOMER_ROW, first, ""]), encoding="utf-8")  # one new, one invited already
